@@ -1,0 +1,1 @@
+//! Per-account baselines (issue 3): being built.

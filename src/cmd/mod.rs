@@ -1,0 +1,56 @@
+//! One module per command: its clap arguments and the glue that runs it. Commands turn
+//! arguments and configuration into the library's typed parts; no detection logic lives here.
+
+use std::fmt;
+
+pub mod decode;
+pub mod demo;
+pub mod eval;
+pub mod gen;
+pub mod replay;
+pub mod rules;
+pub mod run;
+
+/// A command's failure: whose fault it is decides the exit code.
+#[derive(Debug)]
+pub enum CmdError {
+    /// Unusable arguments or configuration (exit 2).
+    Usage(String),
+    /// Something failed while running (exit 1).
+    Failed(anyhow::Error),
+}
+
+impl CmdError {
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CmdError::Usage(_) => crate::cli::EXIT_USAGE,
+            CmdError::Failed(_) => 1,
+        }
+    }
+}
+
+impl fmt::Display for CmdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CmdError::Usage(m) => f.write_str(m),
+            CmdError::Failed(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for CmdError {
+    fn from(e: E) -> Self {
+        CmdError::Failed(e.into())
+    }
+}
+
+/// What a command returns.
+pub type CmdResult = Result<std::process::ExitCode, CmdError>;
+
+/// The answer of a command that is not built yet: a clear message and exit 2.
+pub fn not_yet(command: &str, issue: u32) -> CmdResult {
+    Err(CmdError::Usage(format!(
+        "`tocsin {command}` is not available in this version yet (tracked in issue {issue})"
+    )))
+}

@@ -1,0 +1,1 @@
+//! Rules (issue 3): being built.

@@ -1,0 +1,1 @@
+//! User-agent enrichment (issue 2): being built.

@@ -1,0 +1,1 @@
+//! `.mmdb` fixture generation from [`crate::world`] (issue 2): being built.

@@ -1,0 +1,1 @@
+//! GeoIP (issue 2): being built.

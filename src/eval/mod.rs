@@ -1,0 +1,1 @@
+//! Backtesting alerts against ground truth (issue 4): being built.

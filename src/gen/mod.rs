@@ -1,0 +1,1 @@
+//! Synthetic traffic (issue 4): being built.

@@ -1,0 +1,45 @@
+//! Tocsin detects stolen-password account takeovers in real time and contains them: it reads
+//! login and data-access events, keeps a behavioural baseline per account, scores every event,
+//! raises explained alerts and revokes the attacker's session.
+//!
+//! # Layout
+//!
+//! The tree follows the pipeline:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`event`] | the one normalised event every stage shares |
+//! | [`source`] | files and Kafka in; decoders for the native and vendor formats |
+//! | [`enrich`] | GeoIP (`.mmdb`) and user-agent enrichment, cached |
+//! | [`baseline`] | per-account, per-tenant and population state; pure, event-time |
+//! | [`detect`] | features, the risk score, the rule language |
+//! | [`pipeline`] | decode → enrich → detect → guard, shared by every command |
+//! | [`alert`] | the alert object of CONTRACT §3 and its deterministic id |
+//! | [`respond`] | webhooks, revocation, the durable outbox, the blast-radius guard |
+//! | [`api`] | the HTTP API (axum) |
+//! | [`gen`] | realistic synthetic traffic with labelled attacks |
+//! | [`eval`] | precision, recall and latency of alerts against ground truth |
+//! | [`settings`] | the TOML configuration |
+//! | [`cli`], [`cmd`] | the command line |
+//!
+//! `event`, `enrich`, `baseline` and `detect` know nothing of tokio, Kafka or HTTP: they take
+//! `now` as an argument, so tests and benches need no runtime.
+
+#![warn(missing_docs)]
+
+pub mod alert;
+pub mod api;
+pub mod baseline;
+pub mod cli;
+pub mod cmd;
+pub mod detect;
+pub mod enrich;
+pub mod eval;
+pub mod event;
+pub mod gen;
+pub mod pipeline;
+pub mod respond;
+pub mod settings;
+pub mod source;
+pub mod timefmt;
+pub mod world;

@@ -1,0 +1,483 @@
+//! Configuration: one TOML file (`tocsin.toml`), every key documented in `tocsin.example.toml`.
+//!
+//! Unknown keys are rejected (`deny_unknown_fields`), errors name the file and the key, and any
+//! secret may come from an environment variable instead (`*_env = "VAR"`). Hot code never sees
+//! this module: commands turn [`Settings`] into the typed parts each stage needs.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::alert::Severity;
+use crate::source::decode::Format;
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// GeoIP databases.
+    #[serde(default)]
+    pub geoip: GeoipSettings,
+    /// Where the rules live.
+    #[serde(default)]
+    pub rules: RulesSettings,
+    /// Where durable state lives.
+    #[serde(default)]
+    pub state: StateSettings,
+    /// Event sources.
+    #[serde(default)]
+    pub source: SourceSettings,
+    /// The HTTP API.
+    #[serde(default)]
+    pub api: ApiSettings,
+    /// Alert sinks.
+    #[serde(default)]
+    pub sinks: SinksSettings,
+    /// Outbound revocation and the blast-radius guard.
+    #[serde(default)]
+    pub revocation: RevocationSettings,
+    /// Detection tuning.
+    #[serde(default)]
+    pub detect: crate::detect::DetectSettings,
+}
+
+/// `[geoip]`
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoipSettings {
+    /// City database: MaxMind GeoIP2/GeoLite2 City layout or DB-IP City Lite layout.
+    pub city: Option<PathBuf>,
+    /// ASN database (MaxMind GeoLite2 ASN layout). Optional.
+    pub asn: Option<PathBuf>,
+    /// Entries in the lookup cache in front of the databases.
+    #[serde(default = "default_geo_cache")]
+    pub cache_entries: usize,
+}
+
+fn default_geo_cache() -> usize {
+    65_536
+}
+
+/// `[rules]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesSettings {
+    /// Rules directory (with `stable/`, `incubating/`, `sandbox/`, `lists/`).
+    #[serde(default = "default_rules_dir")]
+    pub dir: PathBuf,
+    /// Maturity levels loaded. `stable` by default.
+    #[serde(default = "default_maturity")]
+    pub maturity: Vec<String>,
+}
+
+impl Default for RulesSettings {
+    fn default() -> Self {
+        RulesSettings {
+            dir: default_rules_dir(),
+            maturity: default_maturity(),
+        }
+    }
+}
+
+fn default_rules_dir() -> PathBuf {
+    PathBuf::from("rules")
+}
+
+fn default_maturity() -> Vec<String> {
+    vec!["stable".to_string()]
+}
+
+/// `[state]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSettings {
+    /// Directory for checkpoints, the outbox and the revocation store.
+    #[serde(default = "default_state_dir")]
+    pub dir: PathBuf,
+    /// Seconds between periodic checkpoints.
+    #[serde(default = "default_checkpoint_secs")]
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for StateSettings {
+    fn default() -> Self {
+        StateSettings {
+            dir: default_state_dir(),
+            checkpoint_interval_secs: default_checkpoint_secs(),
+        }
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("state")
+}
+
+fn default_checkpoint_secs() -> u64 {
+    10
+}
+
+/// `[source]`
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSettings {
+    /// `[source.kafka]`
+    pub kafka: Option<KafkaSettings>,
+}
+
+/// `[source.kafka]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSettings {
+    /// Bootstrap servers, `host:port[,host:port]`.
+    pub brokers: String,
+    /// Topics to consume.
+    pub topics: Vec<String>,
+    /// Consumer group.
+    #[serde(default = "default_group")]
+    pub group_id: String,
+    /// Input format of every topic.
+    #[serde(default)]
+    pub format: Format,
+    /// Where undecodable messages go, with the reason in a header.
+    #[serde(default = "default_dlq")]
+    pub dead_letter_topic: String,
+    /// Where alerts go (keyed by account). Empty string: not produced.
+    #[serde(default = "default_alerts_topic")]
+    pub alerts_topic: String,
+    /// Where revocations go (keyed by account). Empty string: not produced.
+    #[serde(default = "default_revocations_topic")]
+    pub revocations_topic: String,
+    /// Extra librdkafka properties (e.g. `"security.protocol" = "SASL_SSL"`).
+    #[serde(default)]
+    pub properties: std::collections::BTreeMap<String, String>,
+    /// Environment variable holding the SASL password, if any.
+    pub sasl_password_env: Option<String>,
+}
+
+fn default_group() -> String {
+    "tocsin".into()
+}
+fn default_dlq() -> String {
+    "tocsin-dead-letter".into()
+}
+fn default_alerts_topic() -> String {
+    "tocsin-alerts".into()
+}
+fn default_revocations_topic() -> String {
+    "tocsin-revocations".into()
+}
+
+/// `[api]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Listen address.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Bearer tokens with roles.
+    #[serde(default)]
+    pub tokens: Vec<TokenSettings>,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            listen: default_listen(),
+            tokens: Vec::new(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    "127.0.0.1:8088".parse().expect("valid default")
+}
+
+/// Role of an API token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// GET routes only.
+    Reader,
+    /// Every route.
+    Operator,
+}
+
+/// `[[api.tokens]]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    /// Who holds the token (appears in logs; the token never does).
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// Hex SHA-256 of the token.
+    pub sha256: Option<String>,
+    /// Or: environment variable holding the token itself.
+    pub token_env: Option<String>,
+}
+
+/// `[sinks]`
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinksSettings {
+    /// `[[sinks.webhook]]`
+    #[serde(default)]
+    pub webhook: Vec<WebhookSettings>,
+}
+
+/// Body format of a webhook.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    /// The alert object of CONTRACT §3.
+    #[default]
+    Json,
+    /// OCSF Detection Finding (class 2004).
+    Ocsf,
+    /// A readable Slack message.
+    Slack,
+}
+
+/// `[[sinks.webhook]]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Destination URL.
+    pub url: String,
+    /// A name for metrics and logs (default: the URL's host).
+    pub name: Option<String>,
+    /// Signing secret (`whsec_<base64>` or raw). Prefer `secret_env`.
+    pub secret: Option<String>,
+    /// Environment variable holding the signing secret.
+    pub secret_env: Option<String>,
+    /// Alerts below this severity are not sent.
+    #[serde(default = "default_min_severity")]
+    pub min_severity: Severity,
+    /// Body format.
+    #[serde(default)]
+    pub format: WebhookFormat,
+    /// Extra request headers.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Attempts before the delivery goes to the dead-letter file.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Per-request timeout, milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_min_severity() -> Severity {
+    Severity::Medium
+}
+fn default_max_attempts() -> u32 {
+    12
+}
+fn default_timeout_ms() -> u64 {
+    5_000
+}
+
+/// `[revocation]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationSettings {
+    /// The operator's revocation endpoint (optional: without it revocations are only published
+    /// on the API and the revocations topic).
+    pub url: Option<String>,
+    /// Environment variable holding a bearer token sent to `url`.
+    pub token_env: Option<String>,
+    /// Automatic revocations allowed per minute, all tenants together.
+    #[serde(default = "default_per_minute")]
+    pub max_per_minute: u32,
+    /// Automatic revocations allowed per tenant per hour.
+    #[serde(default = "default_per_tenant_hour")]
+    pub max_per_tenant_per_hour: u32,
+    /// How long a revocation stays in force, seconds.
+    #[serde(default = "default_ttl")]
+    pub ttl_secs: u64,
+}
+
+impl Default for RevocationSettings {
+    fn default() -> Self {
+        RevocationSettings {
+            url: None,
+            token_env: None,
+            max_per_minute: default_per_minute(),
+            max_per_tenant_per_hour: default_per_tenant_hour(),
+            ttl_secs: default_ttl(),
+        }
+    }
+}
+
+fn default_per_minute() -> u32 {
+    20
+}
+fn default_per_tenant_hour() -> u32 {
+    10
+}
+fn default_ttl() -> u64 {
+    86_400
+}
+
+/// A configuration that cannot be used: names the file and, when known, the key.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ConfigError {
+    /// The file at fault.
+    pub file: String,
+    /// What is wrong, naming the key.
+    pub message: String,
+}
+
+impl Settings {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(&text, &file)
+    }
+
+    /// Parses configuration text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Settings, ConfigError> {
+        let s: Settings = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|sp| {
+                    format!(
+                        "line {}: ",
+                        text.as_bytes()[..sp.start.min(text.len())]
+                            .iter()
+                            .filter(|&&b| b == b'\n')
+                            .count()
+                            + 1
+                    )
+                })
+                .unwrap_or_default();
+            ConfigError {
+                file: file.to_string(),
+                message: format!("{line}{}", e.message()),
+            }
+        })?;
+        s.validate().map_err(|message| ConfigError {
+            file: file.to_string(),
+            message,
+        })?;
+        Ok(s)
+    }
+
+    /// Loads `path` if given, else `tocsin.toml` if it exists in the working directory, else defaults.
+    pub fn load_or_default(path: Option<&Path>) -> Result<Settings, ConfigError> {
+        match path {
+            Some(p) => Self::load(p),
+            None if Path::new("tocsin.toml").exists() => Self::load(Path::new("tocsin.toml")),
+            None => Ok(Settings::default()),
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        for (i, t) in self.api.tokens.iter().enumerate() {
+            match (&t.sha256, &t.token_env) {
+                (Some(h), None) => {
+                    if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(format!("api.tokens[{i}].sha256: expected 64 hex digits"));
+                    }
+                }
+                (None, Some(_)) => {}
+                _ => {
+                    return Err(format!(
+                        "api.tokens[{i}]: set exactly one of `sha256` or `token_env`"
+                    ))
+                }
+            }
+        }
+        for (i, w) in self.sinks.webhook.iter().enumerate() {
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                return Err(format!("sinks.webhook[{i}].url: expected an http(s) URL"));
+            }
+            if w.secret.is_some() && w.secret_env.is_some() {
+                return Err(format!(
+                    "sinks.webhook[{i}]: set `secret` or `secret_env`, not both"
+                ));
+            }
+        }
+        if let Some(k) = &self.source.kafka {
+            if k.topics.is_empty() {
+                return Err("source.kafka.topics: at least one topic is needed".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a secret from the environment variable named by a `*_env` key; the error names the key,
+/// never the value.
+pub fn secret_from_env(key: &str, var: &str) -> Result<String, String> {
+    std::env::var(var).map_err(|_| format!("{key}: environment variable {var} is not set"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_rejected_with_file_and_key() {
+        let err =
+            Settings::parse("[geoip]\ncity = \"x\"\ncitty = \"y\"\n", "tocsin.toml").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("tocsin.toml: line 3"), "{msg}");
+        assert!(msg.contains("citty"), "{msg}");
+    }
+
+    #[test]
+    fn contract_keys_parse() {
+        let s = Settings::parse(
+            r#"
+[geoip]
+city = "GeoLite2-City.mmdb"
+asn = "GeoLite2-ASN.mmdb"
+[rules]
+dir = "rules"
+[state]
+dir = "state"
+[source.kafka]
+brokers = "127.0.0.1:9092"
+topics = ["auth-events"]
+group_id = "tocsin"
+format = "native"
+dead_letter_topic = "tocsin-dead-letter"
+alerts_topic = "tocsin-alerts"
+revocations_topic = "tocsin-revocations"
+[api]
+listen = "127.0.0.1:8088"
+[[api.tokens]]
+name = "soc"
+role = "reader"
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+[[sinks.webhook]]
+url = "https://soc.example/hooks/tocsin"
+secret_env = "TOCSIN_WEBHOOK_SECRET"
+min_severity = "medium"
+format = "json"
+[revocation]
+url = "https://saas.example/internal/revoke"
+max_per_minute = 20
+max_per_tenant_per_hour = 10
+"#,
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(s.source.kafka.unwrap().topics, vec!["auth-events"]);
+        assert_eq!(s.sinks.webhook[0].min_severity, Severity::Medium);
+    }
+
+    #[test]
+    fn token_needs_exactly_one_secret_source() {
+        let err =
+            Settings::parse("[[api.tokens]]\nname='a'\nrole='reader'\n", "t.toml").unwrap_err();
+        assert!(err.to_string().contains("api.tokens[0]"));
+    }
+}

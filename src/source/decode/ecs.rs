@@ -1,0 +1,11 @@
+//! `ecs` format: not built yet (issue 9).
+
+use super::{Decoded, RejectKind, Rejection};
+
+/// Decodes one `ecs` record.
+pub fn decode<'a>(_record: &'a [u8], out: &mut dyn FnMut(Result<Decoded<'a>, Rejection>)) {
+    out(Err(Rejection::new(
+        RejectKind::BadValue,
+        "the ecs format is not supported yet",
+    )));
+}

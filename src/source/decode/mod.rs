@@ -1,0 +1,171 @@
+//! Decoders: bytes of one input record → normalised [`Event`], or a precise [`Rejection`].
+//!
+//! `native` is the schema of CONTRACT §2; the others map vendors' sign-in logs onto it. A record
+//! that is well-formed but describes something Tocsin does not model (a vendor's admin event, say)
+//! is [`Decoded::NotApplicable`]: counted apart from malformed input.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::event::Event;
+
+pub mod cloudtrail;
+pub mod document;
+pub mod ecs;
+pub mod entra;
+pub mod native;
+pub mod ocsf;
+pub mod okta;
+
+/// The longest record accepted, in bytes (a line, a Kafka message, or one element of a document).
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+
+/// Input formats, chosen per source (`format = ...`) or per replay (`--format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// Tocsin's native schema (CONTRACT §2).
+    #[default]
+    Native,
+    /// OCSF Authentication (3002) and API Activity (6003).
+    Ocsf,
+    /// Elastic Common Schema.
+    Ecs,
+    /// Okta System Log.
+    Okta,
+    /// Microsoft Entra ID sign-in logs (Graph or Azure Monitor shape).
+    Entra,
+    /// AWS CloudTrail `ConsoleLogin`.
+    Cloudtrail,
+}
+
+impl Format {
+    /// The configuration name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Native => "native",
+            Format::Ocsf => "ocsf",
+            Format::Ecs => "ecs",
+            Format::Okta => "okta",
+            Format::Entra => "entra",
+            Format::Cloudtrail => "cloudtrail",
+        }
+    }
+}
+
+/// Why a record was refused. Stable names: they are metric labels and summary keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RejectKind {
+    /// Longer than [`MAX_RECORD_BYTES`].
+    TooLong,
+    /// Not valid UTF-8.
+    InvalidUtf8,
+    /// Not parseable JSON.
+    NotJson,
+    /// JSON, but not an object.
+    NotObject,
+    /// A required field is absent (or null).
+    MissingField,
+    /// A field has the wrong JSON type.
+    WrongType,
+    /// A timestamp that is not RFC 3339 or epoch milliseconds, or out of range.
+    BadTimestamp,
+    /// An address that is not IPv4 or IPv6.
+    BadIp,
+    /// A `type` Tocsin does not know.
+    UnknownType,
+    /// A field with a value outside its domain (unknown `outcome`, `count` of 0...).
+    BadValue,
+    /// A field longer than its bound.
+    FieldTooLong,
+    /// The input could not be read.
+    Io,
+}
+
+impl RejectKind {
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectKind::TooLong => "too_long",
+            RejectKind::InvalidUtf8 => "invalid_utf8",
+            RejectKind::NotJson => "not_json",
+            RejectKind::NotObject => "not_object",
+            RejectKind::MissingField => "missing_field",
+            RejectKind::WrongType => "wrong_type",
+            RejectKind::BadTimestamp => "bad_timestamp",
+            RejectKind::BadIp => "bad_ip",
+            RejectKind::UnknownType => "unknown_type",
+            RejectKind::BadValue => "bad_value",
+            RejectKind::FieldTooLong => "field_too_long",
+            RejectKind::Io => "io",
+        }
+    }
+}
+
+/// A refused record: the kind, and a sentence saying exactly what was wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// Category, for counting.
+    pub kind: RejectKind,
+    /// Human detail, e.g. "field `ip`: \"300.1.1.1\" is not an IPv4 or IPv6 address".
+    pub detail: String,
+}
+
+impl Rejection {
+    /// A rejection with its detail.
+    pub fn new(kind: RejectKind, detail: impl Into<String>) -> Self {
+        Rejection {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.as_str(), self.detail)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+/// The result of decoding one record that was not malformed.
+// Boxing the event would allocate on the hot path for the common variant.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decoded<'a> {
+    /// A usable event.
+    Event(Event<'a>),
+    /// Well-formed, but not a sign-in or data access (e.g. an admin event): skipped, with why.
+    NotApplicable(Cow<'static, str>),
+}
+
+/// Decodes one record (a line or a message) in `format`. Vendor records may hold several events
+/// (a `Records` array), so results go to `out`, one call per event or rejection.
+pub fn decode<'a>(
+    format: Format,
+    record: &'a [u8],
+    out: &mut dyn FnMut(Result<Decoded<'a>, Rejection>),
+) {
+    if record.len() > MAX_RECORD_BYTES {
+        out(Err(Rejection::new(
+            RejectKind::TooLong,
+            format!(
+                "record of {} bytes exceeds the {} byte limit",
+                record.len(),
+                MAX_RECORD_BYTES
+            ),
+        )));
+        return;
+    }
+    match format {
+        Format::Native => out(native::decode(record).map(Decoded::Event)),
+        Format::Ocsf => ocsf::decode(record, out),
+        Format::Ecs => ecs::decode(record, out),
+        Format::Okta => okta::decode(record, out),
+        Format::Entra => entra::decode(record, out),
+        Format::Cloudtrail => cloudtrail::decode(record, out),
+    }
+}

@@ -1,0 +1,1 @@
+//! Kafka source (issue 5): not built yet.
