@@ -207,6 +207,16 @@ impl Alert {
     }
 }
 
+/// An analyst's verdict on an alert (`POST /v1/alerts/{id}/feedback`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// It was the attacker: keep what the alert flagged out of the account's baseline.
+    ConfirmedCompromise,
+    /// It was the account's owner: learn the device and place at once.
+    FalsePositive,
+}
+
 /// The deterministic alert id: `al_` and 32 hex digits of SHA-256 over the rule, the account and
 /// the scope (the session, or the suppression window the alert belongs to). A replay or a
 /// restart computes the same id for the same detection, so receivers can de-duplicate on it.
