@@ -31,11 +31,22 @@ impl ExprError {
         }
     }
 
-    /// The 1-based column (in characters) of [`ExprError::offset`] within `src`.
-    pub fn column(&self, src: &str) -> usize {
+    /// The 1-based line and column (in characters) of [`ExprError::offset`] within `src`, the
+    /// expression it came from: `when` may be a multi-line TOML string.
+    pub fn line_column(&self, src: &str) -> (usize, usize) {
         let upto = self.offset.min(src.len());
-        // Offsets always sit on char boundaries (the lexer only stops there); be safe anyway.
-        src.char_indices().take_while(|(i, _)| *i < upto).count() + 1
+        let (mut line, mut column) = (1, 1);
+        // Offsets always sit on char boundaries (the lexer only stops there); `take_while`
+        // stays correct even if one did not.
+        for (_, c) in src.char_indices().take_while(|(i, _)| *i < upto) {
+            if c == '\n' {
+                line += 1;
+                column = 1;
+            } else {
+                column += 1;
+            }
+        }
+        (line, column)
     }
 }
 

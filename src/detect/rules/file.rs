@@ -299,9 +299,13 @@ pub fn parse_rule(
     let severity = p.required_str("severity").and_then(|(s, line)| {
         let sev = Severity::parse(&s);
         if sev.is_none() {
+            let levels = ["low", "medium", "high", "critical"];
+            let hint = super::expr::closest(&s, levels.into_iter())
+                .map(|c| format!(" (did you mean `{c}`?)"))
+                .unwrap_or_default();
             p.error(
                 Some(line),
-                format!("severity: `{s}` is not one of low, medium, high, critical"),
+                format!("severity: `{s}` is not one of low, medium, high, critical{hint}"),
             );
         }
         sev

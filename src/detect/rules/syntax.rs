@@ -344,10 +344,19 @@ impl Node {
     }
 }
 
-/// Parses a whole `when` expression. Errors read "syntax error at column N: ...".
+/// Parses a whole `when` expression. Errors read "syntax error at column N: ..." (with the
+/// line too when the expression spans several).
 pub(crate) fn parse(src: &str) -> Result<Node, ExprError> {
     parse_tokens(src).map_err(|e| {
-        let message = format!("syntax error at column {}: {}", e.column(src), e.message);
+        let (line, column) = e.line_column(src);
+        let message = if src.contains('\n') {
+            format!(
+                "syntax error at line {line}, column {column} of the expression: {}",
+                e.message
+            )
+        } else {
+            format!("syntax error at column {column}: {}", e.message)
+        };
         ExprError { message, ..e }
     })
 }

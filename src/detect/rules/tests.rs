@@ -355,6 +355,13 @@ fn syntax_errors_carry_the_column() {
     let e = error("a &&");
     assert_eq!(e.offset, 4);
     assert!(e.message.starts_with("syntax error at column 5:"), "{e}");
+    // A `when` written as a multi-line TOML string reports the line inside the expression.
+    let e = error("login &&\n  (a || == b)");
+    assert!(
+        e.message
+            .starts_with("syntax error at line 2, column 9 of the expression:"),
+        "{e}"
+    );
 }
 
 #[test]
