@@ -1,115 +1,171 @@
-//! Rules (issue 3): being built on branch `rules`. Until it lands, this file holds only the
-//! catalog types of the shared spec (`briefs/RULE_LANGUAGE.md`) so `detect` compiles.
+//! The rule language and rule files (CONTRACT §6, `rules/README.md`).
+//!
+//! A rule's `when` is a small typed expression over the feature catalog. It is parsed
+//! ([`syntax`]), type-checked and compiled once at load ([`expr`]) into a flat program that
+//! evaluates per event without allocating. Rule files and named lists are read from a rules
+//! directory ([`file`], [`lists`]) with every problem reported by file, line and rule id.
+//!
+//! This module stops at "does this rule hold for this event": computing features, suppression
+//! windows and alert building belong to the rest of `detect`.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
-/// A feature's type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+use crate::alert::{ResponseAction, Severity};
+
+pub mod expr;
+pub mod file;
+pub mod lists;
+mod syntax;
+
+pub use expr::{compile, Expr, ExprError};
+pub use file::{load_dir, parse_duration_ms, parse_rule, RuleError, RuleErrors};
+pub use lists::{CidrSet, List, ListKind, Lists};
+
+/// The type of a feature or expression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Type {
-    /// true/false.
+    /// `true` / `false`.
     Bool,
-    /// A number (f64).
+    /// A number (f64): counts, distances, speeds, scores.
     Num,
-    /// Text.
+    /// A string: country codes, account names, browser families.
     Str,
-    /// An IP address.
+    /// An IPv4 or IPv6 address.
     Ip,
 }
 
-/// A feature's value for one event.
+/// One feature's value for one event. Borrowed from the feature source, so reading a feature
+/// never allocates.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Value<'a> {
-    /// true/false.
+    /// A bool feature.
     Bool(bool),
-    /// A number.
+    /// A num feature.
     Num(f64),
-    /// Text.
+    /// A str feature.
     Str(&'a str),
-    /// An address.
+    /// An ip feature.
     Ip(IpAddr),
-    /// Unknown for this event.
+    /// Not known for this event (e.g. `geo.country` without a GeoIP database).
     Missing,
 }
 
-/// One entry of the feature catalog.
-#[derive(Clone, Copy, Debug)]
+/// A documented feature that rules can read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FeatureDef {
-    /// Dotted name used in rules.
+    /// Dotted name used in rules, e.g. `geo.country`.
     pub name: &'static str,
     /// Its type.
     pub ty: Type,
-    /// One line for `rules/README.md`.
+    /// What it means, for `rules/README.md`.
     pub doc: &'static str,
 }
 
-/// Gives feature values for one event, by catalog index.
+/// The features of one event, by catalog index. Implementations return [`Value::Missing`]
+/// for an index they do not know rather than panicking.
 pub trait FeatureSource {
-    /// The value of catalog entry `index`.
+    /// The value of the catalog's feature number `index`.
     fn feature(&self, index: usize) -> Value<'_>;
 }
 
-// ---- Temporary stand-in for the `rules` branch API (replaced on merge). ----
-use crate::alert::{ResponseAction, Severity};
-use std::path::{Path, PathBuf};
+/// The catalog `tocsin rules check` validates against: the detector's feature catalog.
+pub fn catalog() -> &'static [FeatureDef] {
+    crate::detect::features::FEATURES
+}
 
-/// Stand-in.
-#[derive(Clone, Debug, Default)]
-pub struct Expr {
-    features: Vec<usize>,
+#[cfg(test)]
+const fn feature(name: &'static str, ty: Type, doc: &'static str) -> FeatureDef {
+    FeatureDef { name, ty, doc }
 }
-impl Expr {
-    /// Stand-in.
-    pub fn eval(&self, _f: &dyn FeatureSource) -> bool {
-        false
+
+/// How far a rule is trusted (its folder under the rules directory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Maturity {
+    /// On by default: tested, known false positives written down.
+    Stable,
+    /// Being tuned; opt in.
+    Incubating,
+    /// Experiments; opt in.
+    Sandbox,
+}
+
+impl Maturity {
+    /// Every maturity, in load order.
+    pub const ALL: [Maturity; 3] = [Maturity::Stable, Maturity::Incubating, Maturity::Sandbox];
+
+    /// The folder name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Maturity::Stable => "stable",
+            Maturity::Incubating => "incubating",
+            Maturity::Sandbox => "sandbox",
+        }
     }
-    /// Stand-in.
-    pub fn features(&self) -> &[usize] {
-        &self.features
+
+    /// Parses a folder name.
+    pub fn parse(s: &str) -> Option<Maturity> {
+        Maturity::ALL.into_iter().find(|m| m.as_str() == s)
     }
 }
-/// Stand-in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+
+/// Whether a rule's alerts are acted on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mode {
-    /// Stand-in.
+    /// Alerts go out and actions run.
     Active,
-    /// Stand-in.
+    /// Alerts are recorded with `mode = "shadow"`; nothing is sent or revoked.
     Shadow,
 }
-/// Stand-in.
+
+/// One loaded, compiled rule.
 #[derive(Clone, Debug)]
 pub struct Rule {
-    /// Stand-in.
+    /// Unique id, `[a-z0-9_.]+`; the alert's `rule`.
     pub id: String,
-    /// Stand-in.
+    /// The alert title.
     pub name: String,
-    /// Stand-in.
+    /// What the rule detects and why.
+    pub description: Option<String>,
+    /// The alert severity.
     pub severity: Severity,
-    /// Stand-in.
+    /// MITRE ATT&CK technique ids.
     pub mitre: Vec<String>,
-    /// Stand-in.
+    /// The compiled condition.
     pub when: Expr,
-    /// Stand-in.
+    /// The condition as written, for explanations and `rules check` output.
+    pub when_src: String,
+    /// What to do when it fires (never empty; `["alert"]` by default).
     pub actions: Vec<ResponseAction>,
-    /// Stand-in.
+    /// No second alert for the same account within this window, in ms (0 = never suppress).
     pub suppress_ms: i64,
-    /// Stand-in.
+    /// Active or shadow.
     pub mode: Mode,
-    /// Stand-in.
+    /// The folder it was loaded from.
+    pub maturity: Maturity,
+    /// The file it came from.
     pub file: PathBuf,
-    /// Stand-in.
+    /// Known honest look-alikes.
+    pub false_positives: Vec<String>,
+    /// Extra catalog indices to show in reasons, after the ones `when` reads.
     pub explain: Vec<usize>,
 }
-/// Stand-in.
+
+/// The rules of a directory and the lists they use.
 #[derive(Clone, Debug, Default)]
 pub struct RuleSet {
-    /// Stand-in.
+    /// Rules in load order: by maturity, then file path.
     pub rules: Vec<Rule>,
+    /// The named lists.
+    pub lists: Lists,
 }
-/// Stand-in.
-#[derive(Debug, thiserror::Error)]
-#[error("rules")]
-pub struct RuleErrors;
-/// Stand-in.
-pub fn load_dir(_d: &Path, _m: &[String], _c: &[FeatureDef]) -> Result<RuleSet, RuleErrors> {
-    Ok(RuleSet::default())
+
+impl RuleSet {
+    /// How many rules have this maturity.
+    pub fn count(&self, maturity: Maturity) -> usize {
+        self.rules.iter().filter(|r| r.maturity == maturity).count()
+    }
 }
+
+#[cfg(test)]
+mod tests;
