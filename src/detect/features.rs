@@ -92,6 +92,7 @@ catalog! {
     SessionAgeMin = "session.age_min": Num, "Minutes since the session's login.";
     SessionConcurrentDistant = "session.concurrent_distant": Bool, "Another session of the account, active in the last 30 minutes, started ≥ 500 km away from this event's place.";
     SessionConcurrentDistanceKm = "session.concurrent_distance_km": Num, "Largest distance in km between this event's place and another live session's login place.";
+    SessionSameAsn = "session.same_asn": Bool, "For an access: same ASN as its session's login. For a login: every other live session came from this ASN (a carrier or VPN moving its exit, not a second person).";
     SessionIpChangedKm = "session.ip_changed_km": Num, "For an access: distance in km between this event's place and its session's login place.";
     VolumeRecords10m = "volume.records_10m": Num, "Records touched by the account in about the last 10 minutes (all sessions; decayed counter).";
     VolumeExports1h = "volume.exports_1h": Num, "Records exported or printed by the account in about the last hour (decayed counter).";

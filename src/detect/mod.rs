@@ -507,6 +507,7 @@ impl Detector {
                 if let (Some(p), Some(sp)) = (k.place, s.place()) {
                     f.num(F::SessionIpChangedKm, distance_km(p, sp));
                 }
+                f.bool(F::SessionSameAsn, s.asn != 0 && k.asn == Some(s.asn));
             }
         } else if ev.kind == EventKind::Access {
             // An access in a session whose login was not seen: it is its own session so far.
@@ -519,6 +520,7 @@ impl Detector {
         }
         if let Some(p) = k.place {
             let mut far = 0.0f64;
+            let mut all_same_asn = true;
             for s in sessions.slots.iter() {
                 if s.key == 0
                     || Some(s.key) == k.session
@@ -529,6 +531,10 @@ impl Detector {
                 if let Some(sp) = s.place() {
                     far = far.max(distance_km(p, sp));
                 }
+                all_same_asn &= s.asn != 0 && k.asn == Some(s.asn);
+            }
+            if ev.kind != EventKind::Access {
+                f.bool(F::SessionSameAsn, far > 0.0 && all_same_asn);
             }
             f.num(F::SessionConcurrentDistanceKm, far);
             f.bool(F::SessionConcurrentDistant, far >= DISTANT_KM);
