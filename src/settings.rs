@@ -500,7 +500,10 @@ max_per_tenant_per_hour = 10
         .unwrap();
         assert_eq!(s.geoip.city.len(), 2);
         let err = Settings::parse("[geoip]\ncity = 3\n", "t.toml").unwrap_err();
-        assert!(err.to_string().contains("a path or a list of paths"), "{err}");
+        assert!(
+            err.to_string().contains("a path or a list of paths"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -632,6 +632,19 @@ mod tests {
     }
 
     #[test]
+    fn numbers_stored_as_text_are_read() {
+        let rec: AsnRecord<'_> =
+            serde_json::from_str(r#"{"autonomous_system_number":"AS3215"}"#).unwrap();
+        assert_eq!(rec.autonomous_system_number.and_then(|n| n.0), Some(3215));
+        let rec: AsnRecord<'_> = serde_json::from_str(r#"{"autonomous_system_number":0}"#).unwrap();
+        assert_eq!(rec.autonomous_system_number.and_then(|n| n.0), None);
+        let rec: FlatCity<'_> =
+            serde_json::from_str(r#"{"latitude":"48.85","longitude":"n/a"}"#).unwrap();
+        assert_eq!(rec.latitude.and_then(|d| d.0), Some(48.85));
+        assert_eq!(rec.longitude.and_then(|d| d.0), None);
+    }
+
+    #[test]
     fn cache_keys_cover_the_right_block() {
         let a = u128::from("::ffff:90.1.2.3".parse::<Ipv6Addr>().unwrap());
         let b = u128::from("::ffff:90.1.2.200".parse::<Ipv6Addr>().unwrap());
