@@ -10,12 +10,19 @@ use tocsin::settings::GeoipSettings;
 fn shipped_rule_fixtures_pass() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let geo = GeoipSettings {
-        city: Some(root.join("testdata/geo/GeoLite2-City-Test.mmdb")),
+        city: vec![root.join("testdata/geo/GeoLite2-City-Test.mmdb")],
         asn: Some(root.join("testdata/geo/GeoLite2-ASN-Test.mmdb")),
         cache_entries: 1024,
     };
     let report = run_rule_tests(&root.join("rules"), &geo);
     println!("{report}");
+    if std::env::var_os("TOCSIN_SHOW_ALERTS").is_some() {
+        for c in &report.cases {
+            for a in &c.alerts {
+                println!("{} {}", c.name, a.to_json());
+            }
+        }
+    }
     assert!(report.error.is_none(), "{report}");
     assert!(report.cases.len() >= 20, "{report}");
     assert!(report.passed(), "{report}");

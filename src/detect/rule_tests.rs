@@ -46,8 +46,8 @@ pub struct CaseReport {
     pub events: usize,
     /// Lines that did not decode (a fixture bug: counted as a failure).
     pub rejected: usize,
-    /// Alerts raised: (rule, account, severity).
-    pub alerts: Vec<(String, String, Severity)>,
+    /// Alerts raised, in order.
+    pub alerts: Vec<Alert>,
     /// Why the case failed; empty when it passed.
     pub failures: Vec<String>,
 }
@@ -234,10 +234,6 @@ fn run_case(dir: &Path, rules: &RulesSettings, enricher: &Enricher) -> CaseRepor
             }
         });
     }
-    r.alerts = alerts
-        .iter()
-        .map(|a| (a.rule.clone(), a.account.clone(), a.severity))
-        .collect();
     for e in &expected.alert {
         if !alerts.iter().any(|a| e.matches(a)) {
             r.failures.push(format!(
@@ -267,6 +263,7 @@ fn run_case(dir: &Path, rules: &RulesSettings, enricher: &Enricher) -> CaseRepor
                 .push(format!("alert {} ({}) has no reasons", a.id, a.rule));
         }
     }
+    r.alerts = alerts;
     r
 }
 
