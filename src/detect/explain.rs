@@ -40,6 +40,8 @@ pub struct Evidence<'a> {
     pub learning_logins: u32,
     /// Names behind hashed keys: `(table, key) -> name`.
     pub names: &'a dyn Fn(NameTable, u32) -> Option<String>,
+    /// The event's open session as it was before the event, if any.
+    pub session: Option<crate::baseline::OpenSession>,
 }
 
 /// Which table a hashed key belongs to, for name look-ups.
@@ -59,8 +61,37 @@ pub enum NameTable {
 fn is_event_kind(name: &str) -> bool {
     matches!(
         name,
-        "login.success" | "login.failure" | "mfa.success" | "mfa.failure" | "access" | "event.type"
+        "login.success"
+            | "login.failure"
+            | "mfa.success"
+            | "mfa.failure"
+            | "access"
+            | "event.type"
+            // Already top-level fields of the alert.
+            | "account"
+            | "tenant"
+            | "ip"
     )
+}
+
+/// Features explained by one shared sentence: the first of a group speaks for the others.
+fn group_of(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "session.records" | "session.exports" | "volume.ratio" | "volume.baseline"
+        | "volume.p99" | "volume.records_10m" | "volume.exports_1h" | "access.count"
+        | "access.action" => "volume",
+        "travel.distance_km" | "travel.speed_kmh" | "travel.hours" | "travel.same_asn" => "travel",
+        "auth.failures_account_10m"
+        | "auth.failures_source_10m"
+        | "auth.source_accounts_10m"
+        | "auth.source_accounts_1h"
+        | "auth.failures_account_source_10m" => "auth",
+        "asn.tenant_known" | "ip.tenant_known" => "tenant",
+        "hour.local" | "hour.share" | "hour.rare" | "hour.weekend" => "hour",
+        "session.concurrent_distant" | "session.concurrent_distance_km" => "concurrent",
+        "account.logins" | "account.learning" | "account.age_days" => "account",
+        _ => return None,
+    })
 }
 
 /// Builds the alert for `rule` firing on this event. `scope` is the session or the suppression
@@ -92,7 +123,17 @@ pub fn build_alert(rule: &Rule, x: &Evidence<'_>, now_ms: i64) -> Alert {
             order.push(f as usize);
         }
     }
-    let mut reasons: Vec<Reason> = order.into_iter().filter_map(|i| reason(i, x)).collect();
+    let mut groups: Vec<&'static str> = Vec::new();
+    let mut reasons: Vec<Reason> = Vec::with_capacity(order.len());
+    for i in order {
+        if let Some(g) = FEATURES.get(i).and_then(|d| group_of(d.name)) {
+            if groups.contains(&g) {
+                continue;
+            }
+            groups.push(g);
+        }
+        reasons.extend(reason(i, x));
+    }
     if x.acct.learning(x.learning_logins) && ev.is_login_success() {
         reasons.push(Reason {
             feature: "account.learning".into(),
@@ -107,8 +148,16 @@ pub fn build_alert(rule: &Rule, x: &Evidence<'_>, now_ms: i64) -> Alert {
                 x.acct.logins, x.learning_logins
             ),
         });
-        reasons.dedup_by(|a, b| a.feature == b.feature);
     }
+    // Two features can tell the same thing (`risk.score` and `session.risk` on an access).
+    let mut seen: Vec<String> = Vec::with_capacity(reasons.len());
+    reasons.retain(|r| {
+        let new = !seen.contains(&r.text);
+        if new {
+            seen.push(r.text.clone());
+        }
+        new
+    });
 
     let g = &x.enr.geo;
     let geo = AlertGeo {
@@ -183,6 +232,20 @@ pub fn thousands(v: f64) -> String {
     out
 }
 
+/// A small quantity with one decimal, a large one with separators.
+fn qty(v: f64) -> String {
+    if v.abs() < 10.0 && v.fract() != 0.0 {
+        format!("{v:.1}")
+    } else {
+        thousands(v)
+    }
+}
+
+/// `1 known device`, `3 known devices`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn pct(share: f64) -> String {
     let p = share * 100.0;
     if p > 0.0 && p < 1.0 {
@@ -195,6 +258,7 @@ fn pct(share: f64) -> String {
 fn value_json(v: Value<'_>) -> serde_json::Value {
     match v {
         Value::Bool(b) => json!(b),
+        Value::Num(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => json!(n as i64),
         Value::Num(n) => json!(round(n, 2)),
         Value::Str(s) => json!(s),
         Value::Ip(ip) => json!(ip.to_string()),
@@ -287,14 +351,33 @@ fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
     let f = x.feats;
     let v = f.feature(i);
     let num = |ff: F| f.num_of(ff).unwrap_or(0.0);
-    let country = x.enr.geo.country.map(|c| c.as_str().to_string());
-    let country_s = country.clone().unwrap_or_else(|| "unknown".into());
+    let country_s = x
+        .enr
+        .geo
+        .country
+        .map_or_else(|| "unknown".to_string(), |c| c.as_str().to_string());
+    let login = matches!(
+        x.ev.kind,
+        crate::event::EventKind::Login | crate::event::EventKind::Mfa
+    );
+    // Risk terms exist for logins only; other events show no weight rather than a zero.
+    let w = |v: f64| login.then(|| round(v, 2));
     let mut weight = None;
     let (baseline, text): (Option<String>, String) = match name {
         "geo.new_country" | "geo.country" | "geo.country_share" => {
-            weight = Some(round(x.risk.network, 2));
+            weight = w(x.risk.network);
             let (b, codes) = countries(x);
-            let text = if f.is(F::GeoNewCountry) {
+            let text = if !login {
+                format!(
+                    "{} from {country_s}; usual countries {}",
+                    x.ev.kind.as_str(),
+                    if codes.is_empty() {
+                        "none yet".into()
+                    } else {
+                        codes.join(", ")
+                    }
+                )
+            } else if f.is(F::GeoNewCountry) {
                 format!(
                     "first login from {country_s}; usual countries {}",
                     if codes.is_empty() {
@@ -312,7 +395,7 @@ fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
             (Some(b), text)
         }
         "geo.new_city" | "geo.city" => {
-            weight = Some(round(x.risk.network, 2));
+            weight = w(x.risk.network);
             let city = x.enr.geo.city.as_deref().unwrap_or("unknown").to_string();
             let b = named_list(
                 x,
@@ -332,10 +415,14 @@ fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
             ),
         ),
         "asn.new" | "asn.number" | "asn.share" => {
-            weight = Some(round(x.risk.network, 2));
+            weight = w(x.risk.network);
             let asn = x.enr.geo.asn.map_or("unknown".into(), |a| format!("AS{a}"));
             let org = x.enr.geo.as_org.as_deref().unwrap_or("");
-            let text = if f.is(F::AsnNew) {
+            let text = if !login {
+                format!("{} from network {asn} {org}", x.ev.kind.as_str())
+                    .trim_end()
+                    .to_string()
+            } else if f.is(F::AsnNew) {
                 format!("first login from network {asn} {org}")
                     .trim_end()
                     .to_string()
@@ -356,10 +443,10 @@ fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
             },
         ),
         "ip.new_prefix" => {
-            weight = Some(round(x.risk.network, 2));
+            weight = w(x.risk.network);
             let n = x.acct.prefixes.ranked(x.today).count();
             (
-                Some(format!("{n} known networks")),
+                Some(plural(n, "known network", "known networks")),
                 if f.is(F::IpNewPrefix) {
                     "address from a network (/24 or /64) the account never used".into()
                 } else {
@@ -369,10 +456,11 @@ fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
         }
         "device.new" | "device.browser_new" | "device.os_new" | "device.type"
         | "device.browser" | "device.os" => {
-            weight = Some(round(x.risk.device, 2));
+            weight = w(x.risk.device);
             let n = x.acct.devices.ranked(x.today).count();
             let b = format!(
-                "{n} known devices; browsers {}; systems {}",
+                "{}; browsers {}; systems {}",
+                plural(n, "known device", "known devices"),
                 named_list(
                     x,
                     NameTable::Browser,
@@ -418,7 +506,7 @@ fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
             )
         }
         "hour.local" | "hour.share" | "hour.rare" | "hour.weekend" => {
-            weight = Some(round(x.risk.hour, 2));
+            weight = w(x.risk.hour);
             (
                 Some(hours(x)),
                 format!(
@@ -428,12 +516,19 @@ fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
                 ),
             )
         }
-        "risk.score" => (
+        "risk.score" if login => (
             Some(format!(
                 "ln S = {:.1} (network {:+.1}, device {:+.1}, hour {:+.1}), prior 1/1000",
                 x.risk.log_ratio, x.risk.network, x.risk.device, x.risk.hour
             )),
             format!("risk {:.2}", x.risk_score),
+        ),
+        "risk.score" => (
+            None,
+            format!(
+                "the login that opened this session scored risk {:.2}",
+                x.risk_score
+            ),
         ),
         "risk.network" => {
             weight = Some(round(x.risk.network, 2));
@@ -448,9 +543,10 @@ fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
         "risk.device" => {
             weight = Some(round(x.risk.device, 2));
             (
-                Some(format!(
-                    "{} known devices",
-                    x.acct.devices.ranked(x.today).count()
+                Some(plural(
+                    x.acct.devices.ranked(x.today).count(),
+                    "known device",
+                    "known devices",
                 )),
                 format!(
                     "device is {:.0}× more common elsewhere than for this account",
@@ -482,23 +578,25 @@ fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
             let usual = f.num_of(F::VolumeBaseline);
             let b = match usual {
                 Some(u) => format!(
-                    "usual {} {action} records per session (p99 {}, {} sessions)",
-                    thousands(u),
-                    thousands(num(F::VolumeP99)),
-                    x.acct.volume.sessions
+                    "usual {} {action} records per session (p99 {}, {})",
+                    qty(u),
+                    qty(num(F::VolumeP99)),
+                    plural(x.acct.volume.sessions as usize, "session", "sessions")
                 ),
                 None => "no finished session learned yet".into(),
             };
-            let mins = num(F::SessionAgeMin);
+            let ratio = f.num_of(F::VolumeRatio).map_or(String::new(), |r| {
+                format!("; {} {action} is {}× usual", x.ev.count, qty(r))
+            });
             (
                 Some(b),
                 format!(
-                    "{} records {action} in this session in {} min ({} exported/printed; {} records by the account in 10 min); {}× usual",
-                    thousands(num(F::SessionRecords).max(x.ev.count as f64)),
-                    thousands(mins),
+                    "{} records in this session in {} min, {} exported or printed ({} records by the account in 10 min, {} exported in 1 h){ratio}",
+                    thousands(num(F::SessionRecords)),
+                    thousands(num(F::SessionAgeMin)),
                     thousands(num(F::SessionExports)),
                     thousands(num(F::VolumeRecords10m)),
-                    f.num_of(F::VolumeRatio).map_or("n/a".into(), |r| format!("{r:.1}"))
+                    thousands(num(F::VolumeExports1h)),
                 ),
             )
         }
@@ -509,6 +607,28 @@ fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
                 thousands(num(F::SessionConcurrentDistanceKm))
             ),
         ),
+        "login.first_try" => (
+            None,
+            if f.is(F::LoginFirstTry) {
+                "no failed login on the account in the previous 30 minutes: the password was known, not guessed".into()
+            } else {
+                "failed logins preceded this one".into()
+            },
+        ),
+        "session.same_asn" | "session.known" => {
+            let from = x.enr.geo.asn.map_or("unknown".into(), |a| format!("AS{a}"));
+            match x.session {
+                Some(sess) => (
+                    Some(format!(
+                        "session opened {} from AS{}",
+                        timefmt::rfc3339(sess.start_s as i64 * 1000),
+                        sess.asn
+                    )),
+                    format!("this {} comes from {from}", x.ev.kind.as_str()),
+                ),
+                None => (None, format!("{name} = {}", value_json(v))),
+            }
+        }
         "session.ip_changed_km" => (
             None,
             format!(

@@ -624,6 +624,7 @@ impl Detector {
                 today,
                 learning_logins: self.settings.learning_logins,
                 names: &names,
+                session: this_session,
             };
             out.push(explain::build_alert(rule, &evidence, now_ms));
         }
@@ -1229,3 +1230,6 @@ struct SnapshotV1 {
 }
 
 const _: () = assert!(std::mem::size_of::<AccountBaseline>() <= ACCOUNT_BYTES_BOUND);
+
+#[cfg(test)]
+mod tests;

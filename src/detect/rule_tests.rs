@@ -185,7 +185,11 @@ fn run_case(dir: &Path, rules: &RulesSettings, enricher: &Enricher) -> CaseRepor
     };
     r.proves = std::fs::read_to_string(dir.join("README.md"))
         .ok()
-        .and_then(|s| s.lines().find(|l| !l.trim().is_empty()).map(|l| l.trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| l.trim().to_string())
+        })
         .unwrap_or_default();
     if r.proves.is_empty() {
         r.failures
@@ -229,8 +233,7 @@ fn run_case(dir: &Path, rules: &RulesSettings, enricher: &Enricher) -> CaseRepor
             Ok(Decoded::NotApplicable(_)) => {}
             Err(rej) => {
                 r.rejected += 1;
-                r.failures
-                    .push(format!("events.jsonl:{}: {}", n + 1, rej));
+                r.failures.push(format!("events.jsonl:{}: {}", n + 1, rej));
             }
         });
     }
@@ -245,8 +248,11 @@ fn run_case(dir: &Path, rules: &RulesSettings, enricher: &Enricher) -> CaseRepor
     }
     for e in &expected.absent {
         if let Some(a) = alerts.iter().find(|a| e.matches(a)) {
-            r.failures
-                .push(format!("{} must not fire, but did at {}", e.describe(), a.ts));
+            r.failures.push(format!(
+                "{} must not fire, but did at {}",
+                e.describe(),
+                a.ts
+            ));
         }
     }
     if let Some(max) = expected.max_severity {
