@@ -53,3 +53,57 @@ fn every_shipped_stable_rule_has_a_positive_fixture() {
         );
     }
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+/// The look-alike fixtures are not decoration: drop the tenant-network clauses from the
+/// infostealer rule and the locum's first day at the practice becomes a high alert.
+#[test]
+fn look_alike_fixtures_catch_a_rule_that_ignores_tenant_networks() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&root.join("rules"), tmp.path());
+    let rule = tmp
+        .path()
+        .join("stable/stolen_password/new_device_new_network.toml");
+    let text = std::fs::read_to_string(&rule).unwrap();
+    let careless = text.replace(
+        "&& !asn.tenant_known && !ip.tenant_known && !(ip in list.tenant_networks)",
+        "",
+    );
+    assert_ne!(
+        text, careless,
+        "the clause to remove is in the shipped rule"
+    );
+    std::fs::write(&rule, careless).unwrap();
+    let geo = GeoipSettings {
+        city: vec![root.join("testdata/geo/GeoLite2-City-Test.mmdb")],
+        asn: Some(root.join("testdata/geo/GeoLite2-ASN-Test.mmdb")),
+        cache_entries: 1024,
+    };
+    let report = run_rule_tests(tmp.path(), &geo);
+    let locum = report
+        .cases
+        .iter()
+        .find(|c| c.name == "negative_locum_on_practice_network")
+        .expect("locum case");
+    assert!(!locum.passed(), "{report}");
+    assert!(
+        locum
+            .failures
+            .iter()
+            .any(|f| f.contains("stolen_password.new_device_new_network")),
+        "{report}"
+    );
+}

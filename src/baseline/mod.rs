@@ -9,9 +9,10 @@
 //! tables have caps with eviction of the stalest entries; population counts use exact maps for
 //! low-cardinality values and count-min sketches for networks and devices.
 //!
-//! Keys are hashes (`xxh3`): the account's name is not kept in its state.
+//! Keys are hashes (`xxh3`): the account's name is not kept in its state. Maps inside state
+//! values are ordered (`BTreeMap`), so a snapshot of equal state is equal bytes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use parking_lot::Mutex;
@@ -335,11 +336,11 @@ pub const TENANT_ACCOUNTS: usize = 100_000;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TenantState {
     /// Distinct account keys seen with a trusted login.
-    pub accounts: std::collections::HashSet<u32>,
+    pub accounts: BTreeSet<u32>,
     /// Networks by prefix key.
-    pub nets: HashMap<u32, NetSeen>,
+    pub nets: BTreeMap<u32, NetSeen>,
     /// ASNs.
-    pub asns: HashMap<u32, NetSeen>,
+    pub asns: BTreeMap<u32, NetSeen>,
 }
 
 impl TenantState {
@@ -367,7 +368,7 @@ impl TenantState {
     }
 }
 
-fn bounded_add(m: &mut HashMap<u32, NetSeen>, key: u32, account: u32, today: u16, cap: usize) {
+fn bounded_add(m: &mut BTreeMap<u32, NetSeen>, key: u32, account: u32, today: u16, cap: usize) {
     if !m.contains_key(&key) && m.len() >= cap {
         // Evict the network unused the longest (ties: smallest key, for determinism).
         if let Some(k) = m
@@ -429,7 +430,7 @@ pub const POPULATION_KEYS: usize = 65_536;
 /// One population table: exact counts for low-cardinality values.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Frequencies {
-    counts: HashMap<u32, f64>,
+    counts: BTreeMap<u32, f64>,
     total: f64,
 }
 
