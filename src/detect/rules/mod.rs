@@ -72,8 +72,8 @@ pub trait FeatureSource {
 /// The catalog `tocsin rules check` validates against.
 ///
 /// Stand-in until the detection helper's `crate::detect::features::FEATURES` lands: it holds
-/// every feature named in the rule-language spec and the ones the shipped stable rules of
-/// issue 3 are expected to need. Point this at `FEATURES` when integrating.
+/// every feature named in the rule-language spec and one per kind of stable rule issue 3 asks
+/// for, named as in that catalog's draft. Point this at `FEATURES` when integrating.
 pub fn catalog() -> &'static [FeatureDef] {
     STAND_IN_CATALOG
 }
@@ -83,85 +83,93 @@ const fn feature(name: &'static str, ty: Type, doc: &'static str) -> FeatureDef 
 }
 
 static STAND_IN_CATALOG: &[FeatureDef] = &[
-    feature("login.success", Type::Bool, "a successful login"),
-    feature("login.failure", Type::Bool, "a failed login"),
+    feature(
+        "login.success",
+        Type::Bool,
+        "The event is a successful login.",
+    ),
+    feature("login.failure", Type::Bool, "The event is a failed login."),
+    feature("account", Type::Str, "The account name."),
+    feature("tenant", Type::Str, "The tenant of the account."),
     feature(
         "account.logins",
         Type::Num,
-        "successful logins in the account's history",
+        "Trusted successful logins learned for the account.",
     ),
     feature(
-        "account.idle_days",
+        "account.days_since_last_login",
         Type::Num,
-        "days since the account's previous successful login",
+        "Days since the last trusted login.",
     ),
     feature(
         "device.new",
         Type::Bool,
-        "device never seen for the account",
+        "The device was never seen for this account.",
     ),
-    feature("asn.new", Type::Bool, "ASN never seen for the account"),
+    feature("ip", Type::Ip, "The client address."),
+    feature("asn.number", Type::Num, "Autonomous system number."),
+    feature(
+        "asn.new",
+        Type::Bool,
+        "The ASN was never used by this account.",
+    ),
     feature(
         "asn.tenant_known",
         Type::Bool,
-        "ASN used by many accounts of the tenant",
+        "The ASN is used by several accounts of the tenant.",
     ),
-    feature("asn.number", Type::Num, "autonomous system number"),
-    feature("geo.country", Type::Str, "ISO country code"),
+    feature("geo.country", Type::Str, "ISO country code of the address."),
     feature(
         "geo.new_country",
         Type::Bool,
-        "country never seen for the account",
+        "The country was never used by this account.",
     ),
     feature(
-        "travel.km",
+        "travel.distance_km",
         Type::Num,
-        "distance from the previous successful login",
+        "Distance from the last trusted login.",
     ),
     feature(
-        "travel.kmh",
+        "travel.speed_kmh",
         Type::Num,
-        "speed needed since the previous successful login",
+        "Implied speed from the last trusted login.",
     ),
     feature(
         "hour.rare",
         Type::Bool,
-        "an hour of the week the account does not use",
+        "An hour of the day the account does not use.",
     ),
     feature(
         "access.action",
         Type::Str,
-        "read, search, export, print, update, delete",
+        "What an access did: read, search, export...",
     ),
     feature(
-        "access.records_10m",
+        "session.exports",
         Type::Num,
-        "records accessed by the session in 10 minutes",
+        "Records exported in this session so far.",
     ),
     feature(
-        "access.ratio",
+        "volume.ratio",
         Type::Num,
-        "records in 10 minutes over the account's usual volume",
+        "Session volume over the account's usual volume.",
     ),
     feature(
         "auth.failures_account_10m",
         Type::Num,
-        "failed logins of the account in 10 minutes",
+        "Failed logins on the account, 10 minutes.",
     ),
     feature(
         "auth.source_accounts_10m",
         Type::Num,
-        "accounts the source failed on in 10 minutes",
+        "Accounts failed from this source, 10 minutes.",
     ),
     feature(
-        "session.concurrent_kmh",
-        Type::Num,
-        "speed between two live sessions' places",
+        "session.concurrent_distant",
+        Type::Bool,
+        "Another live session started far away.",
     ),
-    feature("risk.score", Type::Num, "the login risk in [0, 1]"),
-    feature("event.ip", Type::Ip, "client address"),
-    feature("event.account", Type::Str, "the account"),
-    feature("event.tenant", Type::Str, "the tenant"),
+    feature("risk.score", Type::Num, "Risk in [0, 1] of the login."),
 ];
 
 /// How far a rule is trusted (its folder under the rules directory).
