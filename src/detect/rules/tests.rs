@@ -536,3 +536,18 @@ proptest! {
         prop_assert_eq!(not.eval(&ev), !holds);
     }
 }
+
+#[test]
+fn compiled_rules_can_be_shared_across_pipeline_threads() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Expr>();
+    shareable::<Rule>();
+    shareable::<RuleSet>();
+}
+
+#[test]
+fn negative_zero_is_zero_in_sets() {
+    let ev = Event::default().n(N, -0.0);
+    assert!(eval("n in [0]", &ev));
+    assert!(eval("n == 0", &ev));
+}
