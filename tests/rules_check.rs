@@ -193,6 +193,28 @@ fn missing_required_keys_and_wrong_types_are_all_reported() {
 }
 
 #[test]
+fn each_optional_field_is_validated_on_its_own_line() {
+    let text = format!(
+        "{GOOD_RULE}actions = [\"alert\", \"block_ip\"]\nmode = \"loud\"\nexplain = [\"geo.countri\"]\n"
+    )
+    .replace("mitre = [\"T1078\"]", "mitre = [\"T1078\", \"1078\"]")
+    .replace("false_positives = [\"a new phone\"]", "false_positives = []");
+    let errs = errors_of_rule(&text);
+    let rule = "DIR/stable/r.toml";
+    let id = "rule stolen_password.new_device";
+    assert_eq!(
+        errs,
+        [
+            format!("{rule}:4: {id}: mitre: `1078` is not an ATT&CK technique id (T1078, T1110.003)"),
+            format!("{rule}:6: {id}: false_positives: a stable rule must name its known false positives"),
+            format!("{rule}:7: {id}: actions: `block_ip` is not one of alert, revoke_session, revoke_account"),
+            format!("{rule}:8: {id}: mode: `loud` is not active or shadow"),
+            format!("{rule}:9: {id}: explain: unknown feature `geo.countri` (did you mean `geo.country`?)"),
+        ]
+    );
+}
+
+#[test]
 fn invalid_toml_is_reported_with_its_line() {
     let errs = errors_of_rule("id = \"x\"\nname = \"unterminated\n");
     assert_eq!(errs.len(), 1, "{errs:?}");
