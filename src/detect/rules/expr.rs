@@ -303,6 +303,10 @@ impl Compiler<'_> {
                 }
                 Ok(k)
             }
+            None if name.starts_with("list.") => Err(ExprError::new(
+                at,
+                format!("`{name}` is a list, not a value: test membership with `x in {name}`"),
+            )),
             None => Err(ExprError::new(at, unknown_feature(name, self.catalog))),
         }
     }

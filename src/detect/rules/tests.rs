@@ -286,6 +286,8 @@ fn unknown_feature_suggests_the_closest_name() {
         e.message,
         "unknown feature `geo.contry` (did you mean `geo.country`?)"
     );
+    let e = error("list.vpn_asns == 3");
+    assert!(e.message.contains("is a list, not a value"), "{e}");
     let e = error("zzzzzz");
     assert_eq!(
         e.message, "unknown feature `zzzzzz`",
