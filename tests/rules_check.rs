@@ -38,7 +38,7 @@ static CATALOG: &[FeatureDef] = &[
         doc: "",
     },
     FeatureDef {
-        name: "event.ip",
+        name: "ip",
         ty: Type::Ip,
         doc: "",
     },
@@ -190,6 +190,28 @@ fn missing_required_keys_and_wrong_types_are_all_reported() {
     ] {
         assert!(joined.contains(needle), "{needle} not in:\n{joined}");
     }
+}
+
+#[test]
+fn each_optional_field_is_validated_on_its_own_line() {
+    let text = format!(
+        "{GOOD_RULE}actions = [\"alert\", \"block_ip\"]\nmode = \"loud\"\nexplain = [\"geo.countri\"]\n"
+    )
+    .replace("mitre = [\"T1078\"]", "mitre = [\"T1078\", \"1078\"]")
+    .replace("false_positives = [\"a new phone\"]", "false_positives = []");
+    let errs = errors_of_rule(&text);
+    let rule = "DIR/stable/r.toml";
+    let id = "rule stolen_password.new_device";
+    assert_eq!(
+        errs,
+        [
+            format!("{rule}:4: {id}: mitre: `1078` is not an ATT&CK technique id (T1078, T1110.003)"),
+            format!("{rule}:6: {id}: false_positives: a stable rule must name its known false positives"),
+            format!("{rule}:7: {id}: actions: `block_ip` is not one of alert, revoke_session, revoke_account"),
+            format!("{rule}:8: {id}: mode: `loud` is not active or shadow"),
+            format!("{rule}:9: {id}: explain: unknown feature `geo.countri` (did you mean `geo.country`?)"),
+        ]
+    );
 }
 
 #[test]
@@ -479,4 +501,77 @@ fn rules_check_on_a_missing_directory_exits_2() {
     let (code, _, stderr) = tocsin(&["rules", "check", &path_arg(&missing)]);
     assert_eq!(code, 2);
     assert!(stderr.contains("does not exist"), "{stderr}");
+}
+
+// ---- evaluation allocates nothing ----
+
+/// Counts heap allocations made by the current thread, so the check below is not disturbed by
+/// tests running in parallel.
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+// SAFETY: forwards every call unchanged to the system allocator; the counter is a const-
+// initialised thread local, which never allocates.
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+struct Full {
+    country: String,
+}
+
+impl FeatureSource for Full {
+    fn feature(&self, index: usize) -> Value<'_> {
+        match index {
+            0 | 1 => Value::Bool(true),
+            2 => Value::Num(40.0),
+            3 => Value::Str(&self.country),
+            4 => Value::Num(9009.0),
+            5 => Value::Ip("10.1.2.3".parse().expect("address")),
+            _ => Value::Missing,
+        }
+    }
+}
+
+#[test]
+fn evaluating_a_rule_allocates_nothing() {
+    let mut lists = tocsin::detect::rules::Lists::new();
+    lists.insert("vpn_asns", tocsin::detect::rules::List::num("", [9009.0]));
+    let nets = ["10.0.0.0/8"].map(|s| tocsin::detect::rules::CidrSet::parse_net(s).expect("net"));
+    lists.insert(
+        "tenant_networks",
+        tocsin::detect::rules::List::cidr("", nets),
+    );
+    let when = r#"login.success && device.new && account.logins / 2 + 1 >= 5
+        && geo.country in ["FR", "BE"] && !(geo.country == "NG")
+        && asn.number in list.vpn_asns && ip in list.tenant_networks && ip in ["10.0.0.0/8"]"#;
+    let expr = tocsin::detect::rules::compile(when, CATALOG, &lists).expect("compiles");
+    let event = Full {
+        country: "FR".to_owned(),
+    };
+    let before = ALLOCATIONS.with(|c| c.get());
+    let mut fired = 0;
+    for _ in 0..1000 {
+        fired += usize::from(expr.eval(&event));
+    }
+    let after = ALLOCATIONS.with(|c| c.get());
+    assert_eq!(fired, 1000);
+    assert_eq!(after - before, 0, "eval allocated");
+    // The counter itself works: one box is one allocation.
+    drop(std::hint::black_box(Box::new(1u64)));
+    assert_eq!(ALLOCATIONS.with(|c| c.get()), after + 1);
 }

@@ -9,7 +9,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::lists::{CidrSet, List, ListKind, Lists};
+use super::lists::{contains_num, sorted_nums, CidrSet, List, ListKind, Lists};
 use super::syntax::{self, BinOp, Literal, NodeKind};
 use super::{FeatureDef, FeatureSource, Type, Value};
 
@@ -214,7 +214,7 @@ fn set_contains(set: &LitSet, v: Value<'_>) -> bool {
     match (set, v) {
         (LitSet::Bool { has_true, .. }, Value::Bool(true)) => *has_true,
         (LitSet::Bool { has_false, .. }, Value::Bool(false)) => *has_false,
-        (LitSet::Num(xs), Value::Num(n)) => xs.binary_search_by(|x| x.total_cmp(&n)).is_ok(),
+        (LitSet::Num(xs), Value::Num(n)) => contains_num(xs, n),
         (LitSet::Str(xs), Value::Str(s)) => xs.binary_search_by(|x| (**x).cmp(s)).is_ok(),
         (LitSet::Ip(c), Value::Ip(ip)) => c.contains(ip),
         _ => false,
@@ -303,6 +303,10 @@ impl Compiler<'_> {
                 }
                 Ok(k)
             }
+            None if name.starts_with("list.") => Err(ExprError::new(
+                at,
+                format!("`{name}` is a list, not a value: test membership with `x in {name}`"),
+            )),
             None => Err(ExprError::new(at, unknown_feature(name, self.catalog))),
         }
     }
@@ -428,9 +432,7 @@ impl Compiler<'_> {
                         other => return Err(wrong(*at, literal_type(other))),
                     }
                 }
-                xs.sort_by(f64::total_cmp);
-                xs.dedup();
-                LitSet::Num(xs.into())
+                LitSet::Num(sorted_nums(xs))
             }
             Type::Str => {
                 let mut xs: Vec<Box<str>> = Vec::with_capacity(lits.len());

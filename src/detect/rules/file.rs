@@ -134,6 +134,14 @@ fn walk(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<(), RuleE
         |e: std::io::Error| RuleError::new(dir, None, None, format!("cannot read folder: {e}"));
     for entry in std::fs::read_dir(dir).map_err(cannot)? {
         let path = entry.map_err(cannot)?.path();
+        // Hidden files: editor lock and swap files (`.#rule.toml`), never rules.
+        if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'))
+        {
+            continue;
+        }
         // Symlinked files are read; symlinked folders are not descended into, since a link
         // back up the tree would loop forever.
         if path.is_dir() {

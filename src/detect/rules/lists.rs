@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use super::file::{line_of, read_sorted, RuleError, SpannedTable};
+use super::file::{line_of, read_sorted, RuleError, RuleErrors, SpannedTable};
 use super::Value;
 
 /// What a list holds.
@@ -124,6 +124,26 @@ mod num_like {
     }
 }
 
+/// Numbers sorted for [`contains_num`]: NaN dropped (it equals nothing), `-0` stored as `0`
+/// (they are equal, but a total order would tell them apart), duplicates removed.
+pub(crate) fn sorted_nums(values: impl IntoIterator<Item = f64>) -> Box<[f64]> {
+    let mut v: Vec<f64> = values
+        .into_iter()
+        .filter(|x| !x.is_nan())
+        .map(|x| x + 0.0)
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v.dedup();
+    v.into()
+}
+
+/// Exact membership in a slice built by [`sorted_nums`].
+pub(crate) fn contains_num(sorted: &[f64], n: f64) -> bool {
+    // `+ 0.0` turns -0 into 0, matching how the slice was built.
+    let n = n + 0.0;
+    sorted.binary_search_by(|x| x.total_cmp(&n)).is_ok()
+}
+
 /// The values of one list, in lookup form.
 #[derive(Clone, Debug, PartialEq)]
 enum Values {
@@ -143,13 +163,11 @@ pub struct List {
 impl List {
     /// A `num` list.
     pub fn num(description: &str, values: impl IntoIterator<Item = f64>) -> List {
-        let mut v: Vec<f64> = values.into_iter().filter(|x| !x.is_nan()).collect();
-        v.sort_by(f64::total_cmp);
-        v.dedup();
+        let v = sorted_nums(values);
         List {
             description: description.to_owned(),
             len: v.len(),
-            values: Values::Num(v.into()),
+            values: Values::Num(v),
         }
     }
 
@@ -202,7 +220,7 @@ impl List {
     /// True when `v` is in the list. A missing value or one of another kind is never in it.
     pub fn contains(&self, v: Value<'_>) -> bool {
         match (&self.values, v) {
-            (Values::Num(xs), Value::Num(n)) => xs.binary_search_by(|x| x.total_cmp(&n)).is_ok(),
+            (Values::Num(xs), Value::Num(n)) => contains_num(xs, n),
             (Values::Str(xs), Value::Str(s)) => xs.binary_search_by(|x| (**x).cmp(s)).is_ok(),
             (Values::Cidr(c), Value::Ip(ip)) => c.contains(ip),
             _ => false,
@@ -249,12 +267,12 @@ impl Lists {
 
     /// Loads `<rules_dir>/lists/*.toml` (a missing folder means no lists). Every problem in
     /// every file is reported, each with its file and line.
-    pub fn load(rules_dir: &Path) -> Result<Lists, Vec<RuleError>> {
+    pub fn load(rules_dir: &Path) -> Result<Lists, RuleErrors> {
         let (lists, errors) = Lists::load_partial(rules_dir);
         if errors.is_empty() {
             Ok(lists)
         } else {
-            Err(errors)
+            Err(RuleErrors(errors))
         }
     }
 
@@ -300,21 +318,28 @@ impl Lists {
                 ));
                 continue;
             }
-            match parse_list(&src) {
-                Ok(list) => lists.insert(&name, list),
-                Err(errs) => errors.extend(
-                    errs.into_iter()
-                        .map(|(line, reason)| RuleError::new(&path, line, None, reason)),
-                ),
+            let (list, errs) = parse_list(&src);
+            // A list with bad values still has a kind: keep its good values so the rules that
+            // use it are checked against the right kind instead of reporting it unknown.
+            if let Some(list) = list {
+                lists.insert(&name, list);
             }
+            errors.extend(
+                errs.into_iter()
+                    .map(|(line, reason)| RuleError::new(&path, line, None, reason)),
+            );
         }
         (lists, errors)
     }
 }
 
-/// Parses one list file; errors are `(line, reason)`.
-fn parse_list(src: &str) -> Result<List, Vec<(Option<usize>, String)>> {
-    let table = SpannedTable::parse(src).map_err(|e| vec![e])?;
+/// Parses one list file: the list (from its good values, when its kind is known) and the
+/// problems as `(line, reason)`.
+fn parse_list(src: &str) -> (Option<List>, Vec<(Option<usize>, String)>) {
+    let table = match SpannedTable::parse(src) {
+        Ok(t) => t,
+        Err(e) => return (None, vec![e]),
+    };
     let mut errors = Vec::new();
     for key in table.unknown_keys(&["kind", "description", "values"]) {
         errors.push((
@@ -379,7 +404,7 @@ fn parse_list(src: &str) -> Result<List, Vec<(Option<usize>, String)>> {
         },
     };
     let (Some(kind), Some((line, values))) = (kind, values) else {
-        return Err(errors);
+        return (None, errors);
     };
     let mut bad = |i: usize, v: &toml::Value, want: &str| {
         errors.push((Some(line), format!("values[{i}]: {v} is not {want}")));
@@ -418,11 +443,7 @@ fn parse_list(src: &str) -> Result<List, Vec<(Option<usize>, String)>> {
             List::cidr(&description, nets)
         }
     };
-    if errors.is_empty() {
-        Ok(list)
-    } else {
-        Err(errors)
-    }
+    (Some(list), errors)
 }
 
 #[cfg(test)]
@@ -481,6 +502,9 @@ mod tests {
         assert!(asns.contains(Value::Num(60068.0)));
         assert!(!asns.contains(Value::Num(60069.0)));
         assert!(!asns.contains(Value::Str("9009")));
+        let zero = List::num("", [-0.0, f64::NAN]);
+        assert_eq!(zero.len(), 1, "NaN equals nothing, so it is dropped");
+        assert!(zero.contains(Value::Num(0.0)) && zero.contains(Value::Num(-0.0)));
         let accounts = List::str("", ["b", "a"]);
         assert!(accounts.contains(Value::Str("a")));
         assert!(!accounts.contains(Value::Str("A")));
@@ -489,8 +513,10 @@ mod tests {
     #[test]
     fn list_file_errors_name_lines_and_values() {
         let src = "kind = \"cidr\"\ndescription = \"x\"\nvalues = [\"10.0.0.0/8\", \"nope\"]\ncolour = 1\n";
-        let errs = parse_list(src).expect_err("bad list");
+        let (list, errs) = parse_list(src);
         assert_eq!(errs.len(), 2, "{errs:?}");
+        let list = list.expect("kind is known, so the good values are kept");
+        assert_eq!((list.kind(), list.len()), (ListKind::Cidr, 1));
         assert!(
             errs.iter()
                 .any(|(l, m)| *l == Some(3) && m.contains("values[1]")),
@@ -501,9 +527,12 @@ mod tests {
                 .any(|(l, m)| *l == Some(4) && m.contains("unknown key `colour`")),
             "{errs:?}"
         );
-        let errs = parse_list("kind = \"ints\"\nvalues = []\n").expect_err("bad kind");
+        let (list, errs) = parse_list("kind = \"ints\"\nvalues = []\n");
+        assert!(list.is_none());
         assert!(errs[0].1.contains("kind"), "{errs:?}");
-        let ok = parse_list("kind = \"num\"\nvalues = [9009, 60068.0]\n").expect("good list");
+        let (ok, errs) = parse_list("kind = \"num\"\nvalues = [9009, 60068.0]\n");
+        assert!(errs.is_empty(), "{errs:?}");
+        let ok = ok.expect("good list");
         assert_eq!(ok.kind(), ListKind::Num);
         assert!(ok.contains(Value::Num(60068.0)));
     }

@@ -1,9 +1,9 @@
 //! The rule language and rule files (CONTRACT §6, `rules/README.md`).
 //!
 //! A rule's `when` is a small typed expression over the feature catalog. It is parsed
-//! ([`syntax`]), type-checked and compiled once at load ([`expr`]) into a flat program that
+//! (`syntax`), type-checked and compiled once at load ([`expr`]) into a flat program that
 //! evaluates per event without allocating. Rule files and named lists are read from a rules
-//! directory ([`file`], [`lists`]) with every problem reported by file, line and rule id.
+//! directory ([`mod@file`], [`lists`]) with every problem reported by file, line and rule id.
 //!
 //! This module stops at "does this rule hold for this event": computing features, suppression
 //! windows and alert building belong to the rest of `detect`.

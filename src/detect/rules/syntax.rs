@@ -375,13 +375,22 @@ fn parse_tokens(src: &str) -> Result<Node, ExprError> {
     match p.peek() {
         Tok::End => Ok(node),
         Tok::RParen => Err(syntax(p.start(), "`)` without a matching `(`")),
-        other => Err(syntax(
-            p.start(),
-            format!(
-                "expected an operator or the end, found {}",
-                other.describe()
-            ),
-        )),
+        other => {
+            // Words from other rule languages: say what this one spells them as.
+            let hint = match (other, p.pos.checked_sub(1).map(|i| &p.tokens[i].kind)) {
+                (Tok::Name(w), _) if w == "and" => " (write `&&` for and)",
+                (Tok::Name(w), _) if w == "or" => " (write `||` for or)",
+                (_, Some(Tok::Name(w))) if w == "not" => " (write `!` for not)",
+                _ => "",
+            };
+            Err(syntax(
+                p.start(),
+                format!(
+                    "expected an operator or the end, found {}{hint}",
+                    other.describe()
+                ),
+            ))
+        }
     }
 }
 
@@ -699,6 +708,9 @@ mod tests {
         assert_eq!(err("").offset, 0);
         assert_eq!(err("a b").offset, 2);
         assert_eq!(err("a # b").offset, 2);
+        assert!(err("a and b").message.contains("write `&&`"));
+        assert!(err("a or b").message.contains("write `||`"));
+        assert!(err("not a").message.contains("write `!`"));
     }
 
     #[test]

@@ -286,6 +286,8 @@ fn unknown_feature_suggests_the_closest_name() {
         e.message,
         "unknown feature `geo.contry` (did you mean `geo.country`?)"
     );
+    let e = error("list.vpn_asns == 3");
+    assert!(e.message.contains("is a list, not a value"), "{e}");
     let e = error("zzzzzz");
     assert_eq!(
         e.message, "unknown feature `zzzzzz`",
@@ -535,4 +537,19 @@ proptest! {
         let not = compile(&format!("!({src})"), CATALOG, &lists()).expect("negation compiles");
         prop_assert_eq!(not.eval(&ev), !holds);
     }
+}
+
+#[test]
+fn compiled_rules_can_be_shared_across_pipeline_threads() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Expr>();
+    shareable::<Rule>();
+    shareable::<RuleSet>();
+}
+
+#[test]
+fn negative_zero_is_zero_in_sets() {
+    let ev = Event::default().n(N, -0.0);
+    assert!(eval("n in [0]", &ev));
+    assert!(eval("n == 0", &ev));
 }
