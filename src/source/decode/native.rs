@@ -156,8 +156,35 @@ fn parse_fields(text: &str) -> Result<RawFields<'_>, Rejection> {
     let fields = de
         .deserialize_map(FieldsVisitor)
         .and_then(|f| de.end().map(|()| f))
-        .map_err(|e| Rejection::new(RejectKind::NotJson, e.to_string()))?;
+        .map_err(|e| not_json(text, &e))?;
     Ok(fields)
+}
+
+/// serde's message and position, plus the text around that position: a column number alone
+/// does not tell someone looking at a 2 KB line what is wrong.
+fn not_json(text: &str, e: &serde_json::Error) -> Rejection {
+    const AROUND: usize = 24;
+    let line_start: usize = text
+        .split('\n')
+        .take(e.line().saturating_sub(1))
+        .map(|l| l.len() + 1)
+        .sum();
+    let at = (line_start + e.column().saturating_sub(1)).min(text.len());
+    let mut start = at.saturating_sub(AROUND);
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = (at + AROUND).min(text.len());
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    let near = &text[start..end];
+    let detail = if near.trim().is_empty() {
+        e.to_string()
+    } else {
+        format!("{e}, near `{}`", Shown(near))
+    };
+    Rejection::new(RejectKind::NotJson, detail)
 }
 
 /// The rejection for a record that does not start with `{`: `not_object` if it is some other
@@ -180,7 +207,7 @@ fn not_an_object(text: &str) -> Rejection {
                 format!("expected a JSON object, got {what}: {}", Shown(text.trim())),
             )
         }
-        Err(e) => Rejection::new(RejectKind::NotJson, e.to_string()),
+        Err(e) => not_json(text, &e),
     }
 }
 
@@ -1003,7 +1030,15 @@ mod tests {
         rejected(
             br#"{"ts":"2025-11-10T23:31:02Z","type":"logout","acc"#,
             RejectKind::NotJson,
-            &["line 1 column"],
+            &["line 1 column", r#"near `02Z","type":"logout","acc`"#],
+        );
+        rejected(
+            br#"{"ts":"2025-11-10T23:31:02Z" "type":"logout","account":"a"}"#,
+            RejectKind::NotJson,
+            &[
+                "expected `,` or `}` at line 1 column 30",
+                r#"near `:"2025-11-10T23:31:02Z" "type":"logout","account`"#,
+            ],
         );
         rejected(
             b"GET /index.html HTTP/1.1",
