@@ -24,7 +24,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
 
 use dashmap::DashMap;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{Alert, Severity, Verdict};
@@ -149,7 +149,7 @@ pub struct Detector {
     pair_failures: DashMap<u64, FailureCount>,
     source_failures: DashMap<u64, SourceFailures>,
     tenants: DashMap<u64, TenantState>,
-    population: Mutex<Population>,
+    population: RwLock<Population>,
     names: DashMap<u64, Box<str>>,
     zones: Zones,
     suppress: DashMap<u64, i64>,
@@ -215,7 +215,7 @@ impl Detector {
             pair_failures: DashMap::new(),
             source_failures: DashMap::new(),
             tenants: DashMap::new(),
-            population: Mutex::new(Population::default()),
+            population: RwLock::new(Population::default()),
             names: DashMap::new(),
             zones: Zones::new(&detect.default_timezone),
             suppress: DashMap::new(),
@@ -289,7 +289,7 @@ impl Detector {
 
         let is_auth = matches!(ev.kind, EventKind::Login | EventKind::Mfa);
         let (risk, pop_country, pop_asn) = {
-            let pop = self.population.lock();
+            let pop = self.population.read();
             let r = if is_auth {
                 risk::score(
                     &acct,
@@ -911,7 +911,7 @@ impl Detector {
                 .or_default()
                 .add(k.account32, k.prefix, k.asn, today);
         }
-        self.population.lock().add_login(
+        self.population.write().add_login(
             k.country,
             k.asn,
             k.prefix,
@@ -1105,7 +1105,7 @@ impl Detector {
             .sum();
         let names: usize = self.names.iter().map(|n| n.len() + 8 + ENTRY + 16).sum();
         // Two sketches of 4 × 4096 u32, plus the exact tables (a few hundred keys each).
-        let population = 2 * 4 * 4096 * 4 + self.population.lock().distinct_keys() * 24;
+        let population = 2 * 4 * 4096 * 4 + self.population.read().distinct_keys() * 24;
         DetectorStats {
             accounts,
             state_bytes: per(accounts, std::mem::size_of::<AccountBaseline>())
@@ -1156,7 +1156,7 @@ impl Detector {
             pair_failures: sorted(&self.pair_failures),
             source_failures: sorted(&self.source_failures),
             tenants,
-            population: self.population.lock().clone(),
+            population: self.population.read().clone(),
             names,
             zones: self.zones.names(),
             suppress: sorted(&self.suppress),
@@ -1205,7 +1205,7 @@ impl Detector {
         for (k, n) in snap.names {
             self.names.insert(k, n.into());
         }
-        *self.population.lock() = snap.population;
+        *self.population.write() = snap.population;
         self.zones.restore(&snap.zones);
         Ok(())
     }
