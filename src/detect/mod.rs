@@ -948,8 +948,14 @@ impl Detector {
                         .device
                         .as_ref()
                         .and_then(|d| d.id.as_deref())
-                        .and_then(|id| id.strip_prefix("fp_"))
-                        .and_then(|h| u64::from_str_radix(h, 16).ok())
+                        .map(|id| {
+                            match id.strip_prefix("fp_").map(|h| u64::from_str_radix(h, 16)) {
+                                Some(Ok(fp)) => fp,
+                                // Not a user-agent fingerprint: the event's own device_id.
+                                _ => crate::enrich::device::device_id_fingerprint(id),
+                            }
+                        })
+                        .filter(|&fp| fp != 0)
                         .map(device_key),
                 }
             }

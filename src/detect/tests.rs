@@ -436,3 +436,44 @@ fn account_state_stays_within_its_documented_bound() {
         "{per_account}"
     );
 }
+
+#[test]
+fn feedback_after_a_restart_reads_the_alert_itself() {
+    let (_dir, d) = detector();
+    history(&d);
+    let a = run(
+        &d,
+        &login("2025-11-13T23:31:00Z", "188.166.23.7", "s-x1"),
+        &attacker(),
+    );
+    let alert = a
+        .iter()
+        .find(|a| a.rule == "probe.new_device")
+        .unwrap()
+        .clone();
+    let mut bytes = Vec::new();
+    d.write_snapshot(&mut bytes).unwrap();
+    let (_dir2, restarted) = detector();
+    restarted.read_snapshot(&mut bytes.as_slice()).unwrap();
+    restarted.feedback(&alert, Verdict::FalsePositive).unwrap();
+    let next = run(
+        &restarted,
+        &login("2025-11-14T08:31:00Z", "188.166.23.7", "s-x2"),
+        &attacker(),
+    );
+    assert!(!fired(&next, "probe.new_device"), "{next:?}");
+}
+
+#[test]
+fn feedback_on_someone_elses_alert_is_refused() {
+    let (_dir, d) = detector();
+    history(&d);
+    let a = run(
+        &d,
+        &login("2025-11-13T23:31:00Z", "188.166.23.7", "s-x1"),
+        &attacker(),
+    );
+    let mut alert = a[0].clone();
+    alert.account = "dr.other@elsewhere".into();
+    assert!(d.feedback(&alert, Verdict::FalsePositive).is_err());
+}
