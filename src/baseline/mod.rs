@@ -5,7 +5,8 @@
 //! Everything is bounded. Per account: [`AccountBaseline`] is a fixed-size struct (its worst case
 //! is `size_of`, held to [`account::ACCOUNT_BYTES_BOUND`]); open sessions live in a separate map
 //! (at most [`SESSION_SLOTS`] per account, [`session_bytes`] each, expired after
-//! [`SESSION_IDLE_S`]) because most accounts have none at any moment. Failure maps and tenant
+//! [`SESSION_IDLE_S`] on the account's next event or by `Detector::expire_idle`) because most
+//! accounts have none at any moment. Failure maps and tenant
 //! tables have caps with eviction of the stalest entries; population counts use exact maps for
 //! low-cardinality values and count-min sketches for networks and devices.
 //!

@@ -923,6 +923,33 @@ impl Detector {
         );
     }
 
+    /// Closes sessions idle for longer than [`baseline::SESSION_IDLE_S`] (learning their volume)
+    /// and drops failure counters idle for an hour. Accounts that come back do this themselves;
+    /// call it periodically (e.g. at each checkpoint) so accounts that never return do not keep
+    /// sessions. Returns the number of sessions closed.
+    pub fn expire_idle(&self, now_ms: i64) -> usize {
+        let now_s = secs_of(now_ms);
+        let mut finished: Vec<(u64, OpenSession)> = Vec::new();
+        self.sessions.retain(|&account, set| {
+            set.expire(now_s, |s| finished.push((account, s)));
+            !set.is_empty()
+        });
+        // The sessions map is released before any account entry is taken.
+        for (account, s) in &finished {
+            if !s.flagged && s.risk() < RISKY_SESSION && s.records() > 0 {
+                if let Some(mut a) = self.accounts.get_mut(account) {
+                    a.volume.fold(s.totals);
+                }
+            }
+        }
+        for m in [&self.account_failures, &self.pair_failures] {
+            m.retain(|_, v| now_s.saturating_sub(v.last_s) < 3600);
+        }
+        self.source_failures
+            .retain(|_, v| now_s.saturating_sub(v.last_s) < 3600);
+        finished.len()
+    }
+
     /// Applies an analyst's verdict on an alert at once: `false_positive` learns the alert's
     /// device, place, ASN and network for that account; `confirmed_compromise` removes them
     /// from the account's tables and held-back values.

@@ -477,3 +477,32 @@ fn feedback_on_someone_elses_alert_is_refused() {
     alert.account = "dr.other@elsewhere".into();
     assert!(d.feedback(&alert, Verdict::FalsePositive).is_err());
 }
+
+#[test]
+fn idle_sessions_expire_and_their_volume_is_learned() {
+    let (_dir, d) = detector();
+    history(&d);
+    run(
+        &d,
+        &login("2025-11-13T08:30:00Z", "81.250.12.34", "s-open"),
+        &home(),
+    );
+    run(
+        &d,
+        &export("2025-11-13T08:35:00Z", "81.250.12.34", "s-open", 3),
+        &home(),
+    );
+    let before = d.stats().state_bytes;
+    assert_eq!(
+        d.expire_idle(parse_rfc3339("2025-11-13T12:00:00Z").unwrap()),
+        0
+    );
+    assert_eq!(
+        d.expire_idle(parse_rfc3339("2025-11-14T08:36:00Z").unwrap()),
+        1
+    );
+    assert!(d.stats().state_bytes < before);
+    let view = d.account_view("dr.martin@cabinet-rouen").unwrap();
+    assert_eq!(view["volume"]["sessions"], 1, "{view}");
+    assert_eq!(view["open_sessions"], 0, "{view}");
+}
