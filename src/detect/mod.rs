@@ -187,6 +187,30 @@ struct Keys {
     place: Option<(f32, f32)>,
 }
 
+/// What the detector knew before an event, in the terms features are computed from.
+#[derive(Clone, Copy)]
+struct Before {
+    acct: AccountBaseline,
+    existing: bool,
+    sessions: SessionSet,
+    learning: bool,
+    how: u8,
+    bucket: usize,
+    is_auth: bool,
+    risk: RiskScore,
+    pop_country: Option<f64>,
+    pop_asn: Option<f64>,
+    now_s: u32,
+    today: u16,
+}
+
+/// Values computed along with the features that explanation and learning need too.
+struct Derived {
+    this_session: Option<OpenSession>,
+    risk_score: f64,
+    windows: baseline::account::VolumeWindows,
+}
+
 impl Detector {
     /// Loads the rules and builds empty baselines.
     pub fn from_settings(
@@ -316,6 +340,117 @@ impl Detector {
             )
         };
 
+        let b = Before {
+            acct,
+            existing: existing.is_some(),
+            sessions,
+            learning,
+            how,
+            bucket,
+            is_auth,
+            risk,
+            pop_country,
+            pop_asn,
+            now_s,
+            today,
+        };
+        let (
+            f,
+            Derived {
+                this_session,
+                risk_score,
+                windows,
+            },
+        ) = self.features(ev, enr, &k, &b);
+        // Rules.
+        let mut worst: Option<Severity> = None;
+        let first_alert = out.len();
+        for rule in &self.rules.rules {
+            if !rule.when.eval(&f) {
+                continue;
+            }
+            if rule.mode == Mode::Active {
+                worst = worst.max(Some(rule.severity));
+            }
+            if self.suppressed(&rule.id, k.account, ev.ts_ms, rule.suppress_ms) {
+                continue;
+            }
+            let names =
+                |t: NameTable, key: u32| self.names.get(&name_slot(t, key)).map(|n| n.to_string());
+            let evidence = Evidence {
+                ev,
+                enr,
+                feats: &f,
+                acct: &acct,
+                risk,
+                risk_score,
+                today,
+                learning_logins: self.settings.learning_logins,
+                names: &names,
+                session: this_session,
+            };
+            out.push(explain::build_alert(rule, &evidence, now_ms));
+        }
+        if out.len() > first_alert {
+            let memo = Memo {
+                account: k.account,
+                country: k.country,
+                city: k.city,
+                asn: k.asn,
+                prefix: k.prefix,
+                device: k.device,
+            };
+            let mut m = self.memos.lock();
+            for a in &out[first_alert..] {
+                if m.0.insert(a.id.clone(), memo).is_none() {
+                    m.1.push_back(a.id.clone());
+                }
+            }
+            while m.1.len() > MEMO_CAP {
+                if let Some(old) = m.1.pop_front() {
+                    m.0.remove(&old);
+                }
+            }
+        }
+
+        // Learning.
+        let flagged = worst.is_some_and(|s| s >= Severity::High);
+        self.learn(
+            ev,
+            enr,
+            &k,
+            today,
+            now_s,
+            bucket,
+            risk_score,
+            flagged,
+            existing.is_none(),
+            windows,
+        );
+    }
+
+    /// Computes every catalog feature of one event from the state as it was before it.
+    fn features<'e>(
+        &self,
+        ev: &'e Event<'_>,
+        enr: &'e Enriched,
+        k: &Keys,
+        b: &Before,
+    ) -> (EventFeatures<'e>, Derived) {
+        let Before {
+            acct,
+            existing,
+            sessions,
+            learning,
+            how,
+            bucket,
+            is_auth,
+            risk,
+            pop_country,
+            pop_asn,
+            now_s,
+            today,
+        } = *b;
         let mut f = EventFeatures::default();
         // Event.
         let success = |o| ev.outcome == Some(o);
@@ -365,7 +500,7 @@ impl Detector {
         }
         f.num(
             F::AccountAgeDays,
-            if existing.is_some() {
+            if existing {
                 today.saturating_sub(acct.first_day) as f64
             } else {
                 0.0
@@ -599,71 +734,14 @@ impl Detector {
         f.opt_num(F::PopulationCountryShare, pop_country);
         f.opt_num(F::PopulationAsnShare, pop_asn);
 
-        // Rules.
-        let mut worst: Option<Severity> = None;
-        let first_alert = out.len();
-        for rule in &self.rules.rules {
-            if !rule.when.eval(&f) {
-                continue;
-            }
-            if rule.mode == Mode::Active {
-                worst = worst.max(Some(rule.severity));
-            }
-            if self.suppressed(&rule.id, k.account, ev.ts_ms, rule.suppress_ms) {
-                continue;
-            }
-            let names =
-                |t: NameTable, key: u32| self.names.get(&name_slot(t, key)).map(|n| n.to_string());
-            let evidence = Evidence {
-                ev,
-                enr,
-                feats: &f,
-                acct: &acct,
-                risk,
+        (
+            f,
+            Derived {
+                this_session,
                 risk_score,
-                today,
-                learning_logins: self.settings.learning_logins,
-                names: &names,
-                session: this_session,
-            };
-            out.push(explain::build_alert(rule, &evidence, now_ms));
-        }
-        if out.len() > first_alert {
-            let memo = Memo {
-                account: k.account,
-                country: k.country,
-                city: k.city,
-                asn: k.asn,
-                prefix: k.prefix,
-                device: k.device,
-            };
-            let mut m = self.memos.lock();
-            for a in &out[first_alert..] {
-                if m.0.insert(a.id.clone(), memo).is_none() {
-                    m.1.push_back(a.id.clone());
-                }
-            }
-            while m.1.len() > MEMO_CAP {
-                if let Some(old) = m.1.pop_front() {
-                    m.0.remove(&old);
-                }
-            }
-        }
-
-        // Learning.
-        let flagged = worst.is_some_and(|s| s >= Severity::High);
-        self.learn(
-            ev,
-            enr,
-            &k,
-            today,
-            now_s,
-            bucket,
-            risk_score,
-            flagged,
-            existing.is_none(),
-            windows,
-        );
+                windows,
+            },
+        )
     }
 
     fn suppressed(&self, rule: &str, account: u64, ts_ms: i64, window_ms: i64) -> bool {
