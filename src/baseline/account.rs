@@ -47,10 +47,12 @@ impl HourProfile {
         if self.decayed_day == 0 {
             self.decayed_day = today;
         }
-        while today >= self.decayed_day.saturating_add(30) {
+        // One halving per 30 days elapsed; eight empty a u8, so more are pointless.
+        let periods = today.saturating_sub(self.decayed_day) / 30;
+        for _ in 0..periods.min(8) {
             self.halve();
-            self.decayed_day += 30;
         }
+        self.decayed_day += periods * 30;
         if let Some(b) = self.buckets.get_mut(bucket) {
             if *b == u8::MAX {
                 self.halve();
