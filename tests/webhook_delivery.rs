@@ -20,6 +20,7 @@ use sha2::Sha256;
 use tocsin::alert::{alert_id, Alert, ResponseAction, Severity};
 use tocsin::metrics::Metrics;
 use tocsin::respond::outbox::DEAD_LETTER_FILE;
+use tocsin::respond::webhook::WebhookSink;
 use tocsin::respond::Responder;
 use tocsin::settings::Settings;
 
@@ -384,6 +385,11 @@ async fn restart_resumes_the_persisted_outbox_with_the_same_webhook_ids() {
         .collect();
     assert_eq!(got, alerts.iter().map(|a| a.id.clone()).collect());
     assert_eq!(rx.bad_signatures.load(Ordering::SeqCst), 0);
+    // The ids the first run used (stable per alert and destination) are the ones delivered.
+    let sink = WebhookSink::from_settings(0, &s.sinks.webhook[0]).unwrap();
+    for d in rx.delivered.lock().iter() {
+        assert_eq!(d.webhook_id, sink.delivery_id(&d.alert_id));
+    }
     let _ = stop.send(());
     responder.join().await;
 
