@@ -15,12 +15,14 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use axum::body::{Body, HttpBody};
 use axum::extract::DefaultBodyLimit;
 use axum::extract::Request;
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 
 use crate::alert::{Alert, Verdict};
@@ -130,7 +132,12 @@ async fn reject_oversized(req: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+    if let Some(n) = declared.filter(|&n| n > MAX_BODY_BYTES as u64) {
+        if n <= DRAIN_MAX_BYTES {
+            // Read and discard a moderately large body so the client finishes sending and
+            // reads the 413, instead of seeing its write fail when the connection closes.
+            drain(req.into_body(), DRAIN_MAX_BYTES).await;
+        }
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("request body over {MAX_BODY_BYTES} bytes"),
@@ -138,6 +145,27 @@ async fn reject_oversized(req: Request, next: Next) -> Response {
         .into_response();
     }
     next.run(req).await
+}
+
+/// Oversized bodies up to this size are drained before answering 413; larger ones are cut off.
+const DRAIN_MAX_BYTES: u64 = 1024 * 1024;
+
+/// Discards up to `max` bytes of `body` without buffering them.
+async fn drain(mut body: Body, max: u64) {
+    let mut seen = 0u64;
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        match frame {
+            Ok(f) => {
+                seen += f.data_ref().map_or(0, |d| d.len() as u64);
+                if seen > max {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.
@@ -149,6 +177,13 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "API listening");
     }
+    // Answers are one small write each; without TCP_NODELAY, Nagle's algorithm meeting the
+    // client's delayed ACK can hold one back for tens of milliseconds on the check hot path.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -453,8 +453,13 @@ async fn deliver_loop(inner: Arc<Inner>, mut shutdown: Shared) {
             });
         }
         // Sleep until the next entry is due or something changes; a ceiling guards against
-        // clock jumps.
-        let wait = next.map_or(60_000, |t| (t - now).clamp(0, 60_000)) as u64;
+        // clock jumps. With every permit taken, only a finished delivery (which wakes us) can
+        // make progress, so do not poll.
+        let wait = match next {
+            _ if permits.available_permits() == 0 => 60_000,
+            Some(t) => (t - now).clamp(0, 60_000) as u64,
+            None => 60_000,
+        };
         tokio::select! {
             () = inner.wake.notified() => {}
             () = tokio::time::sleep(Duration::from_millis(wait.max(1))) => {}
