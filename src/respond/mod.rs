@@ -191,7 +191,8 @@ impl Responder {
         let shutdown = Shared::new(shutdown);
         let tasks = vec![
             tokio::spawn(intake(inner.clone(), rx, shutdown.clone())),
-            tokio::spawn(deliver_loop(inner.clone(), shutdown)),
+            tokio::spawn(deliver_loop(inner.clone(), shutdown.clone())),
+            tokio::spawn(housekeeping(inner.clone(), shutdown)),
         ];
         Ok(Responder {
             inner,
@@ -464,6 +465,24 @@ async fn deliver_loop(inner: Arc<Inner>, mut shutdown: Shared) {
             () = inner.wake.notified() => {}
             () = tokio::time::sleep(Duration::from_millis(wait.max(1))) => {}
             () = shutdown.wait() => break,
+        }
+    }
+}
+
+/// Forgets revocations long expired or lifted, so the store stays bounded in a long run.
+async fn housekeeping(inner: Arc<Inner>, mut shutdown: Shared) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.wait() => break,
+        }
+        let store = inner.store.clone();
+        if let Ok(n) = tokio::task::spawn_blocking(move || store.forget_old(now_ms())).await {
+            if n > 0 {
+                tracing::debug!(forgotten = n, "old revocations forgotten");
+            }
         }
     }
 }

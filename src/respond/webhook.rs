@@ -121,11 +121,11 @@ impl WebhookSink {
         })
     }
 
-    /// True when this destination wants `alert` (severity at or above `min_severity`; shadow
-    /// alerts go out too, flagged by their `mode`, so analysts can judge a rule before
-    /// promoting it).
+    /// True when this destination wants `alert`: severity at or above `min_severity`, and not
+    /// from a rule in shadow mode (shadow alerts are recorded for the API and `replay`, never
+    /// pushed at analysts).
     pub fn accepts(&self, alert: &Alert) -> bool {
-        alert.severity >= self.min_severity
+        alert.mode.is_none() && alert.severity >= self.min_severity
     }
 
     /// The delivery id: stable per alert and destination, so every retry (and a restart's
@@ -359,6 +359,72 @@ fn truncate(s: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sample() -> Alert {
+        Alert {
+            id: "al_1".into(),
+            rule: "stolen_password.new_device_new_asn".into(),
+            title: "First-try login from a never-seen device and network".into(),
+            severity: Severity::High,
+            risk: 0.97,
+            ts: "2025-11-10T23:31:02Z".into(),
+            detected_at: "2025-11-10T23:31:03Z".into(),
+            account: "dr.martin@cabinet-rouen".into(),
+            tenant: Some("cabinet-rouen".into()),
+            session: Some("s-8f2c".into()),
+            ip: Some("203.0.113.7".parse().unwrap()),
+            geo: Some(crate::alert::AlertGeo {
+                country: Some("NG".into()),
+                city: Some("Lagos".into()),
+                asn: Some(36873),
+                ..Default::default()
+            }),
+            device: None,
+            reasons: vec![crate::alert::Reason {
+                feature: "geo.new_country".into(),
+                value: serde_json::json!("NG"),
+                baseline: Some("FR 97%".into()),
+                weight: Some(3.1),
+                text: "first login from NG; usual countries FR, BE".into(),
+            }],
+            actions: vec![crate::alert::ResponseAction::Alert],
+            mitre: vec!["T1078".into()],
+            events: vec!["ev_1".into()],
+            mode: None,
+        }
+    }
+
+    #[test]
+    fn ocsf_body_is_a_detection_finding_with_the_alert_inside() {
+        let v = ocsf_detection_finding(&sample());
+        assert_eq!(v["class_uid"], 2004);
+        assert_eq!(v["category_uid"], 2);
+        assert_eq!(v["type_uid"], 200401);
+        assert_eq!(v["severity_id"], 4);
+        assert_eq!(v["time"], 1_762_817_463_000i64);
+        assert_eq!(v["finding_info"]["uid"], "al_1");
+        assert_eq!(v["finding_info"]["attacks"][0]["technique"]["uid"], "T1078");
+        assert_eq!(
+            v["evidences"][0]["src_endpoint"]["location"]["country"],
+            "NG"
+        );
+        assert_eq!(v["unmapped"]["tocsin"]["id"], "al_1");
+    }
+
+    #[test]
+    fn slack_body_reads_as_who_where_and_why() {
+        let v = slack_message(&sample());
+        let text = v["text"].as_str().unwrap();
+        assert!(
+            text.contains("HIGH") && text.contains("dr.martin@cabinet-rouen"),
+            "{text}"
+        );
+        let all = v.to_string();
+        assert!(
+            all.contains("Lagos, NG") && all.contains("first login from NG"),
+            "{all}"
+        );
+    }
 
     #[test]
     fn whsec_secret_is_base64_decoded_and_raw_is_kept() {
