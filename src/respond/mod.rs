@@ -206,6 +206,12 @@ impl Responder {
         self.intake.send(alert).await.map_err(|e| Stopped(e.0.id))
     }
 
+    /// Hands an alert over without waiting; gives it back when the channel is full (the
+    /// caller decides whether to wait, retry or count it) or the responder has stopped.
+    pub fn try_submit(&self, alert: Alert) -> Result<(), Box<mpsc::error::TrySendError<Alert>>> {
+        self.intake.try_send(alert).map_err(Box::new)
+    }
+
     /// Hands an alert over from a thread outside the runtime (blocks while the channel is
     /// full). Must not be called from async code.
     pub fn blocking_submit(&self, alert: Alert) -> Result<(), Stopped> {
@@ -250,10 +256,7 @@ impl Responder {
             Ok::<_, StoreError>(rev)
         })
         .await
-        .map_err(|e| StoreError::Io {
-            path: Default::default(),
-            source: std::io::Error::other(e),
-        })??;
+        .map_err(|e| StoreError::Task(e.to_string()))??;
         self.inner.wake.notify_one();
         Ok(rev)
     }
@@ -269,10 +272,7 @@ impl Responder {
             Ok(r)
         })
         .await
-        .map_err(|e| StoreError::Io {
-            path: Default::default(),
-            source: std::io::Error::other(e),
-        })?
+        .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
     /// Waits for the responder's tasks to finish after shutdown (the outbox keeps whatever

@@ -214,6 +214,9 @@ pub enum StoreError {
     /// A session-scope revocation without a session.
     #[error("a session revocation needs a session")]
     MissingSession,
+    /// The task writing the change died (a bug): the change may not have been recorded.
+    #[error("revocation task failed: {0}")]
+    Task(String),
 }
 
 #[derive(Default)]
