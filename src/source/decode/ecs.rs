@@ -360,7 +360,11 @@ fn map(mut f: Fields<'_>) -> Result<Decoded<'_>, Rejection> {
         .find_map(|slot| f.take_str(slot))
         .ok_or_else(|| json::missing("user.name"))?;
     let mut e = Event::new(ts, kind, account);
-    e.outcome = outcome;
+    // Only sign-in steps have an outcome in the native schema; a logout or an access succeeded
+    // by being reported (failed ones were skipped above).
+    if matches!(kind, EventKind::Login | EventKind::Mfa) {
+        e.outcome = outcome;
+    }
     e.action = action;
     e.ip = match (f.str(SOURCE_IP), f.str(CLIENT_IP)) {
         (Some(s), _) => json::ip("source.ip", Some(s))?,

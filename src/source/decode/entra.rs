@@ -200,6 +200,7 @@ fn map<'a>(entry: Record<'a>, out: &mut dyn FnMut(Result<Decoded<'a>, Rejection>
         &field("ipAddress"),
         s.ip_address
             .as_deref()
+            .filter(|ip| !ip.trim().is_empty())
             .or(outer.caller_ip_address.as_deref()),
     ) {
         Ok(Some(ip)) => ip,

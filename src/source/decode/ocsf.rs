@@ -198,6 +198,8 @@ pub fn decode<'a>(record: &'a [u8], out: &mut dyn FnMut(Result<Decoded<'a>, Reje
         Ok(Mapped::LoginWithMfa(login)) => {
             let mut mfa = login.clone();
             mfa.kind = EventKind::Mfa;
+            // The logon's method was the first factor's; the record does not name the second.
+            mfa.method = None;
             out(Ok(Decoded::Event(login)));
             out(Ok(Decoded::Event(mfa)));
         }

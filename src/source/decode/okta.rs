@@ -17,8 +17,8 @@
 //! `authenticationContext.externalSessionId` (Okta writes `unknown` when it has none); time
 //! `published`; id `uuid`; device `device.id` (present when Okta knows the device).
 //! `authenticationContext.credentialType` gives the method (`PASSWORD` → `password`, federation
-//! assertions → `sso`). System Log events carry no org identifier (the org is the log itself),
-//! so the tenant is only set when a `target` of type `Org`/`Organization` names one.
+//! assertions → `sso`). System Log events carry no org identifier (the org is the log they were
+//! read from), so the tenant stays empty.
 
 use std::borrow::Cow;
 
@@ -47,8 +47,6 @@ struct LogEvent<'a> {
     authentication_context: Option<AuthenticationContext<'a>>,
     #[serde(borrow)]
     device: Option<Device<'a>>,
-    #[serde(borrow)]
-    target: Option<Vec<Target<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -97,17 +95,6 @@ struct AuthenticationContext<'a> {
 struct Device<'a> {
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
     id: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Target<'a> {
-    #[serde(borrow, default, deserialize_with = "json::opt_str", rename = "type")]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "json::opt_str")]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "json::opt_str")]
-    alternate_id: Option<Cow<'a, str>>,
 }
 
 /// Decodes one Okta System Log event.
@@ -160,13 +147,6 @@ fn map(r: LogEvent<'_>) -> Result<Decoded<'_>, Rejection> {
         e.method = ctx.credential_type.and_then(|c| method(&c));
     }
     e.device_id = json::present(r.device.and_then(|d| d.id));
-    e.tenant = r.target.and_then(|targets| {
-        targets.into_iter().find_map(|t| {
-            matches!(t.kind.as_deref(), Some("Org" | "Organization"))
-                .then(|| json::first_present([t.alternate_id, t.id]))
-                .flatten()
-        })
-    });
     if kind == EventKind::Login || kind == EventKind::Mfa {
         e.outcome = Some(outcome);
         if outcome == Outcome::Failure {
