@@ -16,7 +16,8 @@
 //!   `password_change`.
 //! - Anything else is not applicable.
 //!
-//! Common fields: `@timestamp`; account `user.name`, else `user.email`, else `user.id`; `source.ip`,
+//! Common fields: `@timestamp`; account `user.name`, else `user.email`, else `user.id` (for a
+//! password change, `user.target.name` first: an admin's reset names the admin in `user`); `source.ip`,
 //! else `client.ip`; `user_agent.original`; `device.id`; `event.id`; tenant `organization.id`,
 //! else `organization.name`. ECS defines no session field, so the session is `session.id` (the
 //! name most shippers use for it) or, for Okta data shipped by Filebeat,
@@ -55,6 +56,7 @@ const PATHS: &[&str] = &[
     "device.id",
     "labels.record_count",
     "labels.resource",
+    "user.target.name",
 ];
 const TIMESTAMP: usize = 0;
 const CATEGORY: usize = 1;
@@ -76,6 +78,7 @@ const ORG_NAME: usize = 16;
 const DEVICE_ID: usize = 17;
 const RECORD_COUNT: usize = 18;
 const RESOURCE: usize = 19;
+const TARGET_USER: usize = 20;
 
 /// `event.category` / `event.type` values Tocsin looks at, as bits (both fields are keyword
 /// arrays in ECS, often written as a single string).
@@ -364,10 +367,18 @@ fn map(mut f: Fields<'_>) -> Result<Decoded<'_>, Rejection> {
     }
 
     let ts = json::timestamp("@timestamp", f.values[TIMESTAMP].as_ref())?;
-    let account = [USER_NAME, USER_EMAIL, USER_ID]
+    // A password change names the account changed in `user.target` when someone else (an
+    // admin's reset) did it; `user` is then the admin.
+    let target = match kind {
+        EventKind::PasswordChange => f.take_str(TARGET_USER),
+        _ => None,
+    };
+    let actor = [USER_NAME, USER_EMAIL, USER_ID]
         .into_iter()
-        .find_map(|slot| f.take_str(slot))
-        .ok_or_else(|| json::missing("user.name"))?;
+        .find_map(|slot| f.take_str(slot));
+    // The client, session and device of an admin's reset are the admin's, not the account's.
+    let on_behalf = target.is_some() && target != actor;
+    let account = target.or(actor).ok_or_else(|| json::missing("user.name"))?;
     let mut e = Event::new(ts, kind, account);
     // Only sign-in steps have an outcome in the native schema; a logout or an access succeeded
     // by being reported (failed ones were skipped above).
@@ -384,6 +395,10 @@ fn map(mut f: Fields<'_>) -> Result<Decoded<'_>, Rejection> {
     }
     e.id = f.take_str(ID);
     e.tenant = f.take_str(ORG_ID).or_else(|| f.take_str(ORG_NAME));
+    if on_behalf {
+        e.ip = None;
+        return Ok(Decoded::Event(e));
+    }
     e.session = f.take_str(SESSION_ID).or_else(|| f.take_str(OKTA_SESSION));
     e.user_agent = f.take_str(USER_AGENT);
     e.device_id = f.take_str(DEVICE_ID);
@@ -402,7 +417,7 @@ fn map(mut f: Fields<'_>) -> Result<Decoded<'_>, Rejection> {
 /// True when an `event.action` names a password change or reset (`changed-password`,
 /// `password_reset`, `user-password-updated`...).
 fn is_password_change(action: &str) -> bool {
-    let has = |w| json::contains_word(action, w);
+    let has = |w| json::contains_ci(action, w);
     has("password") && (has("chang") || has("reset") || has("update"))
 }
 
@@ -410,7 +425,7 @@ fn is_password_change(action: &str) -> bool {
 /// specific), then `event.type`.
 fn auth_kind(action: Option<&str>, types: u16) -> EventKind {
     if let Some(a) = action {
-        let has = |w| json::contains_word(a, w);
+        let has = |w| json::contains_ci(a, w);
         if has("logout")
             || has("logoff")
             || has("log-off")

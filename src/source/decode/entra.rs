@@ -278,7 +278,7 @@ fn method(name: &str) -> Option<Cow<'static, str>> {
         Some(Cow::Borrowed("password"))
     } else if ["fido2", "passkey", "windows hello"]
         .iter()
-        .any(|w| json::contains_word(name, w))
+        .any(|w| json::contains_ci(name, w))
     {
         Some(Cow::Borrowed("passkey"))
     } else {

@@ -160,10 +160,7 @@ pub(crate) fn timestamp(field: &str, v: Option<&Scalar<'_>>) -> Result<i64, Reje
         Some(s @ Scalar::Str(text)) => {
             timefmt::parse_rfc3339(text).ok_or_else(|| bad(s, "is not an RFC 3339 time"))
         }
-        Some(n @ Scalar::Int(ms)) if (0..=MAX_TS_MS).contains(ms) => {
-            let _ = n;
-            Ok(*ms)
-        }
+        Some(Scalar::Int(ms)) if (0..=MAX_TS_MS).contains(ms) => Ok(*ms),
         Some(n @ Scalar::Int(_)) => Err(bad(n, "is out of range for epoch milliseconds")),
         Some(other) => Err(bad(
             other,
@@ -233,14 +230,46 @@ pub(crate) fn first_present<'a>(
 }
 
 /// True when `haystack` contains `needle` ignoring ASCII case (`needle` is lower-case ASCII).
-pub(crate) fn contains_word(haystack: &str, needle: &str) -> bool {
+pub(crate) fn contains_ci(haystack: &str, needle: &str) -> bool {
     let (h, n) = (haystack.as_bytes(), needle.as_bytes());
     n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
+/// The words of an identifier or phrase: split at anything not a letter or digit and at
+/// camel-case humps, so `ExportPatientRecords`, `patient-records-export`, `PDFExport` and
+/// `GET /records` all yield their words.
+fn words(s: &str) -> impl Iterator<Item = &str> {
+    let b = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i <= b.len() {
+            let at = i;
+            i += 1;
+            let boundary = at == b.len() || !b[at].is_ascii_alphanumeric();
+            let hump = at > start
+                && at < b.len()
+                && b[at].is_ascii_uppercase()
+                && (b[at - 1].is_ascii_lowercase()
+                    || b[at - 1].is_ascii_digit()
+                    || (b[at - 1].is_ascii_uppercase()
+                        && b.get(at + 1).is_some_and(u8::is_ascii_lowercase)));
+            if boundary || hump {
+                let word = &s[start..at];
+                start = if boundary { at + 1 } else { at };
+                if !word.is_empty() {
+                    return Some(word);
+                }
+            }
+        }
+        None
+    })
+}
+
 /// The data-access action named by a free-text operation (`ExportPatientRecords`,
-/// `search_patients`, `GET /records`), if any word in it says one. Exports and prints are
-/// checked before reads, because `export` operations usually also read.
+/// `search_patients`, `GET /records`), if one of its words starts with an action verb. When
+/// several do, the strongest wins: exports and prints before searches, searches before plain
+/// reads, because an export or a search also reads.
 pub(crate) fn action_hint(operation: &str) -> Option<crate::event::Action> {
     use crate::event::Action::*;
     const HINTS: &[(&str, crate::event::Action)] = &[
@@ -262,10 +291,15 @@ pub(crate) fn action_hint(operation: &str) -> Option<crate::event::Action> {
         ("open", Read),
         ("get", Read),
     ];
-    HINTS
-        .iter()
-        .find(|(word, _)| contains_word(operation, word))
-        .map(|&(_, a)| a)
+    words(operation)
+        .filter_map(|w| {
+            HINTS.iter().position(|(verb, _)| {
+                w.len() >= verb.len()
+                    && w.as_bytes()[..verb.len()].eq_ignore_ascii_case(verb.as_bytes())
+            })
+        })
+        .min()
+        .map(|i| HINTS[i].1)
 }
 
 #[cfg(test)]
@@ -355,6 +389,25 @@ mod tests {
         assert_eq!(action_hint("patients.search"), Some(Action::Search));
         assert_eq!(action_hint("GetPatient"), Some(Action::Read));
         assert_eq!(action_hint("Heartbeat"), None);
+        // Words, not substrings: a thread is no read, a blocklist no search, a target no get.
+        assert_eq!(action_hint("ThreadDump"), None);
+        assert_eq!(action_hint("SetTarget"), None);
+        assert_eq!(action_hint("Blacklist"), None);
+        assert_eq!(action_hint("GetExportStatus"), Some(Action::Export));
+        assert_eq!(action_hint("GET /records"), Some(Action::Read));
+        assert_eq!(action_hint("PDFExport"), Some(Action::Export));
+        assert_eq!(action_hint("downloaded"), Some(Action::Export));
+    }
+
+    #[test]
+    fn words_split_at_separators_and_humps() {
+        let w: Vec<_> = words("GetPatientChart").collect();
+        assert_eq!(w, ["Get", "Patient", "Chart"]);
+        let w: Vec<_> = words("patient-records.export v2").collect();
+        assert_eq!(w, ["patient", "records", "export", "v2"]);
+        let w: Vec<_> = words("PDFExport").collect();
+        assert_eq!(w, ["PDF", "Export"]);
+        assert_eq!(words("").count(), 0);
     }
 
     #[test]

@@ -255,9 +255,13 @@ fn map(r: Record<'_>) -> Result<Mapped<'_>, Rejection> {
         .ok_or_else(|| json::missing(&format!("{user_field}.name")))?;
 
     let mut e = Event::new(ts, kind, account);
-    e.id = json::present(r.metadata.as_ref().and_then(|m| m.uid.clone()));
+    let (event_id, tenant_uid) = match r.metadata {
+        Some(m) => (m.uid, m.tenant_uid),
+        None => (None, None),
+    };
+    e.id = json::present(event_id);
     e.tenant = json::first_present([
-        r.metadata.and_then(|m| m.tenant_uid),
+        tenant_uid,
         r.cloud.and_then(|c| c.account).and_then(|a| a.uid),
     ]);
     e.session = json::first_present([

@@ -12,7 +12,8 @@
 //! `outcome.result` `SUCCESS` / `ALLOW` is success, `FAILURE` / `DENY` is failure; other results
 //! (`CHALLENGE`, `SKIPPED`, `UNKNOWN`) settle nothing and are not applicable. The failure reason is
 //! `outcome.reason`, with `INVALID_CREDENTIALS` spelt `bad_password` and `LOCKED_OUT`
-//! `locked_out` as in native events. Account `actor.alternateId` (the login name); ip
+//! `locked_out` as in native events. Account `actor.alternateId` (the login name), except for
+//! password changes: the `target` of type `User` (an admin's reset names the admin as actor); ip
 //! `client.ipAddress`; UA `client.userAgent.rawUserAgent`; session
 //! `authenticationContext.externalSessionId` (Okta writes `unknown` when it has none); time
 //! `published`; id `uuid`; device `device.id` (present when Okta knows the device).
@@ -47,6 +48,8 @@ struct LogEvent<'a> {
     authentication_context: Option<AuthenticationContext<'a>>,
     #[serde(borrow)]
     device: Option<Device<'a>>,
+    #[serde(borrow)]
+    target: Option<Vec<Target<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +100,15 @@ struct Device<'a> {
     id: Option<Cow<'a, str>>,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Target<'a> {
+    #[serde(borrow, default, deserialize_with = "json::opt_str", rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    alternate_id: Option<Cow<'a, str>>,
+}
+
 /// Decodes one Okta System Log event.
 pub fn decode<'a>(record: &'a [u8], out: &mut dyn FnMut(Result<Decoded<'a>, Rejection>)) {
     out(json::parse_object::<LogEvent<'a>>(record).and_then(map));
@@ -126,13 +138,36 @@ fn map(r: LogEvent<'_>) -> Result<Decoded<'_>, Rejection> {
         None => return Err(json::missing("outcome.result")),
     };
     let ts = json::timestamp("published", r.published.as_ref())?;
-    let account = r
+    // A password is changed on the `target` user, who is not the actor when an admin does it.
+    let target_user = match kind {
+        EventKind::PasswordChange => r.target.and_then(|targets| {
+            targets
+                .into_iter()
+                .find(|t| t.kind.as_deref() == Some("User"))
+                .and_then(|t| json::present(t.alternate_id))
+        }),
+        _ => None,
+    };
+    let actor = r
         .actor
-        .and_then(|a| json::first_present([a.alternate_id, a.id]))
+        .and_then(|a| json::first_present([a.alternate_id, a.id]));
+    // When an admin acts on someone else's account, the client, session and device are the
+    // admin's: they must not enter the target account's history.
+    let on_behalf = target_user.is_some() && target_user != actor;
+    let account = target_user
+        .or(actor)
         .ok_or_else(|| json::missing("actor.alternateId"))?;
 
     let mut e = Event::new(ts, kind, account);
     e.id = json::present(r.uuid);
+    if on_behalf {
+        return Ok(match outcome {
+            Outcome::Success => Decoded::Event(e),
+            Outcome::Failure => {
+                Decoded::NotApplicable(format!("okta {event_type} failed: nothing changed").into())
+            }
+        });
+    }
     let (ip, user_agent) = match r.client {
         Some(c) => (c.ip_address, c.user_agent.and_then(|u| u.raw_user_agent)),
         None => (None, None),
