@@ -174,22 +174,35 @@ fn map<'a>(entry: Record<'a>, out: &mut dyn FnMut(Result<Decoded<'a>, Rejection>
         }
         None => (entry, Outer::default()),
     };
-    let prefix = if diagnostic { "properties." } else { "" };
-    let field = |name: &str| format!("{prefix}{name}");
+    // Field names for messages, as the user's file spells them; static so a good record
+    // costs no formatting.
+    let field = |graph: &'static str, diagnostic_name: &'static str| {
+        if diagnostic {
+            diagnostic_name
+        } else {
+            graph
+        }
+    };
 
     let time = s.created_date_time.as_ref().or(outer.time.as_ref());
-    let ts = match json::timestamp(&field("createdDateTime"), time) {
+    let ts = match json::timestamp(field("createdDateTime", "properties.createdDateTime"), time) {
         Ok(ts) => ts,
         Err(r) => return out(Err(r)),
     };
     let Some(account) = json::first_present([s.user_principal_name, s.user_id]) else {
-        return out(Err(json::missing(&field("userPrincipalName"))));
+        return out(Err(json::missing(field(
+            "userPrincipalName",
+            "properties.userPrincipalName",
+        ))));
     };
     let Some(status) = s.status else {
-        return out(Err(json::missing(&field("status"))));
+        return out(Err(json::missing(field("status", "properties.status"))));
     };
     let Some(code) = status.error_code else {
-        return out(Err(json::missing(&field("status.errorCode"))));
+        return out(Err(json::missing(field(
+            "status.errorCode",
+            "properties.status.errorCode",
+        ))));
     };
     if INTERRUPTS.contains(&code) {
         return out(Ok(Decoded::NotApplicable(
@@ -197,14 +210,19 @@ fn map<'a>(entry: Record<'a>, out: &mut dyn FnMut(Result<Decoded<'a>, Rejection>
         )));
     }
     let ip = match json::ip(
-        &field("ipAddress"),
+        field("ipAddress", "properties.ipAddress"),
         s.ip_address
             .as_deref()
             .filter(|ip| !ip.trim().is_empty())
             .or(outer.caller_ip_address.as_deref()),
     ) {
         Ok(Some(ip)) => ip,
-        Ok(None) => return out(Err(json::missing(&field("ipAddress")))),
+        Ok(None) => {
+            return out(Err(json::missing(field(
+                "ipAddress",
+                "properties.ipAddress",
+            ))))
+        }
         Err(r) => return out(Err(r)),
     };
 

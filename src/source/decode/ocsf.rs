@@ -332,7 +332,14 @@ fn map(r: Record<'_>) -> Result<Mapped<'_>, Rejection> {
                 None => resources.len.max(1),
             };
         }
-        EventKind::Logout | EventKind::PasswordChange | EventKind::Mfa => {}
+        EventKind::Logout | EventKind::PasswordChange | EventKind::Mfa => {
+            if r.status_id == Some(2) {
+                return not_applicable(format!(
+                    "ocsf {} failed (status_id 2): nothing changed",
+                    kind.as_str()
+                ));
+            }
+        }
     }
     Ok(Mapped::One(Decoded::Event(e)))
 }

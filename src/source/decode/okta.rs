@@ -49,7 +49,7 @@ struct LogEvent<'a> {
     #[serde(borrow)]
     device: Option<Device<'a>>,
     #[serde(borrow)]
-    target: Option<Vec<Target<'a>>>,
+    target: Option<TargetUser<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +109,34 @@ struct Target<'a> {
     alternate_id: Option<Cow<'a, str>>,
 }
 
+/// The first `target` of type `User`, read without collecting the whole `target` array.
+struct TargetUser<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for TargetUser<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<TargetUser<'a>>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = TargetUser<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of targets")
+            }
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> Result<Self::Value, S::Error> {
+                let mut user = None;
+                while let Some(t) = seq.next_element::<Target<'a>>()? {
+                    if user.is_none() && t.kind.as_deref() == Some("User") {
+                        user = json::present(t.alternate_id);
+                    }
+                }
+                Ok(TargetUser(user))
+            }
+        }
+        d.deserialize_seq(V(std::marker::PhantomData))
+    }
+}
+
 /// Decodes one Okta System Log event.
 pub fn decode<'a>(record: &'a [u8], out: &mut dyn FnMut(Result<Decoded<'a>, Rejection>)) {
     out(json::parse_object::<LogEvent<'a>>(record).and_then(map));
@@ -140,12 +168,7 @@ fn map(r: LogEvent<'_>) -> Result<Decoded<'_>, Rejection> {
     let ts = json::timestamp("published", r.published.as_ref())?;
     // A password is changed on the `target` user, who is not the actor when an admin does it.
     let target_user = match kind {
-        EventKind::PasswordChange => r.target.and_then(|targets| {
-            targets
-                .into_iter()
-                .find(|t| t.kind.as_deref() == Some("User"))
-                .and_then(|t| json::present(t.alternate_id))
-        }),
+        EventKind::PasswordChange => r.target.and_then(|t| t.0),
         _ => None,
     };
     let actor = r
