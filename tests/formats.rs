@@ -5,9 +5,11 @@
 //!
 //! Expected files were written by this test (`TOCSIN_BLESS=1 cargo test --test formats`) and
 //! checked by eye against the mapping tables in `testdata/formats/README.md`; the test then holds
-//! the decoders to them. Each output line is an event in the native schema, or
-//! `{"record":N,"not_applicable":"..."}`, or `{"record":N,"rejected":"kind","detail":"..."}`,
-//! where N is the 1-based line (JSON lines) or element (whole documents) of the fixture.
+//! the decoders to them. They are byte for byte what `tocsin decode --format F
+//! testdata/formats/F/FILE` prints from the repository root: an event in the native schema, or
+//! `{"file":..,"line":N,"not_applicable":".."}`, or
+//! `{"file":..,"line":N,"rejected":"kind","detail":".."}`, where N is the 1-based line (JSON
+//! lines) or element (whole documents) of the fixture.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -44,29 +46,39 @@ fn fixtures(format: Format) -> Vec<PathBuf> {
     v
 }
 
-/// Decodes a fixture the way a file source does: a whole document element by element, otherwise
-/// line by line. One output line per event, not-applicable record or rejection.
-fn decode_file(format: Format, bytes: &[u8]) -> Vec<String> {
+/// Decodes a fixture the way `tocsin decode --format F testdata/formats/F/FILE` does, run from
+/// the repository root: a whole document element by element, otherwise line by line; one output
+/// line per event, not-applicable record or rejection, in the same shapes.
+fn decode_file(format: Format, fixture: &Path) -> Vec<String> {
+    let bytes = std::fs::read(fixture).unwrap();
+    let name = fixture
+        .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(fixture)
+        .display()
+        .to_string();
     let mut out = Vec::new();
     let mut one = |n: u64, record: &[u8]| {
         decode::decode(format, record, &mut |r| {
             out.push(match r {
                 Ok(Decoded::Event(e)) => e.to_json(),
-                Ok(Decoded::NotApplicable(why)) => {
-                    format!(r#"{{"record":{n},"not_applicable":{}}}"#, json!(why))
-                }
-                Err(rej) => format!(
-                    r#"{{"record":{n},"rejected":"{}","detail":{}}}"#,
-                    rej.kind.as_str(),
-                    json!(rej.detail)
+                Ok(Decoded::NotApplicable(why)) => format!(
+                    r#"{{"file":{},"line":{n},"not_applicable":{}}}"#,
+                    json!(name),
+                    json!(why)
                 ),
+                Err(rej) => rejected(&name, n, &rej),
             })
         })
     };
     if document::is_document(&bytes[..bytes.len().min(4096)]) {
-        let result = document::for_each_record(bytes, &mut |i, rec| one(i + 1, rec));
+        let mut seen = 0;
+        let result = document::for_each_record(&bytes, &mut |i, rec| {
+            seen = i + 1;
+            one(i + 1, rec)
+        });
         if let Err(rej) = result {
-            out.push(json!({"document_rejected": rej.to_string()}).to_string());
+            // A document that breaks off is reported as one more record.
+            out.push(rejected(&name, seen + 1, &rej));
         }
     } else {
         for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
@@ -76,6 +88,15 @@ fn decode_file(format: Format, bytes: &[u8]) -> Vec<String> {
         }
     }
     out
+}
+
+fn rejected(file: &str, line: u64, rej: &tocsin::source::decode::Rejection) -> String {
+    format!(
+        r#"{{"file":{},"line":{line},"rejected":"{}","detail":{}}}"#,
+        json!(file),
+        rej.kind.as_str(),
+        json!(rej.detail)
+    )
 }
 
 fn expected_path(fixture: &Path) -> PathBuf {
@@ -88,7 +109,7 @@ fn check_fixtures(format: Format) {
     let files = fixtures(format);
     assert!(!files.is_empty(), "no fixtures for {}", format.as_str());
     for fixture in files {
-        let got = decode_file(format, &std::fs::read(&fixture).unwrap());
+        let got = decode_file(format, &fixture);
         let expected_file = expected_path(&fixture);
         if bless {
             std::fs::write(&expected_file, got.join("\n") + "\n").unwrap();
@@ -142,7 +163,7 @@ fn every_format_covers_success_failure_mfa_skips_and_rejections() {
     for format in VENDOR_FORMATS {
         let mut seen = BTreeSet::new();
         for fixture in fixtures(format) {
-            for line in decode_file(format, &std::fs::read(&fixture).unwrap()) {
+            for line in decode_file(format, &fixture) {
                 let v: Value = serde_json::from_str(&line).unwrap();
                 let label = if v.get("not_applicable").is_some() {
                     "not_applicable".to_string()
@@ -234,7 +255,7 @@ fn takeover_reads_the_same_in_every_format() {
             .filter(|v| carries_access(format) || v["type"] != "access")
             .map(|v| strip(v.clone(), ignore))
             .collect();
-        let got: Vec<Value> = decode_file(format, &std::fs::read(takeover_file(format)).unwrap())
+        let got: Vec<Value> = decode_file(format, &takeover_file(format))
             .iter()
             .map(|l| strip(serde_json::from_str(l).unwrap(), ignore))
             .collect();
@@ -247,7 +268,7 @@ fn takeover_reads_the_same_in_every_format() {
 #[test]
 fn takeover_login_keeps_the_attackers_network_and_hour() {
     for format in VENDOR_FORMATS {
-        let lines = decode_file(format, &std::fs::read(takeover_file(format)).unwrap());
+        let lines = decode_file(format, &takeover_file(format));
         let logins: Vec<Value> = lines
             .iter()
             .map(|l| serde_json::from_str::<Value>(l).unwrap())
