@@ -406,7 +406,7 @@ fn eval_scores_a_perfect_detector_and_one_false_alarm() {
         Severity::High,
         true,
     ));
-    let r = evaluate(&truth, &alerts);
+    let r = evaluate(truth, &alerts);
     assert_eq!(r.all.instances as usize, truth.attacks.len());
     assert_eq!(r.all.detected, r.all.instances);
     assert_eq!(r.all.alerted_at_first_event, r.all.instances);
