@@ -415,11 +415,12 @@ impl EvalReport {
             "delay p50",
             "delay max",
             "revoked",
+            "w/ rec",
             "rec p50",
             "rec p95",
             "<50 rec",
         ];
-        let mut rows: Vec<[String; 11]> = Vec::new();
+        let mut rows: Vec<[String; 12]> = Vec::new();
         for k in self.kinds.iter().chain(std::iter::once(&self.all)) {
             rows.push([
                 k.kind.clone(),
@@ -430,6 +431,7 @@ impl EvalReport {
                 k.delay_median_s.map_or("-".into(), fmt_secs),
                 k.delay_max_s.map_or("-".into(), fmt_secs),
                 k.revoked.to_string(),
+                k.with_records.to_string(),
                 opt(k.records_before_revocation_median, 0),
                 opt(k.records_before_revocation_p95, 0),
                 k.revoked_before_50_records.map_or("-".into(), pct),
