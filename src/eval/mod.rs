@@ -4,7 +4,7 @@
 //! and the alerts and returns an [`EvalReport`]; the command only reads files and prints.
 //!
 //! An alert *matches* an attack when it names one of the attack's events, or the attack's
-//! account and one of its sessions, or — for attacks without a session of their own
+//! account and one of its sessions (at or after the attack's start), or — for attacks without a session of their own
 //! (credential stuffing, spraying, brute force) — the attack's source address or one of the
 //! accounts it touched, at a time within `[start, end + 1 h]`. Alerts matching no attack are
 //! false alerts.
@@ -203,7 +203,12 @@ impl Index<'_> {
         }
         if let Some(s) = &alert.session {
             if let Some(v) = self.by_session.get(&(alert.account.as_str(), s.as_str())) {
-                out.extend(v);
+                // A hijacked session is the owner's before it is the attacker's: an alert on
+                // it before the attack began is about the owner.
+                out.extend(
+                    v.iter()
+                        .filter(|i| ts.is_none_or(|t| t >= self.windows[**i].0)),
+                );
             }
         }
         if let Some(ts) = ts {
@@ -711,6 +716,16 @@ mod tests {
         assert!((f.sessions_alerted_high_or_critical_share - 0.0001).abs() < 1e-12);
         assert_eq!(f.sessions_revoked, 1);
         assert_eq!(r.kinds[0].detected, 0);
+    }
+
+    #[test]
+    fn alert_on_a_hijacked_session_before_the_hijack_is_about_the_owner() {
+        let mut t = truth();
+        t.attacks[0].kind = "session_hijack".into();
+        let early = alert("a@t", Some("s1"), -600, Severity::Medium, false);
+        let r = evaluate(&t, &[early]);
+        assert_eq!(r.kinds[0].detected, 0);
+        assert_eq!(r.false_alerts.total, 1);
     }
 
     #[test]

@@ -507,9 +507,16 @@ impl Builder<'_> {
         let locum_sites = if role == Role::Locum {
             let own = self.pop.tenants[t as usize].site_ips.clone();
             let mut sites = own;
+            // Colleagues' practices: real sites of other tenants when there are some yet.
             for _ in 0..rng.gen_range(1..=2) {
+                let colleague = self
+                    .pop
+                    .tenants
+                    .choose(rng)
+                    .filter(|c| c.kind != TenantKind::Hospital)
+                    .and_then(|c| c.site_ips.first().copied());
                 let net = *self.business.choose(rng).unwrap_or(&0);
-                sites.push(self.atlas.prefixes[net].random_addr(rng));
+                sites.push(colleague.unwrap_or_else(|| self.atlas.prefixes[net].random_addr(rng)));
             }
             sites
         } else {
