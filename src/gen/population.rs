@@ -585,3 +585,57 @@ impl Account {
             .map(|(s, _, net)| (day == s, net))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::SmallRng;
+    use rand::SeedableRng;
+
+    #[test]
+    fn a_customer_base_of_2000_has_every_kind_of_honest_oddity() {
+        let atlas = Atlas::new();
+        let pop = Population::build(&atlas, 2000, 30, &mut SmallRng::seed_from_u64(1));
+        assert_eq!(pop.accounts.len(), 2000);
+        for kind in [
+            TenantKind::Solo,
+            TenantKind::Group,
+            TenantKind::Clinic,
+            TenantKind::Hospital,
+        ] {
+            assert!(pop.tenants.iter().any(|t| t.kind == kind), "no {kind:?}");
+        }
+        for role in [Role::Doctor, Role::Nurse, Role::Secretary, Role::Locum] {
+            assert!(pop.accounts.iter().any(|a| a.role == role), "no {role:?}");
+        }
+        for shift in [
+            Shift::Day,
+            Shift::Evening,
+            Shift::Night,
+            Shift::WeekendOnCall,
+        ] {
+            assert!(
+                pop.accounts.iter().any(|a| a.shift == shift),
+                "no {shift:?}"
+            );
+        }
+        let count = |f: &dyn Fn(&Account) -> bool| pop.accounts.iter().filter(|a| f(a)).count();
+        assert!(
+            count(&|a| a.dormant_until == Some(u32::MAX)) >= 8,
+            "too few dormant accounts to attack"
+        );
+        assert!(count(&|a| a.created_day > 0) > 10);
+        assert!(count(&|a| a.conference.is_some()) > 10);
+        assert!(count(&|a| a.vpn_net.is_some()) > 10);
+        assert!(count(&|a| a.home_v6.is_some()) > 10);
+        assert!(count(&|a| a.uses_site_vpn) > 10);
+        assert!(count(&|a| a.devices.len() == 3) > 100);
+        // Names are unique: an account is one person.
+        let names: HashSet<&str> = pop
+            .accounts
+            .iter()
+            .map(|a| pop.names[a.name as usize].as_str())
+            .collect();
+        assert_eq!(names.len(), 2000);
+    }
+}
