@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use kafka_support::*;
+use rdkafka::Message;
 
 #[test]
 fn run_over_kafka_raises_the_same_alerts_as_replay() {
@@ -32,21 +33,26 @@ fn run_over_kafka_raises_the_same_alerts_as_replay() {
         Duration::from_secs(120),
         || checkpointed(&cfg.state, &cfg.input) >= n,
     );
-    let (ok, stderr) = terminate(engine, Duration::from_secs(15));
+    let (ok, stderr) = engine.terminate(Duration::from_secs(15));
     assert!(ok, "tocsin run did not exit 0 on SIGTERM:\n{stderr}");
 
-    // Same alert ids as replay, each exactly once in an uninterrupted run.
+    // Same alert ids as replay, each exactly once in an uninterrupted run; alerts asking for a
+    // revocation have theirs on the revocations topic.
     let alerts = read_topic(&broker, &cfg.alerts);
-    let run_ids = json_ids(&alerts, "id");
-    let run_set: BTreeSet<_> = run_ids.iter().cloned().collect();
-    assert_eq!(run_set.len(), run_ids.len(), "an alert was emitted twice");
-    let replay_set: BTreeSet<_> = replay_alert_ids(&cfg.path, &file).into_iter().collect();
+    let values = json_values(&alerts);
+    let (run_set, run_revoking) = alert_ids(&values);
+    assert_eq!(run_set.len(), values.len(), "an alert was emitted twice");
+    let (replay_set, replay_revoking) = alert_ids(&replay_alerts(&cfg.path, &file));
     assert_eq!(run_set, replay_set, "run and replay disagree on alerts");
-    for m in &alerts {
-        let v: serde_json::Value =
-            serde_json::from_slice(rdkafka::Message::payload(m).unwrap()).unwrap();
+    assert_eq!(run_revoking, replay_revoking);
+    let revoked: BTreeSet<String> = json_values(&read_topic(&broker, &cfg.revocations))
+        .iter()
+        .map(|r| r["alert_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(revoked, replay_revoking, "a revocation is missing or extra");
+    for (m, v) in alerts.iter().zip(&values) {
         assert_eq!(
-            rdkafka::Message::key(m),
+            m.key(),
             Some(v["account"].as_str().unwrap().as_bytes()),
             "alerts are keyed by account"
         );
@@ -61,7 +67,7 @@ fn run_over_kafka_raises_the_same_alerts_as_replay() {
         assert_eq!(header(m, "tocsin-reason").as_ref(), expected.get(&offset));
         assert_eq!(header(m, "tocsin-source-topic").unwrap(), cfg.input);
         assert_eq!(
-            rdkafka::Message::payload(m).unwrap(),
+            m.payload().unwrap(),
             stream.records[offset].1.as_slice(),
             "the dead letter carries the original payload"
         );

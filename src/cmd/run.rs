@@ -32,6 +32,10 @@ pub struct RunArgs {
     /// Rules directory (overrides `[rules] dir`).
     #[arg(long)]
     pub rules: Option<PathBuf>,
+    /// Checkpoint interval in milliseconds (overrides `[state] checkpoint_interval_secs`; for
+    /// tests that need checkpoints more often than once a second).
+    #[arg(long, hide = true, value_name = "MS")]
+    pub checkpoint_interval_ms: Option<u64>,
 }
 
 /// Runs `tocsin run`.
@@ -56,7 +60,10 @@ pub fn run(args: RunArgs) -> CmdResult {
     // once `crate::respond` lands; alerts already go to the alerts topic.
     let sink = Arc::new(NoAlertSink);
     let options = SourceOptions {
-        checkpoint_interval: Duration::from_secs(settings.state.checkpoint_interval_secs.max(1)),
+        checkpoint_interval: match args.checkpoint_interval_ms {
+            Some(ms) => Duration::from_millis(ms.max(1)),
+            None => Duration::from_secs(settings.state.checkpoint_interval_secs.max(1)),
+        },
         ..SourceOptions::default()
     };
     let source = KafkaSource::new(

@@ -7,7 +7,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -93,6 +93,14 @@ macro_rules! broker_or_skip {
             None => return,
         }
     };
+}
+
+/// The `tocsin` binary under test: `TOCSIN_BIN` when set (an installed or release build), else
+/// the one cargo built for these tests.
+pub fn tocsin_bin() -> PathBuf {
+    std::env::var_os("TOCSIN_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_tocsin")))
 }
 
 /// A topic name unique to this test process and call.
@@ -502,47 +510,85 @@ revocations_topic = "{revocations}"
         c
     }
 
-    /// Starts `tocsin run` on this configuration.
-    pub fn spawn(&self) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_tocsin"))
+    /// Starts `tocsin run` on this configuration; its stderr goes to a log file next to the
+    /// configuration (a pipe nobody reads could fill and stall the engine).
+    pub fn spawn(&self) -> Engine {
+        self.spawn_with(&[])
+    }
+
+    /// Starts `tocsin run` with extra arguments.
+    pub fn spawn_with(&self, extra: &[&str]) -> Engine {
+        static RUNS: AtomicU32 = AtomicU32::new(0);
+        let log = self.path.with_file_name(format!(
+            "engine-{}.log",
+            RUNS.fetch_add(1, Ordering::Relaxed)
+        ));
+        let child = Command::new(tocsin_bin())
             .args(["run", "--config"])
             .arg(&self.path)
+            .args(extra)
             .env("TOCSIN_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("engine log"))
             .spawn()
-            .expect("start tocsin run")
+            .expect("start tocsin run");
+        Engine { child, log }
     }
 }
 
-/// Sends SIGTERM and waits for the exit; returns (success, stderr).
-pub fn terminate(mut child: Child, limit: Duration) -> (bool, String) {
-    let pid = child.id().to_string();
-    let status = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+/// A running `tocsin run`.
+pub struct Engine {
+    /// The process.
+    pub child: Child,
+    /// Its stderr.
+    pub log: PathBuf,
+}
+
+impl Engine {
+    /// Its stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// True once the process has exited.
+    pub fn exited(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_some()
+    }
+
+    /// `kill -9`: no drain, no checkpoint.
+    pub fn crash(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns (exit 0?, stderr).
+    pub fn terminate(mut self, limit: Duration) -> (bool, String) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return (st.success(), self.stderr());
             }
-            return (st.success(), err);
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "tocsin run did not exit within {limit:?} of SIGTERM:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("tocsin run did not exit within {limit:?} of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-/// Alert ids from `tocsin replay` over `file` with the same configuration.
-pub fn replay_alert_ids(config: &Path, file: &Path) -> Vec<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_tocsin"))
+/// Alerts from `tocsin replay` over `file` with the same configuration.
+pub fn replay_alerts(config: &Path, file: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new(tocsin_bin())
         .args(["replay", "--no-progress", "--config"])
         .arg(config)
         .arg(file)
@@ -553,20 +599,32 @@ pub fn replay_alert_ids(config: &Path, file: &Path) -> Vec<String> {
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("alert JSON");
-            v["id"].as_str().expect("alert id").to_string()
-        })
+        .map(|l| serde_json::from_str(l).expect("alert JSON"))
         .collect()
 }
 
-/// The `id` field of every JSON message of a topic.
-pub fn json_ids(msgs: &[OwnedMessage], field: &str) -> Vec<String> {
+/// Ids of the alerts, and ids of those that ask for a revocation.
+pub fn alert_ids(alerts: &[serde_json::Value]) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut all = BTreeSet::new();
+    let mut revoking = BTreeSet::new();
+    for a in alerts {
+        let id = a["id"].as_str().expect("alert id").to_string();
+        let revokes = a["mode"].is_null()
+            && a["actions"].as_array().is_some_and(|acts| {
+                acts.iter()
+                    .any(|x| x == "revoke_session" || x == "revoke_account")
+            });
+        if revokes {
+            revoking.insert(id.clone());
+        }
+        all.insert(id);
+    }
+    (all, revoking)
+}
+
+/// Every message of a topic as JSON.
+pub fn json_values(msgs: &[OwnedMessage]) -> Vec<serde_json::Value> {
     msgs.iter()
-        .map(|m| {
-            let v: serde_json::Value =
-                serde_json::from_slice(m.payload().expect("payload")).expect("JSON");
-            v[field].as_str().expect("id field").to_string()
-        })
+        .map(|m| serde_json::from_slice(m.payload().expect("payload")).expect("JSON"))
         .collect()
 }
