@@ -22,6 +22,17 @@ fn kill_9_at_random_moments_loses_no_alert_revocation_or_dead_letter() {
     // topic: a skipped stretch would miss its poison record.
     let stream = scenario(2_000, 200_000, 2_000, 11);
     let n = stream.records.len() as i64;
+    // A build whose native decoder refuses everything would turn the run into 200,000+ dead
+    // letters per life, which a sqlite-backed tansu cannot absorb; that measures the broker, not
+    // the engine.
+    if stream.expected_rejections().len() > stream.records.len() / 10 {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI=true: the native decoder refuses most of the stream"
+        );
+        skip_loudly("the native decoder in this build refuses most of the stream");
+        return;
+    }
     produce(&broker, &cfg.input, &stream.records);
     let file = dir.path().join("events.jsonl");
     stream.write_file(&file);

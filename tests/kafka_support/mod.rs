@@ -36,6 +36,16 @@ pub fn broker() -> Option<String> {
     BROKER.get_or_init(find_broker).clone()
 }
 
+/// Tells the person running the tests, past the output capture, that a test did not run.
+pub fn skip_loudly(msg: &str) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n################################################################\n\
+         # KAFKA INTEGRATION TEST SKIPPED: {msg}\n\
+         ################################################################\n"
+    );
+}
+
 fn loud(msg: &str) {
     // Written straight to stderr so the test harness's output capture does not hide it.
     let _ = writeln!(
@@ -106,6 +116,7 @@ macro_rules! broker_or_skip {
 /// the one cargo built for these tests.
 pub fn tocsin_bin() -> PathBuf {
     std::env::var_os("TOCSIN_BIN")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_tocsin")))
 }
