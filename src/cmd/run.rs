@@ -111,7 +111,7 @@ pub fn run(args: RunArgs) -> CmdResult {
     .map_err(|e| CmdError::Failed(anyhow::anyhow!("cannot start the API: {e}")))?;
     if let Some(addr) = local {
         tracing::info!(%addr, "API listening");
-        eprintln!("run: API listening on http://{addr}");
+        eprintln!("api: listening on http://{addr}");
     }
 
     watch_signals(stop.clone())?;
