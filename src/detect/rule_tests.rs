@@ -1,0 +1,1 @@
+//! Rule fixtures: being built.
