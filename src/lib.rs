@@ -17,6 +17,7 @@
 //! | [`alert`] | the alert object of CONTRACT §3 and its deterministic id |
 //! | [`respond`] | webhooks, revocation, the durable outbox, the blast-radius guard |
 //! | [`api`] | the HTTP API (axum) |
+//! | [`metrics`] | every Prometheus metric, named in one place |
 //! | [`gen`] | realistic synthetic traffic with labelled attacks |
 //! | [`eval`] | precision, recall and latency of alerts against ground truth |
 //! | [`settings`] | the TOML configuration |
@@ -37,6 +38,7 @@ pub mod enrich;
 pub mod eval;
 pub mod event;
 pub mod gen;
+pub mod metrics;
 pub mod pipeline;
 pub mod respond;
 pub mod settings;

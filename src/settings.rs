@@ -40,6 +40,9 @@ pub struct Settings {
     /// Detection tuning.
     #[serde(default)]
     pub detect: crate::detect::DetectSettings,
+    /// Bounds and retry schedule of the durable delivery outbox.
+    #[serde(default)]
+    pub outbox: crate::respond::outbox::OutboxSettings,
 }
 
 /// `[geoip]`

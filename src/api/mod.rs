@@ -1,1 +1,155 @@
-//! The HTTP API (issue 6): being built.
+//! The HTTP API (CONTRACT §5), on axum: the revocation stream and check for the SaaS's
+//! enforcement points, manual revoke and lift, the recent alerts, analyst feedback, the
+//! account view, Prometheus metrics and health.
+//!
+//! Every `/v1` route needs a bearer token ([`auth`]); errors are `{"error": "..."}` everywhere
+//! ([`error`]); request bodies are capped at 64 KiB. The detector is reached through the
+//! [`Baselines`] trait so that this module knows nothing of how baselines are kept.
+
+pub mod auth;
+pub mod error;
+mod routes;
+
+use std::future::Future;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::Router;
+
+use crate::alert::{Alert, Verdict};
+use crate::metrics::Metrics;
+use crate::respond::Responder;
+
+pub use auth::Tokens;
+use error::ApiError;
+
+/// Largest request body accepted, bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What the API needs from the detector. Implemented for `crate::detect::Detector`.
+pub trait Baselines: Send + Sync {
+    /// The account's baseline in human terms (countries, ASNs, devices, hour profile, access
+    /// volume), or `None` when the account is unknown.
+    fn account_view(&self, account: &str) -> Option<serde_json::Value>;
+
+    /// Applies an analyst's verdict on `alert` to the baselines at once. The error is shown to
+    /// the caller.
+    fn feedback(&self, alert: &Alert, verdict: Verdict) -> Result<(), String>;
+}
+
+/// Whether the engine is ready to serve (`/readyz`): state restored and the source consuming.
+/// Cheap to clone; every clone shares the flag.
+#[derive(Clone, Default)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    /// Marks the engine ready (or not).
+    pub fn set(&self, ready: bool) {
+        self.0.store(ready, Ordering::Release);
+    }
+
+    /// True once marked ready.
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Everything the handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    /// Revocations, recent alerts, deliveries.
+    pub responder: Responder,
+    /// The detector's baselines.
+    pub baselines: Arc<dyn Baselines>,
+    /// Exported at `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Who may call `/v1`.
+    pub tokens: Arc<Tokens>,
+    /// Answered at `/readyz`.
+    pub ready: Readiness,
+}
+
+impl ApiState {
+    /// State over a running responder; not ready until [`Readiness::set`] is called.
+    pub fn new(responder: Responder, baselines: Arc<dyn Baselines>, tokens: Tokens) -> ApiState {
+        ApiState {
+            metrics: responder.metrics(),
+            responder,
+            baselines,
+            tokens: Arc::new(tokens),
+            ready: Readiness::default(),
+        }
+    }
+}
+
+/// The API's routes over `state`.
+pub fn router(state: ApiState) -> Router {
+    let v1 = Router::new()
+        .route(
+            "/v1/revocations",
+            get(routes::list_revocations).post(routes::revoke),
+        )
+        .route("/v1/revocations/check", get(routes::check))
+        .route("/v1/revocations/{id}", delete(routes::lift))
+        .route("/v1/alerts", get(routes::list_alerts))
+        .route("/v1/alerts/{id}/feedback", post(routes::feedback))
+        .route("/v1/accounts/{account}", get(routes::account))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ));
+    Router::new()
+        .route("/metrics", get(routes::metrics))
+        .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(routes::readyz))
+        .merge(v1)
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(reject_oversized))
+        .with_state(state)
+}
+
+/// Refuses a declared body over the limit before anything reads it, on every route (the body
+/// limit on extraction catches undeclared, chunked ones).
+async fn reject_oversized(req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body over {MAX_BODY_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "API listening");
+    }
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,3 +1,497 @@
-//! Responding to alerts (issue 6): webhooks, revocation, the blast-radius guard.
+//! Responding to alerts (CONTRACT §4): the [`Responder`] records each alert for the API, applies
+//! the revocation it asks for to the [`RevocationStore`], and queues webhook deliveries and the
+//! outbound revocation call in the durable [`Outbox`]; tokio tasks deliver from there.
+//!
+//! The pipeline hands alerts over through a bounded channel ([`Responder::submit`]): it never
+//! waits for a disk or a network, only for channel space when the responder is behind
+//! (backpressure instead of unbounded memory). The blast-radius [`guard`] runs earlier, in the
+//! pipeline, so that `replay` applies it too.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`guard`] | the cap on automatic revocations |
+//! | [`revoke`] | the revocation store: check, stream, durable log |
+//! | [`outbox`] | the durable delivery queue, backoff and the dead-letter file |
+//! | [`webhook`] | webhook formats and Standard Webhooks signing |
+//! | [`recent`] | the recent-alerts log behind the alerts API and feedback |
 
 pub mod guard;
+pub mod outbox;
+pub mod recent;
+pub mod revoke;
+pub mod webhook;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::alert::Alert;
+use crate::metrics::Metrics;
+use crate::settings::{secret_from_env, Settings};
+
+use outbox::{
+    AfterFailure, Job, Outbox, OutboxError, OutboxSettings, Pending, REVOCATION_DESTINATION,
+};
+use recent::RecentAlerts;
+use revoke::{revocation_id, NewRevocation, Revocation, RevocationStore, StoreError};
+use webhook::{DeliveryError, WebhookSink};
+
+/// Alerts waiting between the pipeline and the responder; beyond, `submit` waits.
+const INTAKE_CAPACITY: usize = 4_096;
+/// Alerts kept for `GET /v1/alerts` and feedback.
+const RECENT_ALERTS: usize = 10_000;
+
+/// Why the responder could not start: a configuration or state-directory problem.
+#[derive(Debug, thiserror::Error)]
+pub enum RespondError {
+    /// A webhook sink is misconfigured.
+    #[error(transparent)]
+    Sink(#[from] webhook::SinkConfigError),
+    /// `[revocation]` is misconfigured.
+    #[error("revocation: {0}")]
+    Revocation(String),
+    /// The revocation store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The outbox could not be opened.
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    /// The HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    Http(String),
+}
+
+/// The responder stopped: the alert was not taken.
+#[derive(Debug, thiserror::Error)]
+#[error("the responder has stopped; alert {0} not taken")]
+pub struct Stopped(pub String);
+
+/// The operator's revocation endpoint (`[revocation] url`).
+struct OperatorEndpoint {
+    url: reqwest::Url,
+    bearer: Option<String>,
+    timeout: Duration,
+}
+
+impl OperatorEndpoint {
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        idempotency_key: &str,
+        body: &str,
+    ) -> Result<(), DeliveryError> {
+        let mut req = client
+            .post(self.url.clone())
+            .timeout(self.timeout)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("Idempotency-Key", idempotency_key);
+        if let Some(t) = &self.bearer {
+            req = req.bearer_auth(t);
+        }
+        match req.body(body.to_owned()).send().await {
+            Ok(resp) => DeliveryError::from_status(resp.status()),
+            Err(e) => Err(DeliveryError::from_transport(&e)),
+        }
+    }
+}
+
+struct Inner {
+    store: Arc<RevocationStore>,
+    recent: Arc<RecentAlerts>,
+    metrics: Arc<Metrics>,
+    sinks: Vec<WebhookSink>,
+    operator: Option<OperatorEndpoint>,
+    outbox_settings: OutboxSettings,
+    // A plain mutex, locked only inside blocking tasks or for in-memory bookkeeping; never
+    // held across `.await`.
+    outbox: Mutex<Outbox>,
+    wake: Notify,
+    client: reqwest::Client,
+}
+
+/// Turns alerts into revocations and deliveries. Cheap to clone; every clone feeds the same
+/// tasks. Create it inside a tokio runtime.
+#[derive(Clone)]
+pub struct Responder {
+    inner: Arc<Inner>,
+    intake: mpsc::Sender<Alert>,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+/// Wall-clock time, epoch milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Responder {
+    /// Opens the revocation store and the outbox in `[state] dir`, builds the sinks, and starts
+    /// the intake and delivery tasks; they stop when `shutdown` completes. Pending deliveries
+    /// from a previous run resume at once.
+    pub fn start(
+        settings: &Settings,
+        metrics: Arc<Metrics>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<Responder, RespondError> {
+        let dir = &settings.state.dir;
+        let now = now_ms();
+        let store = Arc::new(RevocationStore::open(
+            dir,
+            settings.revocation.ttl_secs,
+            now,
+        )?);
+        let outbox = Outbox::open(dir, settings.outbox.clone())?;
+        let mut sinks: Vec<WebhookSink> = Vec::new();
+        for (i, s) in settings.sinks.webhook.iter().enumerate() {
+            let mut sink = WebhookSink::from_settings(i, s)?;
+            // Names key the outbox: two sinks on one host get distinct names.
+            if sinks.iter().any(|o| o.name == sink.name) || sink.name == REVOCATION_DESTINATION {
+                sink.name = format!("{}-{}", sink.name, i + 1);
+            }
+            sinks.push(sink);
+        }
+        let operator = match &settings.revocation.url {
+            Some(url) => Some(OperatorEndpoint {
+                url: reqwest::Url::parse(url)
+                    .map_err(|e| RespondError::Revocation(format!("url: {e}")))?,
+                bearer: match &settings.revocation.token_env {
+                    Some(var) => Some(
+                        secret_from_env("revocation.token_env", var)
+                            .map_err(RespondError::Revocation)?,
+                    ),
+                    None => None,
+                },
+                timeout: Duration::from_secs(10),
+            }),
+            None => None,
+        };
+        let client = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("tocsin/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| RespondError::Http(e.to_string()))?;
+        metrics.set_outbox_depth(outbox.len());
+        let inner = Arc::new(Inner {
+            store,
+            recent: Arc::new(RecentAlerts::new(RECENT_ALERTS)),
+            metrics,
+            sinks,
+            operator,
+            outbox_settings: settings.outbox.clone(),
+            outbox: Mutex::new(outbox),
+            wake: Notify::new(),
+            client,
+        });
+        let (tx, rx) = mpsc::channel(INTAKE_CAPACITY);
+        let shutdown = Shared::new(shutdown);
+        let tasks = vec![
+            tokio::spawn(intake(inner.clone(), rx, shutdown.clone())),
+            tokio::spawn(deliver_loop(inner.clone(), shutdown)),
+        ];
+        Ok(Responder {
+            inner,
+            intake: tx,
+            tasks: Arc::new(Mutex::new(tasks)),
+        })
+    }
+
+    /// Hands an alert over; waits only when the intake channel is full (backpressure).
+    pub async fn submit(&self, alert: Alert) -> Result<(), Stopped> {
+        self.intake.send(alert).await.map_err(|e| Stopped(e.0.id))
+    }
+
+    /// Hands an alert over from a thread outside the runtime (blocks while the channel is
+    /// full). Must not be called from async code.
+    pub fn blocking_submit(&self, alert: Alert) -> Result<(), Stopped> {
+        self.intake
+            .blocking_send(alert)
+            .map_err(|e| Stopped(e.0.id))
+    }
+
+    /// The revocation store (for the API and checkpoints).
+    pub fn revocations(&self) -> Arc<RevocationStore> {
+        self.inner.store.clone()
+    }
+
+    /// The recent-alerts log (for the API).
+    pub fn recent_alerts(&self) -> Arc<RecentAlerts> {
+        self.inner.recent.clone()
+    }
+
+    /// The metrics the responder updates.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.inner.metrics.clone()
+    }
+
+    /// Deliveries waiting in the outbox.
+    pub fn outbox_len(&self) -> usize {
+        self.inner.outbox.lock().len()
+    }
+
+    /// A revocation made by hand (the API): recorded durably, counted as manual, and sent to
+    /// the operator's endpoint like an automatic one. Not subject to the guard: a human decided.
+    pub async fn revoke_manual(&self, new: NewRevocation) -> Result<Arc<Revocation>, StoreError> {
+        let inner = self.inner.clone();
+        let now = now_ms();
+        let id = manual_revocation_id(&new, now);
+        let rev = tokio::task::spawn_blocking(move || {
+            let (rev, fresh) = inner.store.revoke(id, new, now)?;
+            if fresh {
+                inner.metrics.revocation(true);
+                tracing::info!(revocation_id = %rev.id, account = %rev.account, scope = rev.scope.as_str(), "manual revocation");
+                inner.enqueue_revocation(&rev, now);
+            }
+            Ok::<_, StoreError>(rev)
+        })
+        .await
+        .map_err(|e| StoreError::Io {
+            path: Default::default(),
+            source: std::io::Error::other(e),
+        })??;
+        self.inner.wake.notify_one();
+        Ok(rev)
+    }
+
+    /// Lifts a revocation by hand. `None` when the id is unknown.
+    pub async fn lift(&self, id: String) -> Result<Option<Arc<Revocation>>, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let r = inner.store.lift(&id, now_ms())?;
+            if let Some(r) = &r {
+                tracing::info!(revocation_id = %r.id, account = %r.account, "revocation lifted by hand");
+            }
+            Ok(r)
+        })
+        .await
+        .map_err(|e| StoreError::Io {
+            path: Default::default(),
+            source: std::io::Error::other(e),
+        })?
+    }
+
+    /// Waits for the responder's tasks to finish after shutdown (the outbox keeps whatever
+    /// was not delivered for the next start).
+    pub async fn join(&self) {
+        let tasks: Vec<_> = std::mem::take(&mut *self.tasks.lock());
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// A manual revocation's id: over what it covers and when it was made, so two separate manual
+/// revocations of one account are two records.
+fn manual_revocation_id(new: &NewRevocation, now_ms: i64) -> String {
+    let scope = format!(
+        "manual\0{}\0{}\0{now_ms}",
+        new.account,
+        new.session.as_deref().unwrap_or("")
+    );
+    revocation_id(&scope, new.scope)
+}
+
+impl Inner {
+    /// Everything an alert causes, synchronously (run in a blocking task: it writes to disk).
+    fn handle(&self, alert: Alert) {
+        let Some(entry) = self.recent.push(alert) else {
+            return; // The same detection again (replay, restart): already acted on.
+        };
+        let alert = &entry.alert;
+        self.metrics.alert(&alert.rule, alert.severity.as_str());
+        if alert.rule == guard::GUARD_RULE {
+            self.metrics.guard_trip();
+            tracing::error!(alert_id = %alert.id, title = %alert.title, "blast-radius guard tripped");
+        }
+        let now = now_ms();
+        if let Some(new) = NewRevocation::from_alert(alert) {
+            let id = revocation_id(&alert.id, new.scope);
+            match self.store.revoke(id, new, now) {
+                Ok((rev, true)) => {
+                    self.metrics.revocation(false);
+                    tracing::info!(revocation_id = %rev.id, account = %rev.account, scope = rev.scope.as_str(), alert_id = %alert.id, "revoked");
+                    self.enqueue_revocation(&rev, now);
+                }
+                Ok((_, false)) => {}
+                Err(e) => {
+                    tracing::error!(alert_id = %alert.id, error = %e, "revocation not recorded")
+                }
+            }
+        }
+        for sink in &self.sinks {
+            if sink.accepts(alert) {
+                self.enqueue(sink.job(alert), now);
+            }
+        }
+    }
+
+    fn enqueue_revocation(&self, rev: &Revocation, now: i64) {
+        if self.operator.is_some() {
+            self.enqueue(
+                Job {
+                    destination: REVOCATION_DESTINATION.to_string(),
+                    delivery_id: rev.id.clone(),
+                    body: rev.outbound_body(),
+                    max_attempts: self.outbox_settings.revocation_max_attempts,
+                },
+                now,
+            );
+        }
+    }
+
+    fn enqueue(&self, job: Job, now: i64) {
+        let destination = job.destination.clone();
+        let mut outbox = self.outbox.lock();
+        match outbox.enqueue(job, now) {
+            Ok(_) => {}
+            Err(e @ OutboxError::Full { .. }) => {
+                self.metrics.outbox_refused(&destination);
+                tracing::error!(destination = %destination, error = %e, "delivery refused: outbox full");
+            }
+            Err(e) => {
+                self.metrics.outbox_refused(&destination);
+                tracing::error!(destination = %destination, error = %e, "delivery not queued: outbox unwritable");
+            }
+        }
+        self.metrics.set_outbox_depth(outbox.len());
+    }
+
+    async fn attempt(&self, p: &Pending) -> Result<(), DeliveryError> {
+        if p.job.destination == REVOCATION_DESTINATION {
+            return match &self.operator {
+                Some(op) => op.send(&self.client, &p.job.delivery_id, &p.job.body).await,
+                None => Err(DeliveryError {
+                    permanent: true,
+                    message: "revocation.url is no longer configured".into(),
+                }),
+            };
+        }
+        match self.sinks.iter().find(|s| s.name == p.job.destination) {
+            Some(sink) => {
+                sink.send(
+                    &self.client,
+                    &p.job.delivery_id,
+                    &p.job.body,
+                    now_ms() / 1000,
+                )
+                .await
+            }
+            None => Err(DeliveryError {
+                permanent: true,
+                message: format!("webhook {} is no longer configured", p.job.destination),
+            }),
+        }
+    }
+}
+
+/// A shutdown future every task can await.
+#[derive(Clone)]
+struct Shared(tokio::sync::watch::Receiver<bool>);
+
+impl Shared {
+    fn new(f: impl Future<Output = ()> + Send + 'static) -> Shared {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            f.await;
+            let _ = tx.send(true);
+        });
+        Shared(rx)
+    }
+
+    async fn wait(&mut self) {
+        // An error means the sender is gone, which only happens after sending `true`.
+        let _ = self.0.wait_for(|&v| v).await;
+    }
+}
+
+async fn intake(inner: Arc<Inner>, mut rx: mpsc::Receiver<Alert>, mut shutdown: Shared) {
+    loop {
+        let alert = tokio::select! {
+            a = rx.recv() => match a {
+                Some(a) => a,
+                None => break,
+            },
+            () = shutdown.wait() => break,
+        };
+        let worker = inner.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || worker.handle(alert)).await {
+            tracing::error!(error = %e, "alert handling panicked");
+        }
+        inner.wake.notify_one();
+    }
+    // Alerts already accepted are still handled: the pipeline was told they were taken.
+    rx.close();
+    while let Ok(alert) = rx.try_recv() {
+        let worker = inner.clone();
+        let _ = tokio::task::spawn_blocking(move || worker.handle(alert)).await;
+    }
+}
+
+async fn deliver_loop(inner: Arc<Inner>, mut shutdown: Shared) {
+    let permits = Arc::new(Semaphore::new(inner.outbox_settings.concurrency.max(1)));
+    let mut due = Vec::new();
+    loop {
+        let now = now_ms();
+        let next = {
+            let mut outbox = inner.outbox.lock();
+            outbox.take_due(now, permits.available_permits(), &mut due);
+            outbox.next_due_ms()
+        };
+        for p in due.drain(..) {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
+            let inner = inner.clone();
+            tokio::spawn(async move {
+                deliver_one(&inner, p).await;
+                drop(permit);
+                inner.wake.notify_one();
+            });
+        }
+        // Sleep until the next entry is due or something changes; a ceiling guards against
+        // clock jumps.
+        let wait = next.map_or(60_000, |t| (t - now).clamp(0, 60_000)) as u64;
+        tokio::select! {
+            () = inner.wake.notified() => {}
+            () = tokio::time::sleep(Duration::from_millis(wait.max(1))) => {}
+            () = shutdown.wait() => break,
+        }
+    }
+}
+
+async fn deliver_one(inner: &Arc<Inner>, p: Pending) {
+    let result = inner.attempt(&p).await;
+    let dest = p.job.destination.clone();
+    let worker = inner.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut outbox = worker.outbox.lock();
+        let r = match &result {
+            Ok(()) => outbox.delivered(p.seq).map(|()| None),
+            Err(e) => outbox
+                .failed(p.seq, &e.message, e.permanent, now_ms())
+                .map(Some),
+        };
+        worker.metrics.set_outbox_depth(outbox.len());
+        (r, result)
+    })
+    .await;
+    let Ok((bookkeeping, result)) = outcome else {
+        tracing::error!(destination = %dest, "outbox bookkeeping panicked");
+        return;
+    };
+    match (bookkeeping, result) {
+        (Ok(None), _) => inner.metrics.delivery(&dest, "delivered"),
+        (Ok(Some(AfterFailure::Retry(at))), Err(e)) => {
+            inner.metrics.delivery(&dest, "retry");
+            tracing::warn!(destination = %dest, error = %e, retry_in_ms = at - now_ms(), "delivery failed; will retry");
+        }
+        (Ok(Some(_)), _) => inner.metrics.delivery(&dest, "dead_letter"),
+        (Err(e), _) => {
+            tracing::error!(destination = %dest, error = %e, "outbox bookkeeping failed")
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Bearer tokens and roles (CONTRACT §5). Tokens are configured as SHA-256 hashes (or read from
+//! an environment variable and hashed at load), so the configuration never holds a usable
+//! secret; a presented token is hashed and compared to every configured hash in constant time.
+//! Tokens never appear in logs; the token's configured `name` does.
+
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use subtle::{ConditionallySelectable, ConstantTimeEq};
+
+use crate::settings::{secret_from_env, Role, TokenSettings};
+
+use super::error::ApiError;
+use super::ApiState;
+
+struct Token {
+    name: String,
+    role: Role,
+    sha256: [u8; 32],
+}
+
+/// The configured API tokens.
+#[derive(Default)]
+pub struct Tokens {
+    tokens: Vec<Token>,
+}
+
+/// A token that cannot be used; names the entry, never the secret.
+#[derive(Debug, thiserror::Error)]
+#[error("api.tokens[{index}]: {message}")]
+pub struct TokenConfigError {
+    /// Position in `[[api.tokens]]`.
+    pub index: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Tokens {
+    /// Loads `[[api.tokens]]`, reading and hashing `token_env` tokens now.
+    pub fn from_settings(settings: &[TokenSettings]) -> Result<Tokens, TokenConfigError> {
+        let mut tokens = Vec::with_capacity(settings.len());
+        for (index, t) in settings.iter().enumerate() {
+            let err = |message: String| TokenConfigError { index, message };
+            let sha256 = match (&t.sha256, &t.token_env) {
+                (Some(h), _) => {
+                    let bytes = hex::decode(h).map_err(|e| err(format!("sha256: {e}")))?;
+                    <[u8; 32]>::try_from(bytes.as_slice())
+                        .map_err(|_| err("sha256: expected 64 hex digits".into()))?
+                }
+                (None, Some(var)) => {
+                    let token = secret_from_env("token_env", var).map_err(err)?;
+                    if token.is_empty() {
+                        return Err(err(format!("token_env: {var} is empty")));
+                    }
+                    Sha256::digest(token.as_bytes()).into()
+                }
+                (None, None) => return Err(err("set `sha256` or `token_env`".into())),
+            };
+            tokens.push(Token {
+                name: t.name.clone(),
+                role: t.role,
+                sha256,
+            });
+        }
+        Ok(Tokens { tokens })
+    }
+
+    /// A table with one token given in the clear (tests, `demo`).
+    pub fn with_token(mut self, name: &str, role: Role, token: &str) -> Tokens {
+        self.tokens.push(Token {
+            name: name.to_string(),
+            role,
+            sha256: Sha256::digest(token.as_bytes()).into(),
+        });
+        self
+    }
+
+    /// The name and role of the presented token, if it is configured. Every configured hash
+    /// is compared, whether or not an earlier one matched, so timing says nothing about which.
+    pub fn authenticate(&self, presented: &str) -> Option<(&str, Role)> {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let mut found = subtle::CtOption::new(0u32, 0.into());
+        for (i, t) in self.tokens.iter().enumerate() {
+            let hit = t.sha256.ct_eq(&digest);
+            found = subtle::CtOption::new(
+                u32::conditional_select(&found.unwrap_or(0), &(i as u32), hit),
+                found.is_some() | hit,
+            );
+        }
+        let i: Option<u32> = found.into();
+        let t = &self.tokens[i? as usize];
+        Some((t.name.as_str(), t.role))
+    }
+}
+
+/// Middleware on every `/v1` route: 401 without a valid bearer token, 403 when a reader token
+/// is used for anything but reading.
+pub async fn authorize(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let Some(presented) = presented.filter(|t| !t.is_empty()) else {
+        return ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token").into_response();
+    };
+    let Some((name, role)) = state.tokens.authenticate(presented) else {
+        tracing::warn!(path = %req.uri().path(), "API request with an unknown token");
+        return ApiError::new(StatusCode::UNAUTHORIZED, "invalid token").into_response();
+    };
+    let reading = matches!(*req.method(), Method::GET | Method::HEAD);
+    if !reading && role != Role::Operator {
+        tracing::warn!(token = name, method = %req.method(), path = %req.uri().path(), "reader token on an operator route");
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("token {name:?} has role reader; this route needs operator"),
+        )
+        .into_response();
+    }
+    if !reading {
+        tracing::info!(token = name, method = %req.method(), path = %req.uri().path(), "operator request");
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashed_and_env_tokens_authenticate_with_their_role() {
+        std::env::set_var("TOCSIN_TEST_API_TOKEN", "op-secret");
+        let hash = hex::encode(Sha256::digest(b"reader-secret"));
+        let t = Tokens::from_settings(&[
+            TokenSettings {
+                name: "soc".into(),
+                role: Role::Reader,
+                sha256: Some(hash),
+                token_env: None,
+            },
+            TokenSettings {
+                name: "saas".into(),
+                role: Role::Operator,
+                sha256: None,
+                token_env: Some("TOCSIN_TEST_API_TOKEN".into()),
+            },
+        ])
+        .unwrap();
+        assert_eq!(t.authenticate("reader-secret"), Some(("soc", Role::Reader)));
+        assert_eq!(t.authenticate("op-secret"), Some(("saas", Role::Operator)));
+        assert_eq!(t.authenticate("op-secreT"), None);
+        assert_eq!(t.authenticate(""), None);
+    }
+}
