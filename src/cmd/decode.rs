@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{CmdError, CmdResult};
+use crate::event::Event;
 use crate::source::decode::{self, Decoded, Format, RejectKind, Rejection};
 use crate::source::file;
 
@@ -120,10 +121,7 @@ fn decode_file(
                     result = match decoded {
                         Ok(Decoded::Event(event)) => {
                             tally.events += 1;
-                            {
-                                let mut w: &mut dyn Write = &mut *out;
-                                event.write_json(&mut w).and_then(|()| w.write_all(b"\n"))
-                            }
+                            write_event(out, &event)
                         }
                         Ok(Decoded::NotApplicable(why)) => {
                             tally.not_applicable += 1;
@@ -159,6 +157,11 @@ fn decode_file(
         write_rejection(out, &name, last_line + 1, &rejection)?;
     }
     Ok(())
+}
+
+fn write_event(mut out: &mut dyn Write, event: &Event<'_>) -> io::Result<()> {
+    event.write_json(&mut out)?;
+    out.write_all(b"\n")
 }
 
 fn write_rejection(
