@@ -264,3 +264,60 @@ fn takeover_login_keeps_the_attackers_network_and_hour() {
         );
     }
 }
+
+/// Every fixture record, as raw bytes (lines, or elements of whole documents); read once.
+fn fixture_records() -> &'static [(Format, Vec<u8>)] {
+    static RECORDS: std::sync::OnceLock<Vec<(Format, Vec<u8>)>> = std::sync::OnceLock::new();
+    RECORDS.get_or_init(read_fixture_records)
+}
+
+fn read_fixture_records() -> Vec<(Format, Vec<u8>)> {
+    let mut v = Vec::new();
+    for format in VENDOR_FORMATS {
+        for fixture in fixtures(format) {
+            let bytes = std::fs::read(&fixture).unwrap();
+            if document::is_document(&bytes) {
+                let _ = document::for_each_record(&bytes, &mut |_, r| v.push((format, r.to_vec())));
+            } else {
+                for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    v.push((format, line.to_vec()));
+                }
+            }
+        }
+    }
+    v
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(512))]
+
+    /// No input panics a decoder: real records cut short or with one byte changed give an event,
+    /// a skip or a rejection, never a crash.
+    #[test]
+    fn damaged_records_never_panic(pick in 0usize..10_000, cut in 0usize..4096, flip in 0usize..4096, byte in proptest::prelude::any::<u8>()) {
+        let records = fixture_records();
+        let (format, record) = &records[pick % records.len()];
+        let mut damaged = record.clone();
+        if !damaged.is_empty() {
+            let at = flip % damaged.len();
+            damaged[at] = byte;
+        }
+        damaged.truncate(cut.max(1).min(damaged.len()));
+        for f in VENDOR_FORMATS {
+            decode::decode(f, &damaged, &mut |_| {});
+        }
+        decode::decode(*format, &damaged, &mut |_| {});
+        let _ = document::is_document(&damaged);
+        let _ = document::for_each_record(&damaged, &mut |_, _| {});
+    }
+
+    /// Arbitrary bytes are no more dangerous than damaged records.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+        for f in VENDOR_FORMATS {
+            decode::decode(f, &bytes, &mut |_| {});
+        }
+        let _ = document::is_document(&bytes);
+        let _ = document::for_each_record(&bytes, &mut |_, _| {});
+    }
+}

@@ -12,6 +12,8 @@
 //!   `access` / `change` / `creation` / `deletion`. ECS has no record count nor resource name:
 //!   they are read from `labels.record_count` and `labels.resource` (ECS `labels` is the
 //!   schema's place for such custom keywords). Failed accesses touched no data: not applicable.
+//! - `event.category` `iam` with an `event.action` naming a password change or reset →
+//!   `password_change`.
 //! - Anything else is not applicable.
 //!
 //! Common fields: `@timestamp`; account `user.name`, else `user.email`, else `user.id`; `source.ip`,
@@ -88,6 +90,7 @@ mod tag {
     pub const CHANGE: u16 = 1 << 7;
     pub const CREATION: u16 = 1 << 8;
     pub const DELETION: u16 = 1 << 9;
+    pub const IAM: u16 = 1 << 10;
 
     pub fn of(value: &str) -> u16 {
         match value {
@@ -101,6 +104,7 @@ mod tag {
             "change" => CHANGE,
             "creation" => CREATION,
             "deletion" => DELETION,
+            "iam" => IAM,
             _ => 0,
         }
     }
@@ -301,9 +305,14 @@ fn map(mut f: Fields<'_>) -> Result<Decoded<'_>, Rejection> {
         auth_kind(f.str(ACTION), f.types)
     } else if f.category & (tag::DATABASE | tag::FILE | tag::WEB) != 0 {
         EventKind::Access
+    } else if f.category & tag::IAM != 0 && f.str(ACTION).is_some_and(is_password_change) {
+        // Identity-management events (`iam`) are mostly admin work; only the password change of
+        // the account itself belongs to a sign-in story.
+        EventKind::PasswordChange
     } else {
         return Ok(Decoded::NotApplicable(
-            "ecs event.category is not authentication, database, file or web".into(),
+            "ecs event.category is not authentication, database, file or web (nor an iam password change)"
+                .into(),
         ));
     };
 
@@ -390,6 +399,13 @@ fn map(mut f: Fields<'_>) -> Result<Decoded<'_>, Rejection> {
     Ok(Decoded::Event(e))
 }
 
+/// True when an `event.action` names a password change or reset (`changed-password`,
+/// `password_reset`, `user-password-updated`...).
+fn is_password_change(action: &str) -> bool {
+    let has = |w| json::contains_word(action, w);
+    has("password") && (has("chang") || has("reset") || has("update"))
+}
+
 /// The kind of an authentication-category event: the action's words first (they are the most
 /// specific), then `event.type`.
 fn auth_kind(action: Option<&str>, types: u16) -> EventKind {
@@ -406,7 +422,7 @@ fn auth_kind(action: Option<&str>, types: u16) -> EventKind {
         if has("mfa") || has("verify") || has("factor") || has("otp") {
             return EventKind::Mfa;
         }
-        if has("password") && (has("chang") || has("reset") || has("update")) {
+        if is_password_change(a) {
             return EventKind::PasswordChange;
         }
     }
