@@ -117,9 +117,11 @@ pub fn per_kind(accounts: u32) -> u32 {
     accounts.div_ceil(250).max(1)
 }
 
+// Local minutes of the attack's start. Nights start at 02:00 local: earlier would fall on the
+// previous UTC day, which has already been written out.
 fn night_or_day(rng: &mut SmallRng, p_night: f64) -> i64 {
     if rng.gen_bool(p_night) {
-        rng.gen_range(0..300)
+        rng.gen_range(120..360)
     } else {
         rng.gen_range(540..1320)
     }
@@ -168,11 +170,12 @@ pub(crate) fn plan(sim: &mut Sim, rng: &mut SmallRng) -> Vec<Plan> {
     kinds.sort_by_key(|k| k.is_multi_account());
     for kind in kinds {
         for _ in 0..n {
-            // A hijack waits for a day its victim works: leave it a few days to find one.
-            let last_start = if kind == AttackKind::SessionHijack {
-                (days - 1).saturating_sub(4).max(WARM_UP_DAYS)
-            } else {
-                days - 1
+            // A hijack waits for a day its victim works, and low-and-slow spans days: leave
+            // them room before the end of the run.
+            let last_start = match kind {
+                AttackKind::SessionHijack => (days - 1).saturating_sub(4).max(WARM_UP_DAYS),
+                AttackKind::LowAndSlow => (days - 1).saturating_sub(2).max(WARM_UP_DAYS),
+                _ => days - 1,
             };
             let day = rng.gen_range(WARM_UP_DAYS..=last_start);
             let pick = |rng: &mut SmallRng, nets: &[usize]| -> IpAddr {
@@ -224,7 +227,7 @@ pub(crate) fn plan(sim: &mut Sim, rng: &mut SmallRng) -> Vec<Plan> {
                     } else {
                         &foreign_hosting
                     };
-                    (pick(rng, nets), rng.gen_range(0..1440))
+                    (pick(rng, nets), rng.gen_range(120..1440))
                 }
                 AttackKind::SessionHijack => {
                     let nets = if rng.gen_bool(0.5) {
