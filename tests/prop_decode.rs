@@ -252,7 +252,7 @@ fn ip() -> impl Strategy<Value = IpAddr> {
     prop_oneof![
         any::<[u8; 4]>().prop_map(|b| IpAddr::V4(Ipv4Addr::from(b))),
         any::<[u16; 8]>()
-            .prop_map(|s| Ipv6Addr::from(s))
+            .prop_map(Ipv6Addr::from)
             // An IPv4-mapped address decodes as IPv4 (by design): not a round-trip candidate.
             .prop_filter("not IPv4-mapped", |a| a.to_ipv4_mapped().is_none())
             .prop_map(IpAddr::V6),
