@@ -471,3 +471,22 @@ fn native_fields_over_their_bound_are_refused() {
     let err = native::decode(line.as_bytes()).expect_err("an over-long user agent is refused");
     assert_eq!(err.kind, decode::RejectKind::FieldTooLong);
 }
+
+#[test]
+fn deeply_nested_json_is_refused_by_every_format_without_exhausting_the_stack() {
+    let depth = decode::MAX_RECORD_BYTES / 2 - 8;
+    let arrays = [b"[".repeat(depth), b"]".repeat(depth)].concat();
+    let objects = br#"{"ts":"2025-11-10T23:31:02Z","type":"logout","account":"a","x":"#
+        .iter()
+        .copied()
+        .chain(br#"{"a":"#.repeat(depth / 5))
+        .collect::<Vec<u8>>();
+    for input in [&arrays[..], &objects[..]] {
+        for format in FORMATS {
+            assert_eq!(decode_all(format, input), 0, "{format:?} made an event");
+        }
+        let _ = document::for_each_record(input, &mut |_, element| {
+            decode_all(Format::Okta, element);
+        });
+    }
+}

@@ -389,3 +389,25 @@ fn every_shipped_rule_compiles_against_the_real_catalog() {
     let loaded = rules::load_dir(&rules_dir, &all, rules::catalog());
     assert!(loaded.is_ok(), "{:?}", loaded.err());
 }
+
+#[test]
+fn pathological_nesting_is_refused_without_exhausting_the_stack() {
+    // Runs on a test thread's default stack: a recursive parser without a depth limit would
+    // overflow it and abort the whole process, which `rules check` must never do.
+    let deep = 20_000;
+    let cases = [
+        format!("{}true{}", "(".repeat(deep), ")".repeat(deep)),
+        format!("{}true", "!".repeat(deep)),
+        format!("{}1 > 0", "-".repeat(deep)),
+        format!("{}true", "!(".repeat(deep)),
+        vec!["login.success"; deep].join(" && "),
+    ];
+    for src in &cases {
+        let err = rules::compile(src, rules::catalog(), lists())
+            .expect_err("a 20,000-level expression is refused");
+        assert_refusal_is_usable(src, &err);
+    }
+    // Within the limit, nesting is fine.
+    let ok = format!("{}true{}", "(".repeat(64), ")".repeat(64));
+    assert!(rules::compile(&ok, rules::catalog(), lists()).is_ok());
+}
