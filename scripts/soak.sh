@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# Soak test: at least 10 million generated events through `tocsin run` over a real Kafka broker,
+# with the engine's resident memory sampled every few seconds, to show memory is flat after
+# warm-up and nothing errors (issue 10; results go in BENCHMARKS.md).
+#
+#   scripts/soak.sh [EVENTS]            default EVENTS=10000000
+#
+# What it does, all on loopback, everything under one work directory:
+#   1. builds `tocsin` in release mode (cargo build --release; several minutes the first time);
+#   2. starts the test broker (scripts/test-broker.sh start --file: tansu with file storage)
+#      and creates the input topic (SOAK_PARTITIONS partitions) and the output topics;
+#   3. starts `tocsin run` on a generated tocsin.toml (shipped rules, state in the work dir,
+#      checkpoints every 5 s, API on a free port);
+#   4. pipes `tocsin gen` (SOAK_ACCOUNTS accounts over SOAK_DAYS days, cut at EVENTS lines) into a
+#      small producer (Python `confluent-kafka`, installed into a venv in the work dir: Debian's
+#      kcat cannot talk to tansu), while the engine consumes;
+#   5. every SOAK_SAMPLE_SECS samples the engine's RSS (/proc/PID/status VmRSS) and the events it
+#      has checkpointed (its consumer group's committed offsets) into rss.csv;
+#   6. once every produced event is checkpointed (or after SOAK_TIMEOUT_SECS), sends SIGTERM, checks
+#      the engine drained and exited 0, counts ERROR lines in its log, and prints warm-up vs
+#      steady-state RSS.
+#
+# Verdict (exit status): 0 when the engine counted every event, exited 0, logged no ERROR, and
+# steady-state RSS grew by at most SOAK_MAX_GROWTH_PCT (default 10) between the first and the
+# last quarter of the steady phase; 1 otherwise. Warm-up is the first SOAK_WARMUP_EVENTS events
+# (default 2,000,000): baselines, population tables and caches fill up then by design.
+#
+# Environment (all optional): SOAK_TOCSIN (a tocsin binary to use instead of building one, e.g.
+# a debug build for a quick smoke run), SOAK_DIR (work dir, default a new temp dir, kept),
+# SOAK_ACCOUNTS (default 5000), SOAK_DAYS (default 40: about 10.8 M events), SOAK_SEED (1), SOAK_PARTITIONS (4),
+# SOAK_SAMPLE_SECS (5), SOAK_TIMEOUT_SECS (5400), SOAK_WARMUP_EVENTS, SOAK_MAX_GROWTH_PCT.
+# If `tocsin gen` stops before EVENTS lines, raise SOAK_ACCOUNTS or SOAK_DAYS.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+events="${1:-10000000}"
+accounts="${SOAK_ACCOUNTS:-5000}"
+days="${SOAK_DAYS:-40}"
+seed="${SOAK_SEED:-1}"
+partitions="${SOAK_PARTITIONS:-4}"
+sample_secs="${SOAK_SAMPLE_SECS:-5}"
+timeout_secs="${SOAK_TIMEOUT_SECS:-5400}"
+warmup_events="${SOAK_WARMUP_EVENTS:-2000000}"
+max_growth_pct="${SOAK_MAX_GROWTH_PCT:-10}"
+work="${SOAK_DIR:-$(mktemp -d -t tocsin-soak.XXXXXX)}"
+mkdir -p "$work"
+
+say() { echo "soak: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+broker_dir=""
+engine_pid=""
+producer_pid=""
+cleanup() {
+    [[ -n "$producer_pid" ]] && kill "$producer_pid" 2>/dev/null || true
+    if [[ -n "$engine_pid" ]] && kill "$engine_pid" 2>/dev/null; then
+        # Let it drain while the broker is still up (bounded: 30 s).
+        for _ in $(seq 30); do kill -0 "$engine_pid" 2>/dev/null || break; sleep 1; done
+    fi
+    [[ -n "$broker_dir" ]] && "$root/scripts/test-broker.sh" stop "$broker_dir" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+say "work directory: $work"
+if [[ -n "${SOAK_TOCSIN:-}" ]]; then
+    built="$SOAK_TOCSIN"
+else
+    say "building tocsin (release)"
+    (cd "$root" && cargo build --release --bin tocsin >&2)
+    built="${CARGO_TARGET_DIR:-$root/target}/release/tocsin"
+fi
+[[ -x "$built" ]] || die "no binary at $built"
+# A private copy: a shared target directory may be rebuilt from another branch meanwhile.
+cp "$built" "$work/tocsin"
+tocsin="$work/tocsin"
+
+if [[ ! -x "$work/venv/bin/python" ]]; then
+    say "installing the producer's client (confluent-kafka) into $work/venv"
+    python3 -m venv "$work/venv"
+    "$work/venv/bin/pip" install --quiet confluent-kafka >&2
+fi
+
+say "starting the broker (file storage)"
+"$root/scripts/test-broker.sh" start --file --dir "$work/broker" --owner $$ \
+    --topic "auth-events:$partitions" --topic tocsin-dead-letter --topic tocsin-alerts \
+    --topic tocsin-revocations >"$work/broker.env"
+broker="$(sed -n 's/^TOCSIN_TEST_BROKER=//p' "$work/broker.env")"
+broker_dir="$work/broker"
+[[ -n "$broker" ]] || die "the broker did not start (see $work/broker)"
+
+api_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+cat >"$work/tocsin.toml" <<EOF
+[rules]
+dir = "$root/rules"
+[state]
+dir = "$work/state"
+checkpoint_interval_secs = 5
+[source.kafka]
+brokers = "$broker"
+topics = ["auth-events"]
+group_id = "tocsin-soak"
+format = "native"
+dead_letter_topic = "tocsin-dead-letter"
+alerts_topic = "tocsin-alerts"
+revocations_topic = "tocsin-revocations"
+[api]
+listen = "127.0.0.1:$api_port"
+EOF
+
+say "starting tocsin run (API on 127.0.0.1:$api_port)"
+TOCSIN_LOG=info "$tocsin" run --config "$work/tocsin.toml" >"$work/run.out" 2>"$work/run.log" &
+engine_pid=$!
+
+cat >"$work/progress.py" <<'EOF'
+# Prints how many input messages the engine has checkpointed: the sum over the topic's
+# partitions of the offsets its consumer group committed (tocsin commits after each checkpoint).
+import sys
+from confluent_kafka import Consumer, TopicPartition
+
+broker, group, topic = sys.argv[1:4]
+c = Consumer({"bootstrap.servers": broker, "group.id": group, "enable.auto.commit": False})
+try:
+    meta = c.list_topics(topic, timeout=10)
+    parts = [TopicPartition(topic, p) for p in meta.topics[topic].partitions]
+    print(sum(max(tp.offset, 0) for tp in c.committed(parts, timeout=10)))
+except Exception:
+    print(0)
+finally:
+    c.close()
+EOF
+
+# Events the engine has processed and checkpointed (what would survive a crash).
+counted() {
+    local n
+    n=$("$work/venv/bin/python" "$work/progress.py" "$broker" tocsin-soak auth-events 2>/dev/null | tail -n 1)
+    [[ "$n" =~ ^[0-9]+$ ]] && echo "$n" || echo 0
+}
+
+cat >"$work/produce.py" <<'EOF'
+# Reads JSON lines on stdin and produces each as one message; prints the count at the end.
+import sys
+from confluent_kafka import Producer
+
+p = Producer({"bootstrap.servers": sys.argv[1], "linger.ms": 20, "batch.num.messages": 10000,
+              "queue.buffering.max.messages": 500000, "compression.type": "lz4"})
+n = 0
+for line in sys.stdin.buffer:
+    line = line.rstrip(b"\n")
+    if not line:
+        continue
+    while True:
+        try:
+            p.produce(sys.argv[2], line)
+            break
+        except BufferError:
+            p.poll(0.1)
+    n += 1
+    if n % 100000 == 0:
+        p.poll(0)
+left = p.flush(120)
+if left:
+    sys.exit(f"{left} messages not delivered")
+print(n)
+EOF
+
+say "producing $events events (tocsin gen --accounts $accounts --days $days --seed $seed)"
+(
+    # `head` closing the pipe makes gen fail with EPIPE by design: only the producer's status counts.
+    set +o pipefail
+    "$tocsin" gen --accounts "$accounts" --days "$days" --seed "$seed" --attacks all 2>"$work/gen.log" \
+        | head -n "$events" \
+        | "$work/venv/bin/python" "$work/produce.py" "$broker" auth-events >"$work/produced"
+    exit "${PIPESTATUS[2]}"
+) &
+producer_pid=$!
+
+echo "elapsed_s,rss_kb,events_counted" >"$work/rss.csv"
+start=$(date +%s)
+produced=""
+while :; do
+    sleep "$sample_secs"
+    kill -0 "$engine_pid" 2>/dev/null || die "tocsin run exited early (see $work/run.log)"
+    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$engine_pid/status")
+    n=$(counted || echo 0)
+    now=$(($(date +%s) - start))
+    echo "$now,$rss,$n" >>"$work/rss.csv"
+    say "t=${now}s rss=$((rss / 1024)) MiB counted=$n"
+    if [[ -z "$produced" ]] && ! kill -0 "$producer_pid" 2>/dev/null; then
+        wait "$producer_pid" || die "the producer failed (see above)"
+        producer_pid=""
+        produced=$(cat "$work/produced")
+        say "producer done: $produced events"
+        ((produced >= events)) || say "warning: gen stopped at $produced events; raise SOAK_ACCOUNTS/SOAK_DAYS"
+    fi
+    [[ -n "$produced" && "$n" -ge "$produced" ]] && break
+    ((now < timeout_secs)) || die "timeout after ${now}s with $n of ${produced:-?} events counted"
+done
+elapsed=$(($(date +%s) - start))
+
+say "stopping tocsin run (SIGTERM)"
+kill -TERM "$engine_pid"
+status=0
+wait "$engine_pid" || status=$?
+engine_pid=""
+errors=$(grep -c '\bERROR\b' "$work/run.log" || true)
+
+python3 - "$work/rss.csv" "$warmup_events" "$max_growth_pct" "$produced" "$elapsed" "$status" "$errors" <<'EOF'
+import csv, statistics, sys
+
+path, warmup, max_growth = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+produced, elapsed, status, errors = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+rows = [(int(r["elapsed_s"]), int(r["rss_kb"]), int(r["events_counted"])) for r in csv.DictReader(open(path))]
+warm = [r for r in rows if r[2] < warmup]
+steady = [r for r in rows if r[2] >= warmup]
+mib = lambda kb: kb / 1024
+print(f"events: {produced} in {elapsed} s ({produced / max(elapsed, 1):,.0f} events/s); exit status {status}; ERROR log lines {errors}")
+ok = status == 0 and errors == 0
+if warm:
+    print(f"warm-up (< {warmup:,} events): peak RSS {mib(max(r[1] for r in warm)):.0f} MiB, at end {mib(warm[-1][1]):.0f} MiB")
+if len(steady) >= 4:
+    q = max(len(steady) // 4, 1)
+    first, last = statistics.mean(r[1] for r in steady[:q]), statistics.mean(r[1] for r in steady[-q:])
+    growth = (last - first) / first * 100
+    print(f"steady state ({len(steady)} samples): min {mib(min(r[1] for r in steady)):.0f} MiB, "
+          f"median {mib(statistics.median(r[1] for r in steady)):.0f} MiB, max {mib(max(r[1] for r in steady)):.0f} MiB; "
+          f"first quarter {mib(first):.0f} MiB -> last quarter {mib(last):.0f} MiB ({growth:+.1f}%, limit {max_growth}%)")
+    ok = ok and growth <= max_growth
+else:
+    print("steady state: too few samples after warm-up to judge (lower SOAK_SAMPLE_SECS or raise EVENTS)")
+    ok = False
+print(f"samples: {path}")
+print("verdict:", "PASS" if ok else "FAIL")
+sys.exit(0 if ok else 1)
+EOF
