@@ -101,6 +101,7 @@ pub fn spawn_api(
             readiness.set(ready.load(Ordering::Relaxed));
             let stats = pipeline.detector.stats();
             metrics.set_accounts_tracked(stats.accounts);
+            metrics.set_accounts_evicted(stats.evicted);
             metrics.set_state_bytes(stats.state_bytes as u64);
         }
     });

@@ -35,6 +35,7 @@ pub struct Metrics {
     latency: Histogram,
     latency_quantiles: prometheus::GaugeVec,
     accounts_tracked: IntGauge,
+    accounts_evicted: IntCounter,
     state_bytes: IntGauge,
     checkpoint_duration: Histogram,
     last_checkpoint_seconds: Gauge,
@@ -138,9 +139,16 @@ impl Metrics {
             "Accounts with a baseline in memory.",
         )
         .expect("valid");
-        let state_bytes =
-            IntGauge::new("tocsin_state_bytes", "Size of the last checkpoint, bytes.")
-                .expect("valid");
+        let accounts_evicted = IntCounter::new(
+            "tocsin_accounts_evicted_total",
+            "Baselines evicted to keep detect.max_accounts (a flood of account names, or growth).",
+        )
+        .expect("valid");
+        let state_bytes = IntGauge::new(
+            "tocsin_state_bytes",
+            "Estimated bytes of detection state in memory.",
+        )
+        .expect("valid");
         let checkpoint_duration = Histogram::with_opts(
             HistogramOpts::new(
                 "tocsin_checkpoint_duration_seconds",
@@ -161,6 +169,7 @@ impl Metrics {
             Box::new(latency.clone()),
             Box::new(latency_quantiles.clone()),
             Box::new(accounts_tracked.clone()),
+            Box::new(accounts_evicted.clone()),
             Box::new(state_bytes.clone()),
             Box::new(checkpoint_duration.clone()),
             Box::new(last_checkpoint_seconds.clone()),
@@ -183,6 +192,7 @@ impl Metrics {
             latency,
             latency_quantiles,
             accounts_tracked,
+            accounts_evicted,
             state_bytes,
             checkpoint_duration,
             last_checkpoint_seconds,
@@ -263,7 +273,15 @@ impl Metrics {
         self.accounts_tracked.set(n as i64);
     }
 
-    /// Size of the last checkpoint, bytes.
+    /// Raises the evicted-accounts counter to `total` (the detector's own count since start).
+    pub fn set_accounts_evicted(&self, total: u64) {
+        let now = self.accounts_evicted.get();
+        if total > now {
+            self.accounts_evicted.inc_by(total - now);
+        }
+    }
+
+    /// Estimated bytes of detection state in memory.
     pub fn set_state_bytes(&self, n: u64) {
         self.state_bytes.set(n as i64);
     }

@@ -61,6 +61,12 @@ pub struct DetectSettings {
     /// IANA time zone for accounts whose usual place has none (hour-of-day features).
     #[serde(default = "default_timezone")]
     pub default_timezone: String,
+    /// Accounts with a baseline at most (about 0.5 KiB each). When a new account would exceed
+    /// it, the least recently active tenth of the budget is evicted (counted in
+    /// `tocsin_accounts_evicted_total`), so a flood of made-up account names cannot exhaust
+    /// memory.
+    #[serde(default = "default_max_accounts")]
+    pub max_accounts: usize,
 }
 
 impl Default for DetectSettings {
@@ -68,8 +74,13 @@ impl Default for DetectSettings {
         DetectSettings {
             learning_logins: default_learning_logins(),
             default_timezone: default_timezone(),
+            max_accounts: default_max_accounts(),
         }
     }
+}
+
+fn default_max_accounts() -> usize {
+    1_000_000
 }
 
 fn default_learning_logins() -> u32 {
@@ -112,6 +123,8 @@ pub enum SnapshotError {
 pub struct DetectorStats {
     /// Accounts with a baseline.
     pub accounts: usize,
+    /// Accounts evicted for the `max_accounts` budget since start.
+    pub evicted: u64,
     /// Estimated bytes of all detection state (baselines, sessions, failure counters, tenants,
     /// population).
     pub state_bytes: usize,
@@ -154,6 +167,10 @@ pub struct Detector {
     zones: Zones,
     suppress: DashMap<u64, i64>,
     memos: Mutex<(HashMap<String, Memo>, VecDeque<String>)>,
+    /// Held while one thread evicts for the account budget; others skip the sweep.
+    evicting: Mutex<()>,
+    /// Accounts evicted for the budget since start.
+    evicted: std::sync::atomic::AtomicU64,
 }
 
 /// Table index for tracked volume actions (read, search, export, print).
@@ -244,6 +261,8 @@ impl Detector {
             zones: Zones::new(&detect.default_timezone),
             suppress: DashMap::new(),
             memos: Mutex::new((HashMap::new(), VecDeque::new())),
+            evicting: Mutex::new(()),
+            evicted: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -894,6 +913,9 @@ impl Detector {
             self.remember_name(NameTable::Os, k.os, &enr.device.os);
         }
 
+        if new_account && self.accounts.len() >= self.settings.max_accounts.max(1) {
+            self.evict_for_budget();
+        }
         let mut a = self.accounts.entry(k.account).or_default();
         if new_account && a.first_day == 0 {
             a.first_day = today;
@@ -1198,6 +1220,40 @@ impl Detector {
         }))
     }
 
+    /// Makes room under `max_accounts`: evicts the least recently active tenth of the budget
+    /// (by last trusted login; accounts that never logged in successfully first). One sweep is
+    /// O(accounts) but runs once per tenth of the budget of new accounts, so its cost per new
+    /// account is constant. Their sessions go with them.
+    fn evict_for_budget(&self) {
+        let Some(_sweeping) = self.evicting.try_lock() else {
+            return;
+        };
+        let budget = self.settings.max_accounts.max(1);
+        if self.accounts.len() < budget {
+            return;
+        }
+        let excess = self.accounts.len() + 1 - budget;
+        let n = (budget / 10).max(excess).max(1);
+        let mut by_age: Vec<(u32, u32, u64)> = self
+            .accounts
+            .iter()
+            .map(|e| (e.last_login.ts_s, e.logins, *e.key()))
+            .collect();
+        let n = n.min(by_age.len());
+        by_age.select_nth_unstable(n.saturating_sub(1));
+        for &(_, _, key) in &by_age[..n] {
+            self.accounts.remove(&key);
+            self.sessions.remove(&key);
+        }
+        self.evicted
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(
+            evicted = n,
+            budget,
+            "account budget reached: least recently active baselines evicted"
+        );
+    }
+
     /// Accounts tracked and estimated bytes of state.
     pub fn stats(&self) -> DetectorStats {
         // DashMap entry overhead: key + value + about one control word per slot.
@@ -1219,6 +1275,7 @@ impl Detector {
         let population = 2 * 4 * 4096 * 4 + self.population.read().distinct_keys() * 24;
         DetectorStats {
             accounts,
+            evicted: self.evicted.load(std::sync::atomic::Ordering::Relaxed),
             state_bytes: per(accounts, std::mem::size_of::<AccountBaseline>())
                 + per(self.sessions.len(), std::mem::size_of::<SessionSet>())
                 + per(

@@ -161,12 +161,62 @@ pub fn decode<'a>(
         )));
         return;
     }
+    // The native decoder bounds each field as it reads it; vendor events are held to the same
+    // bounds here, so no stage after decoding ever sees an oversized account or session.
+    let mut bounded = |r: Result<Decoded<'a>, Rejection>| {
+        out(match r {
+            Ok(Decoded::Event(ev)) => check_field_bounds(&ev).map(|()| Decoded::Event(ev)),
+            other => other,
+        })
+    };
     match format {
         Format::Native => out(native::decode(record).map(Decoded::Event)),
-        Format::Ocsf => ocsf::decode(record, out),
-        Format::Ecs => ecs::decode(record, out),
-        Format::Okta => okta::decode(record, out),
-        Format::Entra => entra::decode(record, out),
-        Format::Cloudtrail => cloudtrail::decode(record, out),
+        Format::Ocsf => ocsf::decode(record, &mut bounded),
+        Format::Ecs => ecs::decode(record, &mut bounded),
+        Format::Okta => okta::decode(record, &mut bounded),
+        Format::Entra => entra::decode(record, &mut bounded),
+        Format::Cloudtrail => cloudtrail::decode(record, &mut bounded),
     }
+}
+
+/// The native decoder's field bounds ([`native::MAX_FIELD_BYTES`], and
+/// [`native::MAX_USER_AGENT_BYTES`] for the user agent), applied to an event from any format.
+pub fn check_field_bounds(ev: &Event<'_>) -> Result<(), Rejection> {
+    let fields: [(&str, Option<&str>, usize); 9] = [
+        ("account", Some(&ev.account), native::MAX_FIELD_BYTES),
+        ("tenant", ev.tenant.as_deref(), native::MAX_FIELD_BYTES),
+        ("session", ev.session.as_deref(), native::MAX_FIELD_BYTES),
+        (
+            "device_id",
+            ev.device_id.as_deref(),
+            native::MAX_FIELD_BYTES,
+        ),
+        ("id", ev.id.as_deref(), native::MAX_FIELD_BYTES),
+        ("method", ev.method.as_deref(), native::MAX_FIELD_BYTES),
+        (
+            "failure_reason",
+            ev.failure_reason.as_deref(),
+            native::MAX_FIELD_BYTES,
+        ),
+        ("resource", ev.resource.as_deref(), native::MAX_FIELD_BYTES),
+        (
+            "user_agent",
+            ev.user_agent.as_deref(),
+            native::MAX_USER_AGENT_BYTES,
+        ),
+    ];
+    for (name, value, max) in fields {
+        if let Some(v) = value {
+            if v.len() > max {
+                return Err(Rejection::new(
+                    RejectKind::FieldTooLong,
+                    format!(
+                        "field `{name}` of {} bytes exceeds the {max} byte limit",
+                        v.len()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
