@@ -15,6 +15,7 @@ pub mod cloudtrail;
 pub mod document;
 pub mod ecs;
 pub mod entra;
+pub(crate) mod json;
 pub mod native;
 pub mod ocsf;
 pub mod okta;
