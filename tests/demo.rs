@@ -39,14 +39,20 @@ fn demo_detects_signs_and_revokes_the_takeover_without_revoking_honest_users() {
     assert_eq!(r["incomplete"], Value::Array(vec![]), "{r}");
 
     let takeovers = r["takeovers"].as_array().expect("takeovers listed");
-    assert!(!takeovers.is_empty(), "the played day holds a takeover: {r}");
+    assert!(
+        !takeovers.is_empty(),
+        "the played day holds a takeover: {r}"
+    );
     assert_eq!(r["takeover"], takeovers[0]);
     for t in takeovers {
         assert_eq!(t["detected"], true, "takeover missed: {t}");
         assert_eq!(t["revoked"], true, "takeover not revoked at the SaaS: {t}");
         assert_eq!(t["signature_verified"], true, "SOC could not verify: {t}");
         assert!(t["webhook_id"].as_str().is_some_and(|id| !id.is_empty()));
-        assert_eq!(t["check_revoked"], true, "API check did not say revoked: {t}");
+        assert_eq!(
+            t["check_revoked"], true,
+            "API check did not say revoked: {t}"
+        );
         let before = t["records_before_revocation"].as_u64().unwrap();
         assert!(before <= t["records_total"].as_u64().unwrap(), "{t}");
         assert!(t["event_to_revocation_ms"].as_f64().unwrap() > 0.0, "{t}");

@@ -242,7 +242,8 @@ pub enum Note<'a> {
         scope: &'a str,
         /// The takeover it is about, per the ground truth (`None`: an honest user's session).
         takeover: Option<&'a TakeoverReport>,
-        /// Whether this is the first revocation accepted for that takeover.
+        /// Whether this session (or account) is revoked for the first time: later alerts on it
+        /// revoke it again, and the SaaS de-duplicates.
         first: bool,
     },
     /// The API's answer to `GET /v1/revocations/check` after a takeover's revocation.
@@ -756,8 +757,10 @@ pub fn run(cfg: &DemoConfig, observer: &mut dyn Observer) -> Result<DemoReport, 
         scenario,
         &rx,
         &checkpoints,
-        &api_url,
-        &api_token,
+        ApiAccess {
+            url: &api_url,
+            token: &api_token,
+        },
         &zone,
         &zone_name,
     );
@@ -772,12 +775,278 @@ pub fn run(cfg: &DemoConfig, observer: &mut dyn Observer) -> Result<DemoReport, 
 /// Per-takeover bookkeeping while the day plays.
 struct Tracked {
     truth: AttackTruth,
+    /// The ground truth of this attack alone, to ask [`eval`] whether an alert is about it.
     alone: Truth,
     report: TakeoverReport,
 }
 
-// The driver's loop needs every piece of the running demo; bundling them in a struct would
-// only rename the arguments.
+/// Everything observed on the played day: the alerts, what reached the SOC and the SaaS, and
+/// each takeover's fate. Fed one [`Happening`] at a time by the driver's loop.
+struct Ledger<'a> {
+    day_ms: i64,
+    zone: &'a jiff::tz::TimeZone,
+    zone_name: &'a str,
+    clock: Arc<ProduceClock>,
+    tracked: Vec<Tracked>,
+    alerts: Vec<Alert>,
+    alert_index: HashMap<String, usize>,
+    /// Event produced → alert emitted, microseconds.
+    latency: Histogram<u64>,
+    expected_webhooks: HashSet<String>,
+    expected_revocations: HashSet<String>,
+    /// Alert ids the SOC received.
+    webhooks: HashSet<String>,
+    webhooks_received: u64,
+    webhooks_verified: u64,
+    /// Alert ids whose revocation the SaaS accepted.
+    revoked_alerts: HashSet<String>,
+    /// (account, session) revoked at the SaaS → true while only honest activity explains it.
+    revoked_targets: HashMap<(String, Option<String>), bool>,
+}
+
+impl<'a> Ledger<'a> {
+    fn new(
+        truth: &Truth,
+        clock: Arc<ProduceClock>,
+        day_ms: i64,
+        zone: &'a jiff::tz::TimeZone,
+        zone_name: &'a str,
+    ) -> Result<Ledger<'a>, DemoError> {
+        let mut tracked: Vec<Tracked> = truth
+            .attacks
+            .iter()
+            .map(|a| Tracked {
+                truth: a.clone(),
+                alone: Truth {
+                    attacks: vec![a.clone()],
+                    summary: truth.summary.clone(),
+                },
+                report: TakeoverReport {
+                    attack_id: a.id.clone(),
+                    account: a.account.clone(),
+                    start: a.start.clone(),
+                    records_total: a.events.iter().map(|e| e.count as u64).sum(),
+                    ..TakeoverReport::default()
+                },
+            })
+            .collect();
+        tracked.sort_by(|a, b| a.report.start.cmp(&b.report.start));
+        Ok(Ledger {
+            day_ms,
+            zone,
+            zone_name,
+            clock,
+            tracked,
+            alerts: Vec::new(),
+            alert_index: HashMap::new(),
+            latency: Histogram::new_with_bounds(1, 600_000_000, 3)
+                .map_err(|e| DemoError::Stalled(format!("latency histogram: {e}")))?,
+            expected_webhooks: HashSet::new(),
+            expected_revocations: HashSet::new(),
+            webhooks: HashSet::new(),
+            webhooks_received: 0,
+            webhooks_verified: 0,
+            revoked_alerts: HashSet::new(),
+            revoked_targets: HashMap::new(),
+        })
+    }
+
+    /// The takeover `alert` is about, per the ground truth.
+    fn takeover_of(&self, alert: &Alert) -> Option<usize> {
+        self.tracked
+            .iter()
+            .position(|t| eval::evaluate(&t.alone, std::slice::from_ref(alert)).true_alerts > 0)
+    }
+
+    fn alert(&self, id: Option<&String>) -> Option<&Alert> {
+        id.and_then(|id| self.alert_index.get(id))
+            .map(|&i| &self.alerts[i])
+    }
+
+    fn on_alert(&mut self, alert: Alert, at: Instant, observer: &mut dyn Observer) {
+        if let Some(produced) = self.clock.produced(&alert.events) {
+            let us = at.saturating_duration_since(produced).as_micros() as u64;
+            let _ = self.latency.record(us.max(1));
+        }
+        if alert.mode.is_none() && alert.severity >= SOC_MIN_SEVERITY {
+            self.expected_webhooks.insert(alert.id.clone());
+        }
+        if NewRevocation::from_alert(&alert).is_some() {
+            self.expected_revocations.insert(alert.id.clone());
+        }
+        let ts = crate::timefmt::parse_rfc3339(&alert.ts).unwrap_or(self.day_ms);
+        let local = local_hhmm(ts, self.zone);
+        let hit = self.takeover_of(&alert);
+        let mut first = false;
+        if let Some(i) = hit {
+            let r = &mut self.tracked[i].report;
+            if !r.detected {
+                first = true;
+                r.detected = true;
+                r.alert_id = Some(alert.id.clone());
+                r.rule = Some(alert.rule.clone());
+            }
+        }
+        observer.note(Note::Alert {
+            alert: &alert,
+            takeover: hit.map(|i| &self.tracked[i].truth),
+            local_time: &local,
+            zone: self.zone_name,
+            first,
+        });
+        self.alert_index
+            .entry(alert.id.clone())
+            .or_insert(self.alerts.len());
+        self.alerts.push(alert);
+    }
+
+    fn on_webhook(
+        &mut self,
+        webhook_id: &str,
+        alert_id: Option<String>,
+        verified: Result<(), receivers::SignatureError>,
+        observer: &mut dyn Observer,
+    ) {
+        self.webhooks_received += 1;
+        if verified.is_ok() {
+            self.webhooks_verified += 1;
+        }
+        let mut takeover = false;
+        if let Some(id) = &alert_id {
+            self.webhooks.insert(id.clone());
+            for t in self.tracked.iter_mut() {
+                if t.report.alert_id.as_ref() == Some(id) {
+                    takeover = true;
+                    t.report.signature_verified = verified.is_ok();
+                    t.report.webhook_id = Some(webhook_id.to_string());
+                }
+            }
+        }
+        observer.note(Note::Webhook {
+            webhook_id,
+            alert: self.alert(alert_id.as_ref()),
+            verified,
+            takeover,
+        });
+    }
+
+    /// Records a revocation the SaaS accepted; returns the takeover it cut off first, if any.
+    fn on_revocation(
+        &mut self,
+        account: &str,
+        session: Option<&str>,
+        scope: &str,
+        alert_id: Option<String>,
+        at: Instant,
+        observer: &mut dyn Observer,
+    ) -> Option<usize> {
+        let hit = self
+            .alert(alert_id.as_ref())
+            .and_then(|a| self.takeover_of(a));
+        if let Some(id) = alert_id.clone() {
+            self.revoked_alerts.insert(id);
+        }
+        // A target revoked for an attack is a true revocation, whatever else also revoked it.
+        let target = (account.to_string(), session.map(str::to_string));
+        let new_target = !self.revoked_targets.contains_key(&target);
+        *self.revoked_targets.entry(target).or_insert(true) &= hit.is_none();
+        let mut cut = None;
+        if let Some(i) = hit.filter(|&i| !self.tracked[i].report.revoked) {
+            if let Some(alert) = self.alert(alert_id.as_ref()) {
+                let ts = crate::timefmt::parse_rfc3339(&alert.ts).unwrap_or(i64::MAX);
+                let records = records_until(&self.tracked[i].truth, ts);
+                let elapsed = self
+                    .clock
+                    .produced(&alert.events)
+                    .map(|p| at.saturating_duration_since(p).as_secs_f64() * 1000.0);
+                let id = alert.id.clone();
+                let r = &mut self.tracked[i].report;
+                r.revoked = true;
+                r.revoking_alert_id = Some(id);
+                r.records_before_revocation = Some(records);
+                r.event_to_revocation_ms = elapsed;
+                cut = Some(i);
+            }
+        }
+        observer.note(Note::Revocation {
+            account,
+            session,
+            scope,
+            takeover: hit.map(|i| &self.tracked[i].report),
+            first: new_target,
+        });
+        cut
+    }
+
+    /// Every webhook and revocation the engine's alerts call for has arrived.
+    fn delivered(&self) -> bool {
+        self.expected_webhooks
+            .iter()
+            .all(|id| self.webhooks.contains(id))
+            && self
+                .expected_revocations
+                .iter()
+                .all(|id| self.revoked_alerts.contains(id))
+    }
+
+    fn undelivered(&self) -> String {
+        let w = self
+            .expected_webhooks
+            .iter()
+            .filter(|id| !self.webhooks.contains(*id))
+            .count();
+        let r = self
+            .expected_revocations
+            .iter()
+            .filter(|id| !self.revoked_alerts.contains(*id))
+            .count();
+        format!(
+            "{w} webhooks and {r} revocations not delivered within {} s",
+            DELIVERY_WAIT.as_secs()
+        )
+    }
+
+    fn into_report(self, truth: &Truth) -> DemoReport {
+        let mut alerts_by_rule = BTreeMap::new();
+        for a in &self.alerts {
+            *alerts_by_rule.entry(a.rule.clone()).or_insert(0u64) += 1;
+        }
+        let false_revocations = self.revoked_targets.values().filter(|&&h| h).count() as u64;
+        let latency = &self.latency;
+        let ms = |v: u64| v as f64 / 1000.0;
+        let takeovers: Vec<TakeoverReport> = self.tracked.into_iter().map(|t| t.report).collect();
+        DemoReport {
+            alerts_by_rule,
+            takeover: takeovers.first().cloned(),
+            takeovers,
+            false_alerts: eval::evaluate(truth, &self.alerts).false_alerts.total,
+            webhooks_received: self.webhooks_received,
+            webhooks_verified: self.webhooks_verified,
+            revocations: self.revoked_targets.len() as u64,
+            true_revocations: self.revoked_targets.len() as u64 - false_revocations,
+            false_revocations,
+            latency_ms: LatencyMs {
+                count: latency.len(),
+                p50: (!latency.is_empty()).then(|| ms(latency.value_at_quantile(0.5))),
+                p90: (!latency.is_empty()).then(|| ms(latency.value_at_quantile(0.9))),
+                p99: (!latency.is_empty()).then(|| ms(latency.value_at_quantile(0.99))),
+                max: (!latency.is_empty()).then(|| ms(latency.max())),
+            },
+            ..DemoReport::default()
+        }
+    }
+}
+
+/// Where the driver reaches the engine's API.
+struct ApiAccess<'a> {
+    url: &'a str,
+    token: &'a str,
+}
+
+/// Streams the day into Kafka and follows what happens until the engine has processed it and
+/// every delivery it asked for has landed (or time is up).
+// The driver needs every piece of the running demo; bundling them in a struct would only
+// rename the arguments.
 #[allow(clippy::too_many_arguments)]
 fn stream_and_watch(
     cfg: &DemoConfig,
@@ -787,8 +1056,7 @@ fn stream_and_watch(
     scenario: Scenario,
     rx: &mpsc::Receiver<Happening>,
     checkpoints: &CheckpointStore,
-    api_url: &str,
-    api_token: &str,
+    api: ApiAccess<'_>,
     zone: &jiff::tz::TimeZone,
     zone_name: &str,
 ) -> Result<DemoReport, DemoError> {
@@ -799,26 +1067,6 @@ fn stream_and_watch(
         history_alerts,
     } = scenario;
     let day = crate::timefmt::rfc3339(cfg.day_ms)[..10].to_string();
-    let mut tracked: Vec<Tracked> = truth
-        .attacks
-        .iter()
-        .map(|a| Tracked {
-            truth: a.clone(),
-            alone: Truth {
-                attacks: vec![a.clone()],
-                summary: truth.summary.clone(),
-            },
-            report: TakeoverReport {
-                attack_id: a.id.clone(),
-                account: a.account.clone(),
-                start: a.start.clone(),
-                records_total: a.events.iter().map(|e| e.count as u64).sum(),
-                ..TakeoverReport::default()
-            },
-        })
-        .collect();
-    tracked.sort_by(|a, b| a.report.start.cmp(&b.report.start));
-
     let mut index = HashMap::with_capacity(live.len());
     for (i, ev) in live.iter().enumerate() {
         if let Some(id) = event_id(ev.payload()) {
@@ -830,6 +1078,7 @@ fn stream_and_watch(
         at: (0..live.len()).map(|_| AtomicU64::new(0)).collect(),
         index,
     });
+    let mut ledger = Ledger::new(&truth, clock.clone(), cfg.day_ms, zone, zone_name)?;
     observer.note(Note::Streaming {
         events: live.len(),
         day: &day,
@@ -843,113 +1092,37 @@ fn stream_and_watch(
     let producer = Arc::new(producer);
     let produced_events = live.len() as u64;
     let stream_start = Instant::now();
-    let producing = std::thread::Builder::new()
-        .name("tocsin-demo-producer".into())
-        .spawn({
-            let producer = producer.clone();
-            let clock = clock.clone();
-            let speed = cfg.speed;
-            move || produce(&producer, &live, &clock, speed)
-        })
-        .map_err(io("starting the producer"))?;
+    let mut producing = Some(
+        std::thread::Builder::new()
+            .name("tocsin-demo-producer".into())
+            .spawn({
+                let producer = producer.clone();
+                let speed = cfg.speed;
+                move || produce(&producer, &live, &clock, speed)
+            })
+            .map_err(io("starting the producer"))?,
+    );
 
-    let mut producing = Some(producing);
     let mut end_offsets: Option<BTreeMap<i32, i64>> = None;
     let mut processed_at: Option<Instant> = None;
     let mut delivery_deadline = None;
-    let mut alerts: Vec<Alert> = Vec::new();
-    let mut alert_index: HashMap<String, usize> = HashMap::new();
-    let mut latency = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)
-        .map_err(|e| DemoError::Stalled(format!("latency histogram: {e}")))?;
-    let mut expected_webhooks: HashSet<String> = HashSet::new();
-    let mut expected_revocations: HashSet<String> = HashSet::new();
-    let mut webhooks: HashMap<String, (String, bool)> = HashMap::new(); // alert id → (webhook id, verified)
-    let mut revoked_alerts: HashSet<String> = HashSet::new();
-    // (account, session) revoked at the SaaS → true when only honest activity explains it.
-    let mut revoked_targets: HashMap<(String, Option<String>), bool> = HashMap::new();
-    let mut webhooks_received = 0u64;
-    let mut webhooks_verified = 0u64;
     let mut incomplete = Vec::new();
-    let overall_deadline = Instant::now()
-        + if cfg.speed > 0.0 {
-            Duration::from_secs_f64(DAY_MS as f64 / 1000.0 / cfg.speed) + Duration::from_secs(60)
-        } else {
-            Duration::from_secs(60)
-        };
+    let pace = if cfg.speed > 0.0 {
+        Duration::from_secs_f64(DAY_MS as f64 / 1000.0 / cfg.speed)
+    } else {
+        Duration::ZERO
+    };
+    let overall_deadline = Instant::now() + pace + Duration::from_secs(60);
 
     loop {
         match rx.recv_timeout(Duration::from_millis(10)) {
-            Ok(Happening::Alert { alert, at }) => {
-                if let Some(produced) = clock.produced(&alert.events) {
-                    let us = at.saturating_duration_since(produced).as_micros() as u64;
-                    let _ = latency.record(us.max(1));
-                }
-                if alert.mode.is_none() && alert.severity >= SOC_MIN_SEVERITY {
-                    expected_webhooks.insert(alert.id.clone());
-                }
-                if NewRevocation::from_alert(&alert).is_some() {
-                    expected_revocations.insert(alert.id.clone());
-                }
-                let ts = crate::timefmt::parse_rfc3339(&alert.ts).unwrap_or(cfg.day_ms);
-                let local = local_hhmm(ts, zone);
-                let hit = tracked.iter().position(|t| {
-                    eval::evaluate(&t.alone, std::slice::from_ref(alert.as_ref())).true_alerts > 0
-                });
-                let first = match hit {
-                    Some(i) => {
-                        let r = &mut tracked[i].report;
-                        let first = !r.detected;
-                        if first {
-                            r.detected = true;
-                            r.alert_id = Some(alert.id.clone());
-                            r.rule = Some(alert.rule.clone());
-                        }
-                        first
-                    }
-                    None => false,
-                };
-                observer.note(Note::Alert {
-                    alert: &alert,
-                    takeover: hit.map(|i| &tracked[i].truth),
-                    local_time: &local,
-                    zone: zone_name,
-                    first,
-                });
-                alert_index.entry(alert.id.clone()).or_insert(alerts.len());
-                alerts.push(*alert);
-            }
+            Ok(Happening::Alert { alert, at }) => ledger.on_alert(*alert, at, observer),
             Ok(Happening::Webhook {
                 webhook_id,
                 alert_id,
                 verified,
                 ..
-            }) => {
-                webhooks_received += 1;
-                if verified.is_ok() {
-                    webhooks_verified += 1;
-                }
-                let alert = alert_id
-                    .as_ref()
-                    .and_then(|id| alert_index.get(id))
-                    .map(|&i| &alerts[i]);
-                let mut takeover = false;
-                if let Some(id) = &alert_id {
-                    webhooks.insert(id.clone(), (webhook_id.clone(), verified.is_ok()));
-                    for t in tracked.iter_mut() {
-                        if t.report.alert_id.as_ref() == Some(id) {
-                            takeover = true;
-                            t.report.signature_verified = verified.is_ok();
-                            t.report.webhook_id = Some(webhook_id.clone());
-                        }
-                    }
-                }
-                observer.note(Note::Webhook {
-                    webhook_id: &webhook_id,
-                    alert,
-                    verified,
-                    takeover,
-                });
-            }
+            }) => ledger.on_webhook(&webhook_id, alert_id, verified, observer),
             Ok(Happening::Revocation {
                 account,
                 session,
@@ -958,55 +1131,27 @@ fn stream_and_watch(
                 at,
                 ..
             }) => {
-                let alert = alert_id
-                    .as_ref()
-                    .and_then(|id| alert_index.get(id))
-                    .map(|&i| &alerts[i]);
-                if let Some(id) = &alert_id {
-                    revoked_alerts.insert(id.clone());
-                }
-                let hit = alert.and_then(|alert| {
-                    tracked.iter().position(|t| {
-                        eval::evaluate(&t.alone, std::slice::from_ref(alert)).true_alerts > 0
-                    })
-                });
-                let honest = hit.is_none();
-                // A target revoked for an attack and for nothing else is a true revocation.
-                *revoked_targets
-                    .entry((account.clone(), session.clone()))
-                    .or_insert(honest) &= honest;
-                let mut cut = None;
-                if let (Some(alert), Some(i)) = (alert, hit) {
-                    if !tracked[i].report.revoked {
-                        let ts = crate::timefmt::parse_rfc3339(&alert.ts).unwrap_or(i64::MAX);
-                        let t = &mut tracked[i];
-                        t.report.revoked = true;
-                        t.report.revoking_alert_id = Some(alert.id.clone());
-                        t.report.records_before_revocation = Some(records_until(&t.truth, ts));
-                        t.report.event_to_revocation_ms = clock
-                            .produced(&alert.events)
-                            .map(|p| at.saturating_duration_since(p).as_secs_f64() * 1000.0);
-                        cut = Some(i);
-                    }
-                }
-                observer.note(Note::Revocation {
-                    account: &account,
-                    session: session.as_deref(),
-                    scope: &scope,
-                    takeover: hit.map(|i| &tracked[i].report),
-                    first: cut.is_some(),
-                });
+                let cut = ledger.on_revocation(
+                    &account,
+                    session.as_deref(),
+                    &scope,
+                    alert_id,
+                    at,
+                    observer,
+                );
                 if let Some(i) = cut {
+                    // Ask the API what an enforcement point would ask: is this session revoked?
                     let request = format!(
-                        "/v1/revocations/check?account={}&session={}",
-                        account,
+                        "/v1/revocations/check?account={account}&session={}",
                         session.as_deref().unwrap_or("")
                     );
                     let answer = engine
                         .rt
-                        .block_on(api_get(api_url, &request, api_token))
-                        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
-                    tracked[i].report.check_revoked =
+                        .block_on(api_get(api.url, &request, api.token))
+                        .unwrap_or_else(|e| {
+                            serde_json::json!({"error": e.to_string()}).to_string()
+                        });
+                    ledger.tracked[i].report.check_revoked =
                         serde_json::from_str::<serde_json::Value>(&answer)
                             .ok()
                             .and_then(|v| v.get("revoked").and_then(|r| r.as_bool()));
@@ -1022,43 +1167,26 @@ fn stream_and_watch(
 
         if producing.as_ref().is_some_and(|p| p.is_finished()) {
             if let Some(p) = producing.take() {
-                let done = p
-                    .join()
-                    .map_err(|_| DemoError::Stalled("the producer thread panicked".into()))?;
-                done?;
+                p.join()
+                    .map_err(|_| DemoError::Stalled("the producer thread panicked".into()))??;
                 end_offsets = Some(high_watermarks(&producer)?);
             }
         }
-        if processed_at.is_none() {
-            if let Some(ends) = &end_offsets {
-                if consumed_up_to(checkpoints, ends) {
-                    processed_at = Some(Instant::now());
-                    delivery_deadline = Some(Instant::now() + DELIVERY_WAIT);
-                    observer.note(Note::Processed);
-                }
-            }
+        if processed_at.is_none()
+            && end_offsets
+                .as_ref()
+                .is_some_and(|ends| consumed_up_to(checkpoints, ends))
+        {
+            processed_at = Some(Instant::now());
+            delivery_deadline = Some(Instant::now() + DELIVERY_WAIT);
+            observer.note(Note::Processed);
         }
         if let Some(deadline) = delivery_deadline {
-            let delivered = expected_webhooks.iter().all(|id| webhooks.contains_key(id))
-                && expected_revocations
-                    .iter()
-                    .all(|id| revoked_alerts.contains(id));
-            if delivered {
+            if ledger.delivered() {
                 break;
             }
             if Instant::now() > deadline {
-                let missing_w = expected_webhooks
-                    .iter()
-                    .filter(|id| !webhooks.contains_key(*id))
-                    .count();
-                let missing_r = expected_revocations
-                    .iter()
-                    .filter(|id| !revoked_alerts.contains(*id))
-                    .count();
-                incomplete.push(format!(
-                    "{missing_w} webhooks and {missing_r} revocations not delivered within {} s",
-                    DELIVERY_WAIT.as_secs()
-                ));
+                incomplete.push(ledger.undelivered());
                 break;
             }
         }
@@ -1079,15 +1207,6 @@ fn stream_and_watch(
         .unwrap_or_else(Instant::now)
         .saturating_duration_since(stream_start)
         .as_secs_f64();
-    let live_eval = eval::evaluate(&truth, &alerts);
-    let mut alerts_by_rule = BTreeMap::new();
-    for a in &alerts {
-        *alerts_by_rule.entry(a.rule.clone()).or_insert(0u64) += 1;
-    }
-    let false_revocations = revoked_targets.values().filter(|&&honest| honest).count() as u64;
-    let true_revocations = revoked_targets.len() as u64 - false_revocations;
-    let ms = |q: f64| (!latency.is_empty()).then(|| latency.value_at_quantile(q) as f64 / 1000.0);
-    let takeovers: Vec<TakeoverReport> = tracked.into_iter().map(|t| t.report).collect();
     Ok(DemoReport {
         day,
         accounts: cfg.accounts,
@@ -1100,24 +1219,8 @@ fn stream_and_watch(
         } else {
             0.0
         },
-        alerts_by_rule,
-        takeover: takeovers.first().cloned(),
-        takeovers,
-        false_alerts: live_eval.false_alerts.total,
-        webhooks_received,
-        webhooks_verified,
-        revocations: revoked_targets.len() as u64,
-        true_revocations,
-        false_revocations,
-        latency_ms: LatencyMs {
-            count: latency.len(),
-            p50: ms(0.5),
-            p90: ms(0.9),
-            p99: ms(0.99),
-            max: (!latency.is_empty()).then(|| latency.max() as f64 / 1000.0),
-        },
-        wall_secs: 0.0,
         incomplete,
+        ..ledger.into_report(&truth)
     })
 }
 

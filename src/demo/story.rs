@@ -109,7 +109,7 @@ impl<W: Write> Story<W> {
             let baseline = r
                 .baseline
                 .as_deref()
-                .map(|b| format!(" {}", self.paint(format!("(usual: {b})"), dim)))
+                .map(|b| format!(" {}", self.paint(format!("(baseline: {b})"), dim)))
                 .unwrap_or_default();
             self.line(&format!("         {label}• {}{baseline}{weight}", r.text));
         }
@@ -132,8 +132,11 @@ impl<W: Write> Story<W> {
         self.line("");
         self.line(&self.paint("Summary", bold));
         self.line(&format!(
-            "  events          {} on {} through Kafka, {:.0} events/s; {} events of history learned",
-            r.events, r.day, r.events_per_sec, r.history_events
+            "  events          {} on {} through Kafka, {} events/s; {} events of history learned",
+            thousands(r.events),
+            r.day,
+            thousands(r.events_per_sec.round() as u64),
+            thousands(r.history_events)
         ));
         if r.alerts_by_rule.is_empty() {
             self.line("  alerts          none");
@@ -203,6 +206,19 @@ impl<W: Write> Story<W> {
     }
 }
 
+/// `1234567` → `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn takeover_line(t: &TakeoverReport) -> String {
     let mut s = format!("{} {} ", t.attack_id, t.account);
     if !t.detected {
@@ -247,8 +263,9 @@ impl<W: Write> Observer for Story<W> {
                 secs,
             } => {
                 self.line(&format!(
-                    "  {} {events} events learned in {secs:.1} s (generation included); {alerts} alerts while learning, not sent",
-                    self.paint("✓", ok)
+                    "  {} {} events learned in {secs:.1} s (generation included); {alerts} alerts while learning, not sent",
+                    self.paint("✓", ok),
+                    thousands(events)
                 ));
             }
             Note::Joining {
@@ -285,8 +302,9 @@ impl<W: Write> Observer for Story<W> {
                     "as fast as possible".to_string()
                 };
                 self.line(&format!(
-                    "{} streaming {day}: {events} events produced to Kafka in event-time order, {pace}",
-                    self.paint("▸", step)
+                    "{} streaming {day}: {} events produced to Kafka in event-time order, {pace}",
+                    self.paint("▸", step),
+                    thousands(events as u64)
                 ));
                 self.line("");
             }
@@ -364,8 +382,7 @@ impl<W: Write> Observer for Story<W> {
                 takeover,
                 first,
             } => match takeover {
-                // Later alerts on the same session revoke it again: the SaaS de-duplicates.
-                Some(_) if !first => {}
+                _ if !first => {}
                 Some(t) => {
                     self.line(&format!(
                         "         → SaaS  {} of {} {account} ({scope} scope)",
@@ -405,5 +422,39 @@ impl<W: Write> Observer for Story<W> {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(324_284), "324,284");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn a_missed_takeover_is_said_plainly() {
+        let mut out = Vec::new();
+        let mut story = Story::new(&mut out, false);
+        let report = DemoReport {
+            takeovers: vec![TakeoverReport {
+                attack_id: "atk-001".into(),
+                account: "dr.a@x".into(),
+                records_total: 900,
+                ..TakeoverReport::default()
+            }],
+            ..DemoReport::default()
+        };
+        story.finish(&report);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("0/1 detected, 0/1 revoked"), "{text}");
+        assert!(text.contains("atk-001 dr.a@x NOT detected"), "{text}");
+        assert!(!text.contains('\u{1b}'), "no colour when not asked: {text}");
     }
 }
