@@ -12,7 +12,8 @@
 #           TOCSIN_TEST_BROKER=127.0.0.1:PORT
 #           TOCSIN_TEST_BROKER_DIR=DIR
 #       Storage is in memory unless --file is given (sqlite file DIR/tansu.db: data survives a
-#       broker restart). DIR (default: a new temporary directory) holds the pid file and the log.
+#       broker restart). Use --file for anything that seeks: tansu 0.6.0's memory storage answers
+#       a fetch starting inside a record batch with the next batch, skipping records. DIR (default: a new temporary directory) holds the pid file and the log.
 #       With --owner PID the broker stops by itself when process PID exits (test harnesses).
 #
 #   scripts/test-broker.sh topic BROKER NAME [PARTITIONS]

@@ -246,7 +246,9 @@ impl<'a> Event<'a> {
             write_str_field(out, "id", id)?;
         }
         if let Some(o) = self.outcome {
-            write!(out, ",\"outcome\":\"{}\"", o.as_str())?;
+            out.write_all(b",\"outcome\":\"")?;
+            out.write_all(o.as_str().as_bytes())?;
+            out.write_all(b"\"")?;
         }
         write_str_field(out, "account", &self.account)?;
         for (name, v) in [("tenant", &self.tenant), ("session", &self.session)] {
@@ -255,7 +257,9 @@ impl<'a> Event<'a> {
             }
         }
         if let Some(ip) = self.ip {
-            write!(out, ",\"ip\":\"{ip}\"")?;
+            out.write_all(b",\"ip\":\"")?;
+            write_ip(ip, out)?;
+            out.write_all(b"\"")?;
         }
         for (name, v) in [
             ("user_agent", &self.user_agent),
@@ -268,13 +272,27 @@ impl<'a> Event<'a> {
             }
         }
         if let Some(a) = self.action {
-            write!(out, ",\"action\":\"{}\"", a.as_str())?;
+            out.write_all(b",\"action\":\"")?;
+            out.write_all(a.as_str().as_bytes())?;
+            out.write_all(b"\"")?;
         }
         if let Some(r) = &self.resource {
             write_str_field(out, "resource", r)?;
         }
         if self.kind == EventKind::Access {
-            write!(out, ",\"count\":{}", self.count)?;
+            out.write_all(b",\"count\":")?;
+            let mut digits = [0u8; 10];
+            let mut n = digits.len();
+            let mut c = self.count;
+            loop {
+                n -= 1;
+                digits[n] = b'0' + (c % 10) as u8;
+                c /= 10;
+                if c == 0 {
+                    break;
+                }
+            }
+            out.write_all(&digits[n..])?;
         }
         out.write_all(b"}")
     }
@@ -288,8 +306,38 @@ impl<'a> Event<'a> {
     }
 }
 
+/// IPv4 without `core::fmt` (the common case on the write path); IPv6 through `Display`.
+fn write_ip(ip: IpAddr, out: &mut impl Write) -> std::io::Result<()> {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut buf = [0u8; 15];
+            let mut n = 0;
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf[n] = b'.';
+                    n += 1;
+                }
+                if octet >= 100 {
+                    buf[n] = b'0' + octet / 100;
+                    n += 1;
+                }
+                if octet >= 10 {
+                    buf[n] = b'0' + (octet / 10) % 10;
+                    n += 1;
+                }
+                buf[n] = b'0' + octet % 10;
+                n += 1;
+            }
+            out.write_all(&buf[..n])
+        }
+        IpAddr::V6(v6) => write!(out, "{v6}"),
+    }
+}
+
 fn write_str_field(out: &mut impl Write, name: &str, value: &str) -> std::io::Result<()> {
-    write!(out, ",\"{name}\":")?;
+    out.write_all(b",\"")?;
+    out.write_all(name.as_bytes())?;
+    out.write_all(b"\":")?;
     serde_json::to_writer(&mut *out, value).map_err(std::io::Error::other)
 }
 
@@ -333,6 +381,22 @@ mod tests {
         e.outcome = Some(Outcome::Failure);
         let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
         assert_eq!(v["account"], "a\"b\\c\n");
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_would() {
+        for a in [
+            "0.0.0.0",
+            "9.10.99.100",
+            "255.255.255.255",
+            "2001:db8::1",
+            "90.1.37.12",
+        ] {
+            let ip: IpAddr = a.parse().unwrap();
+            let mut v = Vec::new();
+            write_ip(ip, &mut v).unwrap();
+            assert_eq!(String::from_utf8(v).unwrap(), ip.to_string());
+        }
     }
 
     #[test]

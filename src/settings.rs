@@ -46,7 +46,7 @@ pub struct Settings {
 }
 
 /// `[geoip]`
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GeoipSettings {
     /// City database: MaxMind GeoIP2/GeoLite2 City layout or DB-IP City Lite layout. One path,
@@ -72,6 +72,16 @@ fn one_or_many_paths<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathB
         OneOrMany::One(p) => vec![p],
         OneOrMany::Many(v) => v,
     })
+}
+
+impl Default for GeoipSettings {
+    fn default() -> Self {
+        GeoipSettings {
+            city: Vec::new(),
+            asn: None,
+            cache_entries: default_geo_cache(),
+        }
+    }
 }
 
 fn default_geo_cache() -> usize {
@@ -514,5 +524,66 @@ max_per_tenant_per_hour = 10
         let err =
             Settings::parse("[[api.tokens]]\nname='a'\nrole='reader'\n", "t.toml").unwrap_err();
         assert!(err.to_string().contains("api.tokens[0]"));
+    }
+}
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    /// `tocsin.example.toml` documents every key: it must parse (unknown keys are rejected, so a
+    /// renamed key breaks this test) and must mention every field of every section.
+    #[test]
+    fn example_config_parses_and_names_every_key() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tocsin.example.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let s = Settings::parse(&text, "tocsin.example.toml").unwrap();
+        assert!(
+            s.source.kafka.is_some() && !s.api.tokens.is_empty() && !s.sinks.webhook.is_empty()
+        );
+        for key in [
+            "city",
+            "asn",
+            "cache_entries",
+            "dir",
+            "maturity",
+            "learning_logins",
+            "default_timezone",
+            "checkpoint_interval_secs",
+            "brokers",
+            "topics",
+            "group_id",
+            "format",
+            "dead_letter_topic",
+            "alerts_topic",
+            "revocations_topic",
+            "properties",
+            "sasl_password_env",
+            "listen",
+            "name",
+            "role",
+            "sha256",
+            "token_env",
+            "url",
+            "secret_env",
+            "min_severity",
+            "headers",
+            "max_attempts",
+            "timeout_ms",
+            "max_per_minute",
+            "max_per_tenant_per_hour",
+            "ttl_secs",
+            "max_entries",
+            "max_bytes",
+            "backoff_initial_ms",
+            "backoff_max_ms",
+            "revocation_max_attempts",
+            "concurrency",
+        ] {
+            assert!(
+                text.contains(&format!("{key} =")),
+                "tocsin.example.toml does not document `{key}`"
+            );
+        }
     }
 }

@@ -122,23 +122,37 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 }
 
 /// Writes `ms` as `YYYY-MM-DDTHH:MM:SSZ`, or with `.mmm` when the milliseconds are not zero.
+/// Digits are written by hand: this runs once per generated or decoded event, and `core::fmt`
+/// dominated the cost.
 pub fn write_rfc3339(ms: i64, out: &mut impl Write) -> std::io::Result<()> {
     let days = ms.div_euclid(DAY_MS);
     let rem = ms.rem_euclid(DAY_MS);
     let (y, m, d) = civil_from_days(days);
     let secs = rem / 1000;
     let frac = rem % 1000;
-    write!(
-        out,
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    )?;
-    if frac != 0 {
-        write!(out, ".{frac:03}")?;
+    let y = y.clamp(0, 9999) as u32;
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    put2(&mut b[0..2], y / 100);
+    put2(&mut b[2..4], y % 100);
+    put2(&mut b[5..7], m);
+    put2(&mut b[8..10], d);
+    put2(&mut b[11..13], (secs / 3600) as u32);
+    put2(&mut b[14..16], ((secs / 60) % 60) as u32);
+    put2(&mut b[17..19], (secs % 60) as u32);
+    if frac == 0 {
+        b[19] = b'Z';
+        out.write_all(&b[..20])
+    } else {
+        let f = frac as u32;
+        b[20] = b'0' + (f / 100) as u8;
+        put2(&mut b[21..23], f % 100);
+        out.write_all(&b)
     }
-    out.write_all(b"Z")
+}
+
+fn put2(dst: &mut [u8], v: u32) {
+    dst[0] = b'0' + (v / 10) as u8;
+    dst[1] = b'0' + (v % 10) as u8;
 }
 
 /// `ms` as an owned RFC 3339 string (for alerts and reports, not the hot path).

@@ -22,21 +22,34 @@ fn kill_9_at_random_moments_loses_no_alert_revocation_or_dead_letter() {
     // topic: a skipped stretch would miss its poison record.
     let stream = scenario(2_000, 200_000, 2_000, 11);
     let n = stream.records.len() as i64;
+    // A build whose native decoder refuses everything would turn the run into 200,000+ dead
+    // letters per life, which a sqlite-backed tansu cannot absorb; that measures the broker, not
+    // the engine.
+    if stream.expected_rejections().len() > stream.records.len() / 10 {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI=true: the native decoder refuses most of the stream"
+        );
+        skip_loudly("the native decoder in this build refuses most of the stream");
+        return;
+    }
     produce(&broker, &cfg.input, &stream.records);
     let file = dir.path().join("events.jsonl");
     stream.write_file(&file);
 
-    // Each life: wait until the engine has its partitions, let it consume for a random while,
-    // then kill it. Checkpoints every 100 ms, so every life makes some progress and most kills
-    // land between checkpoints, with records processed but not yet checkpointed.
+    // Each life is killed at a random moment: on even lives after it has checkpointed some
+    // progress (so the restart resumes mid-stream, with records processed since the checkpoint
+    // re-processed), on odd lives soon after it got its partitions (often before its first
+    // checkpoint). Checkpoints every 100 ms so that lives are short.
     let mut rng = SmallRng::seed_from_u64(2026);
     let mut kills = 0;
     let mut killed_after_a_checkpoint = false;
-    for _life in 0..8 {
+    for life in 0..8 {
         if kills == 4 {
             break;
         }
-        let mut engine = cfg.spawn();
+        let before = checkpointed(&cfg.state, &cfg.input);
+        let mut engine = cfg.spawn_with(&["--checkpoint-interval-ms", "100"]);
         wait_for(
             "partitions to be assigned",
             Duration::from_secs(120),
@@ -45,7 +58,12 @@ fn kill_9_at_random_moments_loses_no_alert_revocation_or_dead_letter() {
                 engine.stderr().contains("partitions assigned")
             },
         );
-        std::thread::sleep(Duration::from_millis(rng.gen_range(20..400)));
+        if life % 2 == 0 {
+            wait_for("progress", Duration::from_secs(120), || {
+                checkpointed(&cfg.state, &cfg.input) > before
+            });
+        }
+        std::thread::sleep(Duration::from_millis(rng.gen_range(0..400)));
         let at = checkpointed(&cfg.state, &cfg.input);
         if at >= n {
             // Finished before the kill: no point in more lives.
@@ -54,7 +72,7 @@ fn kill_9_at_random_moments_loses_no_alert_revocation_or_dead_letter() {
         }
         engine.crash();
         kills += 1;
-        killed_after_a_checkpoint |= at > 0;
+        killed_after_a_checkpoint |= at > before;
     }
     assert!(
         kills >= 3,
@@ -65,11 +83,21 @@ fn kill_9_at_random_moments_loses_no_alert_revocation_or_dead_letter() {
         "no kill came after a checkpoint: resuming was not exercised"
     );
 
-    let engine = cfg.spawn();
+    let mut engine = cfg.spawn();
+    let started = std::time::Instant::now();
     wait_for(
         "the final run to catch up",
         Duration::from_secs(300),
-        || checkpointed(&cfg.state, &cfg.input) >= n,
+        || {
+            assert!(!engine.exited(), "final run died:\n{}", engine.stderr());
+            let at = checkpointed(&cfg.state, &cfg.input);
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "final run stuck at {at} of {n}:\n{}",
+                engine.stderr()
+            );
+            at >= n
+        },
     );
     let (ok, stderr) = engine.terminate(Duration::from_secs(15));
     assert!(ok, "final run did not exit 0:\n{stderr}");

@@ -90,6 +90,10 @@ impl RunSummaryProbe {
 #[test]
 fn restart_restores_state_and_resumes_at_the_checkpointed_offsets() {
     let broker = broker_or_skip!();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("tocsin=info")
+        .with_test_writer()
+        .try_init();
     let dir = tempfile::tempdir().unwrap();
     let cfg = RunConfig::new(&broker, dir.path(), 3);
     let stream = scenario(30, 1_500, 0, 3);

@@ -191,6 +191,9 @@ def brute_force():
     for i in range(14):
         c.ev(t + timedelta(seconds=20 * i), type="login", outcome="failure", account=acc, tenant=T_ROUEN,
              ip="185.220.101.4", user_agent=UA_LINUX_FIREFOX, failure_reason="bad_password")
+    # ...and the fifteenth try works: not a first try, so only the failures give it away.
+    c.ev(t + timedelta(seconds=20 * 14), type="login", outcome="success", account=acc, tenant=T_ROUEN,
+         session="s-bf-1", ip="185.220.101.4", user_agent=UA_LINUX_FIREFOX, method="password")
     c.write()
 
 

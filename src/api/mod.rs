@@ -35,7 +35,7 @@ use error::ApiError;
 /// Largest request body accepted, bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// What the API needs from the detector. Implemented for `crate::detect::Detector`.
+/// What the API needs from the detector. Implemented for `crate::pipeline::Pipeline`, which owns it.
 pub trait Baselines: Send + Sync {
     /// The account's baseline in human terms (countries, ASNs, devices, hour profile, access
     /// volume), or `None` when the account is unknown.

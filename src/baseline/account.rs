@@ -47,10 +47,12 @@ impl HourProfile {
         if self.decayed_day == 0 {
             self.decayed_day = today;
         }
-        while today >= self.decayed_day.saturating_add(30) {
+        // One halving per 30 days elapsed; eight empty a u8, so more are pointless.
+        let periods = today.saturating_sub(self.decayed_day) / 30;
+        for _ in 0..periods.min(8) {
             self.halve();
-            self.decayed_day += 30;
         }
+        self.decayed_day += periods * 30;
         if let Some(b) = self.buckets.get_mut(bucket) {
             if *b == u8::MAX {
                 self.halve();
@@ -73,8 +75,9 @@ impl HourProfile {
     }
 
     /// Share of the profile "around" `bucket`: the bucket itself, half of each neighbouring hour
-    /// (a 07:55 habit also covers 08:05), and 30% of the same hours on the other kind of day (a
-    /// weekday habit makes a Saturday morning unusual, not unheard of). 0 when empty.
+    /// and a quarter of the hours two away (a 08:30 habit also covers a 10:00 login; a doctor's
+    /// day is not a timetable), and 30% of the same hours on the other kind of day (a weekday
+    /// habit makes a Saturday morning unusual, not unheard of). 0 when empty.
     pub fn share(&self, bucket: usize) -> f32 {
         let total = self.total();
         if total == 0.0 {
@@ -84,7 +87,7 @@ impl HourProfile {
             let base = b / 24 * 24;
             let h = b % 24;
             let at = |hh: usize| self.buckets[base + hh % 24] as f32;
-            at(h) + 0.5 * (at(h + 23) + at(h + 1))
+            at(h) + 0.5 * (at(h + 23) + at(h + 1)) + 0.25 * (at(h + 22) + at(h + 2))
         };
         let other = (bucket + 24) % HOUR_BUCKETS;
         ((around(bucket) + 0.3 * around(other)) / total).min(1.0)

@@ -5,7 +5,8 @@
 //! Everything is bounded. Per account: [`AccountBaseline`] is a fixed-size struct (its worst case
 //! is `size_of`, held to [`account::ACCOUNT_BYTES_BOUND`]); open sessions live in a separate map
 //! (at most [`SESSION_SLOTS`] per account, [`session_bytes`] each, expired after
-//! [`SESSION_IDLE_S`]) because most accounts have none at any moment. Failure maps and tenant
+//! [`SESSION_IDLE_S`] on the account's next event or by `Detector::expire_idle`) because most
+//! accounts have none at any moment. Failure maps and tenant
 //! tables have caps with eviction of the stalest entries; population counts use exact maps for
 //! low-cardinality values and count-min sketches for networks and devices.
 //!
@@ -14,8 +15,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use parking_lot::Mutex;
+use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -561,49 +563,61 @@ impl Population {
 pub const NAMES_CAP: usize = 100_000;
 
 /// IANA time zones, interned: accounts store a `u16` index, and the UTC offset of each zone is
-/// cached per hour (the offset changes at most at DST transitions, which fall on whole hours).
+/// cached per hour (offsets change at DST transitions, which fall on whole hours in every zone
+/// an account of a medical SaaS plausibly has). The hot path takes a read lock and one atomic
+/// load; only a new hour or a new zone writes.
 pub struct Zones {
-    inner: Mutex<ZoneTable>,
+    inner: RwLock<ZoneTable>,
 }
 
 struct ZoneTable {
     names: Vec<Box<str>>,
     zones: Vec<Option<jiff::tz::TimeZone>>,
-    cache: Vec<(i64, i32)>,
+    /// Per zone: `(hour since epoch as u32) << 32 | (offset minutes as u32)`; `u64::MAX` = empty.
+    cache: Vec<AtomicU64>,
+}
+
+impl ZoneTable {
+    fn push(&mut self, name: &str) {
+        self.names.push(name.into());
+        self.zones.push(jiff::tz::TimeZone::get(name).ok());
+        self.cache.push(AtomicU64::new(u64::MAX));
+    }
 }
 
 impl Zones {
     /// A table whose index 0 is `default` (an unknown name falls back to UTC).
     pub fn new(default: &str) -> Zones {
-        let z = Zones {
-            inner: Mutex::new(ZoneTable {
-                names: Vec::new(),
-                zones: Vec::new(),
-                cache: Vec::new(),
-            }),
+        let mut t = ZoneTable {
+            names: Vec::new(),
+            zones: Vec::new(),
+            cache: Vec::new(),
         };
-        z.intern(default);
-        z
+        t.push(default);
+        Zones {
+            inner: RwLock::new(t),
+        }
     }
 
     /// The index of `name` (interned on first use; at most `u16::MAX` zones, then the default).
     pub fn intern(&self, name: &str) -> u16 {
-        let mut t = self.inner.lock();
+        if let Some(i) = self.inner.read().names.iter().position(|n| &**n == name) {
+            return i as u16;
+        }
+        let mut t = self.inner.write();
         if let Some(i) = t.names.iter().position(|n| &**n == name) {
             return i as u16;
         }
         if t.names.len() >= u16::MAX as usize {
             return 0;
         }
-        t.names.push(name.into());
-        t.zones.push(jiff::tz::TimeZone::get(name).ok());
-        t.cache.push((i64::MIN, 0));
+        t.push(name);
         (t.names.len() - 1) as u16
     }
 
     /// The zone name of an index.
     pub fn name(&self, idx: u16) -> String {
-        let t = self.inner.lock();
+        let t = self.inner.read();
         t.names
             .get(idx as usize)
             .or_else(|| t.names.first())
@@ -614,7 +628,7 @@ impl Zones {
     /// Every interned name, by index (for snapshots).
     pub fn names(&self) -> Vec<String> {
         self.inner
-            .lock()
+            .read()
             .names
             .iter()
             .map(|n| n.to_string())
@@ -623,36 +637,38 @@ impl Zones {
 
     /// Replaces the table with `names` (from a snapshot).
     pub fn restore(&self, names: &[String]) {
-        let mut t = self.inner.lock();
-        t.names = names.iter().map(|n| n.as_str().into()).collect();
-        t.zones = names
-            .iter()
-            .map(|n| jiff::tz::TimeZone::get(n).ok())
-            .collect();
-        t.cache = vec![(i64::MIN, 0); names.len()];
+        let mut t = ZoneTable {
+            names: Vec::new(),
+            zones: Vec::new(),
+            cache: Vec::new(),
+        };
+        for n in names {
+            t.push(n);
+        }
+        *self.inner.write() = t;
     }
 
     /// UTC offset in minutes of zone `idx` at `ts_ms`.
     pub fn offset_min(&self, idx: u16, ts_ms: i64) -> i32 {
-        let hour = ts_ms.div_euclid(crate::timefmt::HOUR_MS);
-        let mut t = self.inner.lock();
+        let hour = ts_ms
+            .div_euclid(crate::timefmt::HOUR_MS)
+            .clamp(0, u32::MAX as i64 - 1) as u32;
+        let t = self.inner.read();
         let i = if (idx as usize) < t.zones.len() {
             idx as usize
         } else {
             0
         };
-        if let Some(&(h, off)) = t.cache.get(i) {
-            if h == hour {
-                return off;
-            }
+        let Some(cell) = t.cache.get(i) else { return 0 };
+        let packed = cell.load(Ordering::Relaxed);
+        if packed != u64::MAX && (packed >> 32) as u32 == hour {
+            return packed as u32 as i32;
         }
         let off = match (t.zones.get(i), jiff::Timestamp::from_millisecond(ts_ms)) {
             (Some(Some(z)), Ok(ts)) => z.to_offset(ts).seconds() / 60,
             _ => 0,
         };
-        if let Some(c) = t.cache.get_mut(i) {
-            *c = (hour, off);
-        }
+        cell.store(((hour as u64) << 32) | off as u32 as u64, Ordering::Relaxed);
         off
     }
 }

@@ -1,10 +1,10 @@
-//! `tocsin rules check|test`: validate rule files (check) and run their fixtures (test, not
-//! wired yet).
+//! `tocsin rules check|test`: validate rule files (check) and run the fixtures shipped with
+//! them under `<dir>/tests/` (test).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::{not_yet, CmdError, CmdResult};
+use super::{CmdError, CmdResult};
 use crate::detect::rules::{self, Maturity};
 
 /// `tocsin rules ...`
@@ -19,6 +19,13 @@ pub enum RulesCommand {
     Test {
         /// Rules directory.
         dir: Option<std::path::PathBuf>,
+        /// City database for the fixtures' addresses (default: the repository's fixture database
+        /// `testdata/geo/GeoLite2-City-Test.mmdb`, which the shipped fixtures are written against).
+        #[arg(long)]
+        geoip_city: Option<PathBuf>,
+        /// ASN database (default: `testdata/geo/GeoLite2-ASN-Test.mmdb`).
+        #[arg(long)]
+        geoip_asn: Option<PathBuf>,
     },
 }
 
@@ -26,7 +33,15 @@ pub enum RulesCommand {
 pub fn run(cmd: RulesCommand) -> CmdResult {
     match cmd {
         RulesCommand::Check { dir } => check(&dir.unwrap_or_else(|| PathBuf::from("rules"))),
-        RulesCommand::Test { .. } => not_yet("rules test", 3),
+        RulesCommand::Test {
+            dir,
+            geoip_city,
+            geoip_asn,
+        } => test(
+            &dir.unwrap_or_else(|| PathBuf::from("rules")),
+            geoip_city.unwrap_or_else(|| PathBuf::from("testdata/geo/GeoLite2-City-Test.mmdb")),
+            geoip_asn.unwrap_or_else(|| PathBuf::from("testdata/geo/GeoLite2-ASN-Test.mmdb")),
+        ),
     }
 }
 
@@ -71,4 +86,37 @@ fn check(dir: &Path) -> CmdResult {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+fn test(dir: &Path, city: PathBuf, asn: PathBuf) -> CmdResult {
+    if !dir.is_dir() {
+        return Err(CmdError::Usage(format!(
+            "{}: no such rules directory",
+            dir.display()
+        )));
+    }
+    for db in [&city, &asn] {
+        if !db.is_file() {
+            return Err(CmdError::Usage(format!(
+                "{}: GeoIP database not found (the fixtures need the test databases; pass \
+                 --geoip-city/--geoip-asn or run from the repository root)",
+                db.display()
+            )));
+        }
+    }
+    let geo = crate::settings::GeoipSettings {
+        city: vec![city],
+        asn: Some(asn),
+        ..Default::default()
+    };
+    let report = crate::detect::rule_tests::run_rule_tests(dir, &geo);
+    print!("{report}");
+    if report.error.is_some() {
+        return Err(CmdError::Usage("rule fixtures could not run".into()));
+    }
+    Ok(if report.failed() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

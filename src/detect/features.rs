@@ -77,7 +77,7 @@ catalog! {
     // Hour
     HourLocal = "hour.local": Num, "Hour of day (0..23) in the account's time zone (its usual place's, else `detect.default_timezone`).";
     HourWeekend = "hour.weekend": Bool, "Saturday or Sunday in the account's time zone.";
-    HourShare = "hour.share": Num, "Share (0..1) of the account's logins around this hour (neighbouring hours count half).";
+    HourShare = "hour.share": Num, "Share (0..1) of the account's logins around this hour (neighbouring hours count half, two hours away a quarter, the other kind of day 30%).";
     HourRare = "hour.rare": Bool, "The account has a profile (≥ 10 logins) and this hour's share is under 1%.";
     // Risk
     RiskScore = "risk.score": Num, "Risk in [0, 1] of the login (Freeman et al. likelihood ratio; see `risk.rs`). For access events, the session's login risk.";

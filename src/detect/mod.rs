@@ -24,7 +24,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
 
 use dashmap::DashMap;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{Alert, Severity, Verdict};
@@ -149,7 +149,7 @@ pub struct Detector {
     pair_failures: DashMap<u64, FailureCount>,
     source_failures: DashMap<u64, SourceFailures>,
     tenants: DashMap<u64, TenantState>,
-    population: Mutex<Population>,
+    population: RwLock<Population>,
     names: DashMap<u64, Box<str>>,
     zones: Zones,
     suppress: DashMap<u64, i64>,
@@ -187,6 +187,30 @@ struct Keys {
     place: Option<(f32, f32)>,
 }
 
+/// What the detector knew before an event, in the terms features are computed from.
+#[derive(Clone, Copy)]
+struct Before {
+    acct: AccountBaseline,
+    existing: bool,
+    sessions: SessionSet,
+    learning: bool,
+    how: u8,
+    bucket: usize,
+    is_auth: bool,
+    risk: RiskScore,
+    pop_country: Option<f64>,
+    pop_asn: Option<f64>,
+    now_s: u32,
+    today: u16,
+}
+
+/// Values computed along with the features that explanation and learning need too.
+struct Derived {
+    this_session: Option<OpenSession>,
+    risk_score: f64,
+    windows: baseline::account::VolumeWindows,
+}
+
 impl Detector {
     /// Loads the rules and builds empty baselines.
     pub fn from_settings(
@@ -215,7 +239,7 @@ impl Detector {
             pair_failures: DashMap::new(),
             source_failures: DashMap::new(),
             tenants: DashMap::new(),
-            population: Mutex::new(Population::default()),
+            population: RwLock::new(Population::default()),
             names: DashMap::new(),
             zones: Zones::new(&detect.default_timezone),
             suppress: DashMap::new(),
@@ -289,7 +313,7 @@ impl Detector {
 
         let is_auth = matches!(ev.kind, EventKind::Login | EventKind::Mfa);
         let (risk, pop_country, pop_asn) = {
-            let pop = self.population.lock();
+            let pop = self.population.read();
             let r = if is_auth {
                 risk::score(
                     &acct,
@@ -316,6 +340,117 @@ impl Detector {
             )
         };
 
+        let b = Before {
+            acct,
+            existing: existing.is_some(),
+            sessions,
+            learning,
+            how,
+            bucket,
+            is_auth,
+            risk,
+            pop_country,
+            pop_asn,
+            now_s,
+            today,
+        };
+        let (
+            f,
+            Derived {
+                this_session,
+                risk_score,
+                windows,
+            },
+        ) = self.features(ev, enr, &k, &b);
+        // Rules.
+        let mut worst: Option<Severity> = None;
+        let first_alert = out.len();
+        for rule in &self.rules.rules {
+            if !rule.when.eval(&f) {
+                continue;
+            }
+            if rule.mode == Mode::Active {
+                worst = worst.max(Some(rule.severity));
+            }
+            if self.suppressed(&rule.id, k.account, ev.ts_ms, rule.suppress_ms) {
+                continue;
+            }
+            let names =
+                |t: NameTable, key: u32| self.names.get(&name_slot(t, key)).map(|n| n.to_string());
+            let evidence = Evidence {
+                ev,
+                enr,
+                feats: &f,
+                acct: &acct,
+                risk,
+                risk_score,
+                today,
+                learning_logins: self.settings.learning_logins,
+                names: &names,
+                session: this_session,
+            };
+            out.push(explain::build_alert(rule, &evidence, now_ms));
+        }
+        if out.len() > first_alert {
+            let memo = Memo {
+                account: k.account,
+                country: k.country,
+                city: k.city,
+                asn: k.asn,
+                prefix: k.prefix,
+                device: k.device,
+            };
+            let mut m = self.memos.lock();
+            for a in &out[first_alert..] {
+                if m.0.insert(a.id.clone(), memo).is_none() {
+                    m.1.push_back(a.id.clone());
+                }
+            }
+            while m.1.len() > MEMO_CAP {
+                if let Some(old) = m.1.pop_front() {
+                    m.0.remove(&old);
+                }
+            }
+        }
+
+        // Learning.
+        let flagged = worst.is_some_and(|s| s >= Severity::High);
+        self.learn(
+            ev,
+            enr,
+            &k,
+            today,
+            now_s,
+            bucket,
+            risk_score,
+            flagged,
+            existing.is_none(),
+            windows,
+        );
+    }
+
+    /// Computes every catalog feature of one event from the state as it was before it.
+    fn features<'e>(
+        &self,
+        ev: &'e Event<'_>,
+        enr: &'e Enriched,
+        k: &Keys,
+        b: &Before,
+    ) -> (EventFeatures<'e>, Derived) {
+        let Before {
+            acct,
+            existing,
+            sessions,
+            learning,
+            how,
+            bucket,
+            is_auth,
+            risk,
+            pop_country,
+            pop_asn,
+            now_s,
+            today,
+        } = *b;
         let mut f = EventFeatures::default();
         // Event.
         let success = |o| ev.outcome == Some(o);
@@ -365,7 +500,7 @@ impl Detector {
         }
         f.num(
             F::AccountAgeDays,
-            if existing.is_some() {
+            if existing {
                 today.saturating_sub(acct.first_day) as f64
             } else {
                 0.0
@@ -599,71 +734,14 @@ impl Detector {
         f.opt_num(F::PopulationCountryShare, pop_country);
         f.opt_num(F::PopulationAsnShare, pop_asn);
 
-        // Rules.
-        let mut worst: Option<Severity> = None;
-        let first_alert = out.len();
-        for rule in &self.rules.rules {
-            if !rule.when.eval(&f) {
-                continue;
-            }
-            if rule.mode == Mode::Active {
-                worst = worst.max(Some(rule.severity));
-            }
-            if self.suppressed(&rule.id, k.account, ev.ts_ms, rule.suppress_ms) {
-                continue;
-            }
-            let names =
-                |t: NameTable, key: u32| self.names.get(&name_slot(t, key)).map(|n| n.to_string());
-            let evidence = Evidence {
-                ev,
-                enr,
-                feats: &f,
-                acct: &acct,
-                risk,
+        (
+            f,
+            Derived {
+                this_session,
                 risk_score,
-                today,
-                learning_logins: self.settings.learning_logins,
-                names: &names,
-                session: this_session,
-            };
-            out.push(explain::build_alert(rule, &evidence, now_ms));
-        }
-        if out.len() > first_alert {
-            let memo = Memo {
-                account: k.account,
-                country: k.country,
-                city: k.city,
-                asn: k.asn,
-                prefix: k.prefix,
-                device: k.device,
-            };
-            let mut m = self.memos.lock();
-            for a in &out[first_alert..] {
-                if m.0.insert(a.id.clone(), memo).is_none() {
-                    m.1.push_back(a.id.clone());
-                }
-            }
-            while m.1.len() > MEMO_CAP {
-                if let Some(old) = m.1.pop_front() {
-                    m.0.remove(&old);
-                }
-            }
-        }
-
-        // Learning.
-        let flagged = worst.is_some_and(|s| s >= Severity::High);
-        self.learn(
-            ev,
-            enr,
-            &k,
-            today,
-            now_s,
-            bucket,
-            risk_score,
-            flagged,
-            existing.is_none(),
-            windows,
-        );
+                windows,
+            },
+        )
     }
 
     fn suppressed(&self, rule: &str, account: u64, ts_ms: i64, window_ms: i64) -> bool {
@@ -911,7 +989,7 @@ impl Detector {
                 .or_default()
                 .add(k.account32, k.prefix, k.asn, today);
         }
-        self.population.lock().add_login(
+        self.population.write().add_login(
             k.country,
             k.asn,
             k.prefix,
@@ -921,6 +999,33 @@ impl Detector {
             enr.device.kind,
             bucket,
         );
+    }
+
+    /// Closes sessions idle for longer than [`baseline::SESSION_IDLE_S`] (learning their volume)
+    /// and drops failure counters idle for an hour. Accounts that come back do this themselves;
+    /// call it periodically (e.g. at each checkpoint) so accounts that never return do not keep
+    /// sessions. Returns the number of sessions closed.
+    pub fn expire_idle(&self, now_ms: i64) -> usize {
+        let now_s = secs_of(now_ms);
+        let mut finished: Vec<(u64, OpenSession)> = Vec::new();
+        self.sessions.retain(|&account, set| {
+            set.expire(now_s, |s| finished.push((account, s)));
+            !set.is_empty()
+        });
+        // The sessions map is released before any account entry is taken.
+        for (account, s) in &finished {
+            if !s.flagged && s.risk() < RISKY_SESSION && s.records() > 0 {
+                if let Some(mut a) = self.accounts.get_mut(account) {
+                    a.volume.fold(s.totals);
+                }
+            }
+        }
+        for m in [&self.account_failures, &self.pair_failures] {
+            m.retain(|_, v| now_s.saturating_sub(v.last_s) < 3600);
+        }
+        self.source_failures
+            .retain(|_, v| now_s.saturating_sub(v.last_s) < 3600);
+        finished.len()
     }
 
     /// Applies an analyst's verdict on an alert at once: `false_positive` learns the alert's
@@ -948,8 +1053,14 @@ impl Detector {
                         .device
                         .as_ref()
                         .and_then(|d| d.id.as_deref())
-                        .and_then(|id| id.strip_prefix("fp_"))
-                        .and_then(|h| u64::from_str_radix(h, 16).ok())
+                        .map(|id| {
+                            match id.strip_prefix("fp_").map(|h| u64::from_str_radix(h, 16)) {
+                                Some(Ok(fp)) => fp,
+                                // Not a user-agent fingerprint: the event's own device_id.
+                                _ => crate::enrich::device::device_id_fingerprint(id),
+                            }
+                        })
+                        .filter(|&fp| fp != 0)
                         .map(device_key),
                 }
             }
@@ -1105,7 +1216,7 @@ impl Detector {
             .sum();
         let names: usize = self.names.iter().map(|n| n.len() + 8 + ENTRY + 16).sum();
         // Two sketches of 4 × 4096 u32, plus the exact tables (a few hundred keys each).
-        let population = 2 * 4 * 4096 * 4 + self.population.lock().distinct_keys() * 24;
+        let population = 2 * 4 * 4096 * 4 + self.population.read().distinct_keys() * 24;
         DetectorStats {
             accounts,
             state_bytes: per(accounts, std::mem::size_of::<AccountBaseline>())
@@ -1156,7 +1267,7 @@ impl Detector {
             pair_failures: sorted(&self.pair_failures),
             source_failures: sorted(&self.source_failures),
             tenants,
-            population: self.population.lock().clone(),
+            population: self.population.read().clone(),
             names,
             zones: self.zones.names(),
             suppress: sorted(&self.suppress),
@@ -1205,7 +1316,7 @@ impl Detector {
         for (k, n) in snap.names {
             self.names.insert(k, n.into());
         }
-        *self.population.lock() = snap.population;
+        *self.population.write() = snap.population;
         self.zones.restore(&snap.zones);
         Ok(())
     }

@@ -436,3 +436,127 @@ fn account_state_stays_within_its_documented_bound() {
         "{per_account}"
     );
 }
+
+#[test]
+fn feedback_after_a_restart_reads_the_alert_itself() {
+    let (_dir, d) = detector();
+    history(&d);
+    let a = run(
+        &d,
+        &login("2025-11-13T23:31:00Z", "188.166.23.7", "s-x1"),
+        &attacker(),
+    );
+    let alert = a
+        .iter()
+        .find(|a| a.rule == "probe.new_device")
+        .unwrap()
+        .clone();
+    let mut bytes = Vec::new();
+    d.write_snapshot(&mut bytes).unwrap();
+    let (_dir2, restarted) = detector();
+    restarted.read_snapshot(&mut bytes.as_slice()).unwrap();
+    restarted.feedback(&alert, Verdict::FalsePositive).unwrap();
+    let next = run(
+        &restarted,
+        &login("2025-11-14T08:31:00Z", "188.166.23.7", "s-x2"),
+        &attacker(),
+    );
+    assert!(!fired(&next, "probe.new_device"), "{next:?}");
+}
+
+#[test]
+fn feedback_on_someone_elses_alert_is_refused() {
+    let (_dir, d) = detector();
+    history(&d);
+    let a = run(
+        &d,
+        &login("2025-11-13T23:31:00Z", "188.166.23.7", "s-x1"),
+        &attacker(),
+    );
+    let mut alert = a[0].clone();
+    alert.account = "dr.other@elsewhere".into();
+    assert!(d.feedback(&alert, Verdict::FalsePositive).is_err());
+}
+
+#[test]
+fn idle_sessions_expire_and_their_volume_is_learned() {
+    let (_dir, d) = detector();
+    history(&d);
+    run(
+        &d,
+        &login("2025-11-13T08:30:00Z", "81.250.12.34", "s-open"),
+        &home(),
+    );
+    run(
+        &d,
+        &export("2025-11-13T08:35:00Z", "81.250.12.34", "s-open", 3),
+        &home(),
+    );
+    let before = d.stats().state_bytes;
+    assert_eq!(
+        d.expire_idle(parse_rfc3339("2025-11-13T12:00:00Z").unwrap()),
+        0
+    );
+    assert_eq!(
+        d.expire_idle(parse_rfc3339("2025-11-14T08:36:00Z").unwrap()),
+        1
+    );
+    assert!(d.stats().state_bytes < before);
+    let view = d.account_view("dr.martin@cabinet-rouen").unwrap();
+    assert_eq!(view["volume"]["sessions"], 1, "{view}");
+    assert_eq!(view["open_sessions"], 0, "{view}");
+}
+
+mod no_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn kind_of(i: u8) -> EventKind {
+        [
+            EventKind::Login,
+            EventKind::Mfa,
+            EventKind::Access,
+            EventKind::Logout,
+            EventKind::PasswordChange,
+        ][i as usize % 5]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Whatever the events (times out of order or at the epoch's ends, odd counts, any
+        /// address, places at the poles, no geo), processing never panics and every alert
+        /// serialises with finite numbers.
+        #[test]
+        fn any_event_sequence_is_processed(
+            evs in proptest::collection::vec(
+                (any::<i64>(), any::<u8>(), any::<bool>(), any::<u32>(), any::<u32>(),
+                 any::<u8>(), any::<u8>(), -90.0f32..90.0, -180.0f32..180.0, any::<bool>()),
+                1..40)
+        ) {
+            let (_dir, d) = detector();
+            for (ts, kind, ok, ip, count, acct, sess, lat, lon, geo) in evs {
+                let account = format!("a{}", acct % 3);
+                let session = format!("s{}", sess % 4);
+                let mut ev = Event::new(ts / 1000, kind_of(kind), account.as_str());
+                ev.outcome = Some(if ok { Outcome::Success } else { Outcome::Failure });
+                ev.ip = Some(std::net::IpAddr::V4(std::net::Ipv4Addr::from(ip)));
+                ev.session = Some(session.as_str().into());
+                ev.tenant = Some("t".into());
+                ev.action = Some(Action::ALL[(count % 6) as usize]);
+                ev.count = count.max(1);
+                let mut e = if geo { home() } else { Enriched::default() };
+                e.geo.lat_lon = geo.then_some((lat, lon));
+                e.device.fingerprint = (count % 3) as u64;
+                let mut out = Vec::new();
+                d.process(&ev, &e, ev.ts_ms, &mut out);
+                for a in &out {
+                    prop_assert!(a.risk.is_finite());
+                    let json = a.to_json();
+                    prop_assert!(!json.contains("NaN") && !json.contains("inf"));
+                }
+            }
+            d.expire_idle(i64::MAX / 2);
+            let _ = d.account_view("a0");
+        }
+    }
+}

@@ -12,7 +12,6 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::io;
 use std::net::IpAddr;
 
@@ -445,10 +444,12 @@ impl Emitter {
     ) -> io::Result<()> {
         self.events += 1;
         self.id.clear();
-        let _ = write!(self.id, "e{:x}", self.events);
+        self.id.push('e');
+        push_hex(&mut self.id, self.events, 1);
         self.session.clear();
         if ev.session != 0 {
-            let _ = write!(self.session, "s-{:016x}", mix(ev.session ^ self.seed_salt));
+            self.session.push_str("s-");
+            push_hex(&mut self.session, mix(ev.session ^ self.seed_salt), 16);
         }
         let names = &sim.pop.names;
         let event = Event {
@@ -474,6 +475,17 @@ impl Emitter {
             record(&mut self.truth, &self.id, ev, &event);
         }
         Ok(())
+    }
+}
+
+/// Appends `v` in lower-case hex, zero-padded to `width` digits. Ids and sessions are written
+/// for every event: `core::fmt` showed up in profiles.
+fn push_hex(out: &mut String, v: u64, width: u32) {
+    let digits = (16 - v.leading_zeros() / 4).max(width).min(16);
+    for i in (0..digits).rev() {
+        out.push(char::from(
+            b"0123456789abcdef"[((v >> (i * 4)) & 0xf) as usize],
+        ));
     }
 }
 
@@ -820,6 +832,18 @@ fn session(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_ids_match_the_formatter() {
+        for v in [0u64, 1, 0xab, 0x1234_5678_9abc_def0, u64::MAX] {
+            let mut s = String::new();
+            push_hex(&mut s, v, 1);
+            assert_eq!(s, format!("{v:x}"));
+            s.clear();
+            push_hex(&mut s, v, 16);
+            assert_eq!(s, format!("{v:016x}"));
+        }
+    }
 
     #[test]
     fn paris_switches_to_winter_time_on_the_last_sunday_of_october() {

@@ -36,6 +36,16 @@ pub fn broker() -> Option<String> {
     BROKER.get_or_init(find_broker).clone()
 }
 
+/// Tells the person running the tests, past the output capture, that a test did not run.
+pub fn skip_loudly(msg: &str) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n################################################################\n\
+         # KAFKA INTEGRATION TEST SKIPPED: {msg}\n\
+         ################################################################\n"
+    );
+}
+
 fn loud(msg: &str) {
     // Written straight to stderr so the test harness's output capture does not hide it.
     let _ = writeln!(
@@ -66,7 +76,14 @@ fn find_broker() -> Option<String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/test-broker.sh");
     let out = Command::new("bash")
         .arg(&script)
-        .args(["start", "--owner", &std::process::id().to_string()])
+        // File storage: tansu 0.6.0's memory storage serves a fetch that starts inside a record
+        // batch from the *next* batch (records skipped), which breaks resuming at a checkpoint.
+        .args([
+            "start",
+            "--file",
+            "--owner",
+            &std::process::id().to_string(),
+        ])
         .stderr(Stdio::inherit())
         .output();
     let found = out.ok().and_then(|o| {
@@ -99,6 +116,7 @@ macro_rules! broker_or_skip {
 /// the one cargo built for these tests.
 pub fn tocsin_bin() -> PathBuf {
     std::env::var_os("TOCSIN_BIN")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_tocsin")))
 }
@@ -177,7 +195,11 @@ pub fn produce(broker: &str, topic: &str, records: &[(String, Vec<u8>)]) {
     p.flush(Duration::from_secs(60)).expect("flush test input");
 }
 
-/// Every message of `topic`, read from the beginning to the current end of each partition.
+/// Every message of `topic`, read from the beginning until the topic has been quiet for a while.
+///
+/// tansu 0.6.0 reports a high watermark of "base offset of the last batch + 1", short of the
+/// real end when the last batch holds several records, so the watermark is only a lower bound
+/// here and the end is found by a quiet period.
 pub fn read_topic(broker: &str, topic: &str) -> Vec<OwnedMessage> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", broker)
@@ -189,40 +211,38 @@ pub fn read_topic(broker: &str, topic: &str) -> Vec<OwnedMessage> {
     let md = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))
         .expect("metadata");
-    let partitions: Vec<i32> = md.topics()[0].partitions().iter().map(|p| p.id()).collect();
     let mut ends = BTreeMap::new();
     let mut tpl = TopicPartitionList::new();
-    for &p in &partitions {
+    for p in md.topics()[0].partitions() {
         let (_, high) = consumer
-            .fetch_watermarks(topic, p, Duration::from_secs(10))
+            .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
             .expect("watermarks");
-        if high > 0 {
-            ends.insert(p, high);
-            tpl.add_partition_offset(topic, p, Offset::Beginning)
-                .unwrap();
-        }
-    }
-    let mut out = Vec::new();
-    if ends.is_empty() {
-        return out;
+        ends.insert(p.id(), high);
+        tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+            .unwrap();
     }
     consumer.assign(&tpl).expect("assign");
+    let mut out: Vec<OwnedMessage> = Vec::new();
+    let mut next: BTreeMap<i32, i64> = ends.keys().map(|&p| (p, 0)).collect();
     let deadline = Instant::now() + Duration::from_secs(120);
-    let mut done = BTreeMap::new();
-    while done.len() < ends.len() {
+    let mut last = Instant::now();
+    loop {
         assert!(Instant::now() < deadline, "reading {topic} timed out");
-        match consumer.poll(Duration::from_millis(200)) {
+        match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
-                if m.offset() + 1 >= ends[&m.partition()] {
-                    done.insert(m.partition(), ());
-                }
+                next.insert(m.partition(), m.offset() + 1);
                 out.push(m.detach());
+                last = Instant::now();
             }
             Some(Err(e)) => panic!("reading {topic}: {e}"),
-            None => {}
+            None => {
+                let reached = ends.iter().all(|(p, &high)| next[p] >= high);
+                if reached && last.elapsed() > Duration::from_millis(1500) {
+                    return out;
+                }
+            }
         }
     }
-    out
 }
 
 /// A header's value as text.
