@@ -36,7 +36,7 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use serde::Serialize;
 
 use crate::alert::{Alert, Severity};
-use crate::api::{ApiState, Baselines, Tokens};
+use crate::api::{ApiState, Tokens};
 use crate::checkpoint::CheckpointStore;
 use crate::eval;
 use crate::gen::{self, AttackKind, AttackTruth, GenConfig, Truth};
@@ -447,22 +447,6 @@ impl AlertSink for DemoSink {
     }
 }
 
-/// The detector behind the API's account view and feedback.
-struct PipelineBaselines(Arc<Pipeline>);
-
-impl Baselines for PipelineBaselines {
-    fn account_view(&self, account: &str) -> Option<serde_json::Value> {
-        self.0.detector.account_view(account)
-    }
-
-    fn feedback(&self, alert: &Alert, verdict: crate::alert::Verdict) -> Result<(), String> {
-        self.0
-            .detector
-            .feedback(alert, verdict)
-            .map_err(|e| e.to_string())
-    }
-}
-
 /// The scenario: history learned, the day serialised, the truth of the day.
 struct Scenario {
     live: Vec<LiveEvent>,
@@ -655,7 +639,7 @@ pub fn run(cfg: &DemoConfig, observer: &mut dyn Observer) -> Result<DemoReport, 
         .map_err(io("reading the API's address"))?;
     let api_state = ApiState::new(
         responder.clone(),
-        Arc::new(PipelineBaselines(pipeline.clone())),
+        pipeline.clone(),
         Tokens::default().with_token("demo", Role::Reader, &api_token),
     );
     api_state.ready.set(true);

@@ -228,10 +228,14 @@ fn takeover_line(t: &TakeoverReport) -> String {
     s.push_str(&format!("detected by {}", t.rule.as_deref().unwrap_or("?")));
     match (t.revoked, t.records_before_revocation) {
         (true, Some(n)) => s.push_str(&format!(
-            ", revoked after {n} of {} records",
-            t.records_total
+            ", revoked after {} of {} records",
+            thousands(n),
+            thousands(t.records_total)
         )),
-        _ => s.push_str(&format!(", not revoked ({} records read)", t.records_total)),
+        _ => s.push_str(&format!(
+            ", not revoked ({} records read)",
+            thousands(t.records_total)
+        )),
     }
     if let Some(ms) = t.event_to_revocation_ms {
         s.push_str(&format!(", {ms:.0} ms event → revocation"));
@@ -394,12 +398,12 @@ impl<W: Write> Observer for Story<W> {
                         .map_or("?".to_string(), |ms| format!("{ms:.0} ms"));
                     let records = t
                         .records_before_revocation
-                        .map_or("?".to_string(), |n| n.to_string());
+                        .map_or("?".to_string(), thousands);
                     self.line(&format!(
                         "                 {} from the event being produced to the revocation; the attacker had read {} of the {} records it went on to touch",
                         self.paint(ms, Style::new().bold()),
                         self.paint(records, Style::new().bold()),
-                        t.records_total
+                        thousands(t.records_total)
                     ));
                 }
                 None => self.line(&format!(
