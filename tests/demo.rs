@@ -3,8 +3,8 @@
 //! facts must show the takeover detected, signed, revoked at the SaaS and confirmed by the API,
 //! with no honest user revoked.
 //!
-//! A smaller population keeps a debug build quick; the day still holds a takeover, since the
-//! generator plants at least one attack of each requested kind.
+//! It plays the default day, the one `cargo run --release -- demo` shows a newcomer (about 30 s
+//! in a debug build): the facts checked are the ones issue 8's acceptance names for it.
 
 use std::process::Command;
 
@@ -32,7 +32,7 @@ fn demo_json(args: &[&str]) -> Value {
 
 #[test]
 fn demo_detects_signs_and_revokes_the_takeover_without_revoking_honest_users() {
-    let r = demo_json(&["--accounts", "120", "--seed", "7"]);
+    let r = demo_json(&[]);
 
     assert!(r["events"].as_u64().unwrap() > 0, "{r}");
     assert!(r["history_events"].as_u64().unwrap() > r["events"].as_u64().unwrap());
