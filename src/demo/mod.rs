@@ -688,8 +688,9 @@ pub fn run(cfg: &DemoConfig, observer: &mut dyn Observer) -> Result<DemoReport, 
         sink,
         SourceOptions {
             workers: 2,
-            // Progress is read back from the checkpoints, so take them often.
-            checkpoint_interval: Duration::from_millis(50),
+            // Progress is read back from the checkpoints, so take them often; not too often,
+            // since each one pauses dispatching while the workers drain.
+            checkpoint_interval: Duration::from_millis(200),
             // When paced, hand each message over at once rather than wait for a batch.
             batch_records: if cfg.speed > 0.0 { 1 } else { 64 },
             ..SourceOptions::default()
