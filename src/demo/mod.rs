@@ -425,23 +425,26 @@ impl ProduceClock {
 /// revocations, the API) and is reported to the driver.
 struct DemoSink {
     responder: Responder,
-    tx: parking_lot::Mutex<mpsc::Sender<Happening>>,
+    tx: mpsc::Sender<Happening>,
 }
 
 impl AlertSink for DemoSink {
     fn submit(&self, alert: &Alert) {
         let at = Instant::now();
-        let _ = self.tx.lock().send(Happening::Alert {
+        let _ = self.tx.send(Happening::Alert {
             alert: Box::new(alert.clone()),
             at,
         });
         if let Err(e) = self.responder.try_submit(alert.clone()) {
-            if let tokio::sync::mpsc::error::TrySendError::Full(a) = *e {
+            use tokio::sync::mpsc::error::TrySendError;
+            let taken = match *e {
                 // Called on a worker thread, outside the runtime: waiting here is the
                 // backpressure the responder asks for.
-                if let Err(stopped) = self.responder.blocking_submit(a) {
-                    tracing::warn!(error = %stopped, "demo: responder stopped");
-                }
+                TrySendError::Full(a) => self.responder.blocking_submit(a),
+                TrySendError::Closed(a) => Err(crate::respond::Stopped(a.id)),
+            };
+            if let Err(stopped) = taken {
+                tracing::warn!(error = %stopped, "demo: alert not handed to the responder");
             }
         }
     }
@@ -678,7 +681,7 @@ pub fn run(cfg: &DemoConfig, observer: &mut dyn Observer) -> Result<DemoReport, 
     let checkpoints = CheckpointStore::new(state.path().join("checkpoint"));
     let sink = Arc::new(DemoSink {
         responder: responder.clone(),
-        tx: parking_lot::Mutex::new(tx.clone()),
+        tx: tx.clone(),
     });
     let source = KafkaSource::new(
         kafka_settings,

@@ -100,7 +100,7 @@ pub fn verify(
 struct Soc {
     secret: Vec<u8>,
     seen: Mutex<HashSet<String>>,
-    tx: Mutex<Sender<Happening>>,
+    tx: Sender<Happening>,
 }
 
 /// What the SOC receiver tells the driver, once per webhook-id.
@@ -120,7 +120,7 @@ async fn soc_hook(State(soc): State<Arc<Soc>>, headers: HeaderMap, body: Bytes) 
     let alert: Option<Alert> = serde_json::from_slice(&body).ok();
     let first = soc.seen.lock().insert(webhook_id.clone());
     if first {
-        let _ = soc.tx.lock().send(Happening::Webhook {
+        let _ = soc.tx.send(Happening::Webhook {
             webhook_id,
             alert_id: alert.map(|a| a.id),
             verified: verdict,
@@ -145,7 +145,7 @@ struct RevokeRequest {
 
 struct Saas {
     seen: Mutex<HashSet<String>>,
-    tx: Mutex<Sender<Happening>>,
+    tx: Sender<Happening>,
 }
 
 async fn saas_revoke(
@@ -166,7 +166,7 @@ async fn saas_revoke(
     };
     // A retried call with the same key is the same revocation: answer alike, record once.
     if saas.seen.lock().insert(key.clone()) {
-        let _ = saas.tx.lock().send(Happening::Revocation {
+        let _ = saas.tx.send(Happening::Revocation {
             idempotency_key: key,
             account: req.account,
             session: req.session,
@@ -191,11 +191,11 @@ pub async fn start(
     let soc = Arc::new(Soc {
         secret: webhook_secret,
         seen: Mutex::new(HashSet::new()),
-        tx: Mutex::new(tx.clone()),
+        tx: tx.clone(),
     });
     let saas = Arc::new(Saas {
         seen: Mutex::new(HashSet::new()),
-        tx: Mutex::new(tx),
+        tx,
     });
     let soc_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let saas_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
