@@ -13,6 +13,7 @@
 //! | [`enrich`] | GeoIP (`.mmdb`) and user-agent enrichment, cached |
 //! | [`baseline`] | per-account, per-tenant and population state; pure, event-time |
 //! | [`detect`] | features, the risk score, the rule language |
+//! | [`engine`] | what `run` and `demo` share around the pipeline: checkpoint parts, responder, API |
 //! | [`pipeline`] | decode → enrich → detect → guard, shared by every command |
 //! | [`alert`] | the alert object of CONTRACT §3 and its deterministic id |
 //! | [`checkpoint`] | durable snapshots of the state with the source offsets they reflect |
@@ -38,6 +39,7 @@ pub mod cli;
 pub mod cmd;
 pub mod demo;
 pub mod detect;
+pub mod engine;
 pub mod enrich;
 pub mod eval;
 pub mod event;

@@ -4,11 +4,14 @@
 //! cannot disagree about what an event means. The pipeline does no I/O; `now_ms` is passed in.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
 
 use crate::alert::Alert;
 use crate::detect::Detector;
 use crate::enrich::Enricher;
 use crate::event::Event;
+use crate::metrics::Metrics;
 use crate::respond::guard::Guard;
 use crate::settings::Settings;
 use crate::source::decode::{self, Decoded, Format, RejectKind, Rejection};
@@ -21,6 +24,8 @@ pub struct Pipeline {
     pub detector: Detector,
     /// Blast-radius guard on automatic revocations.
     pub guard: Guard,
+    /// Prometheus metrics, when the pipeline runs inside `tocsin run` or the demo.
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// Why a pipeline could not be built: always a configuration problem.
@@ -44,7 +49,19 @@ impl Pipeline {
                 s.revocation.max_per_minute,
                 s.revocation.max_per_tenant_per_hour,
             ),
+            metrics: None,
         })
+    }
+
+    /// Counts events, rejections, alerts and per-record latency in `metrics` from now on.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Pipeline {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The metrics this pipeline reports to, if any.
+    pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.metrics.as_ref()
     }
 
     /// Runs one decoded event through enrichment, detection and the guard; alerts go to `out`.
@@ -75,6 +92,7 @@ impl Pipeline {
         on_skip: &mut dyn FnMut(Skip<'_>),
     ) {
         stats.records += 1;
+        let started = self.metrics.as_ref().map(|_| Instant::now());
         decode::decode(format, record, &mut |r| match r {
             Ok(Decoded::Event(ev)) => {
                 stats.events += 1;
@@ -83,6 +101,12 @@ impl Pipeline {
                 for a in &out[before..] {
                     *stats.alerts_by_rule.entry(a.rule.clone()).or_default() += 1;
                 }
+                if let Some(m) = &self.metrics {
+                    m.event(ev.kind.as_str(), ev.outcome.map_or("none", |o| o.as_str()));
+                    for a in &out[before..] {
+                        m.alert(&a.rule, a.severity.as_str());
+                    }
+                }
             }
             Ok(Decoded::NotApplicable(why)) => {
                 stats.not_applicable += 1;
@@ -90,9 +114,15 @@ impl Pipeline {
             }
             Err(rej) => {
                 *stats.rejected.entry(rej.kind).or_default() += 1;
+                if let Some(m) = &self.metrics {
+                    m.rejected(rej.kind.as_str());
+                }
                 on_skip(Skip::Rejected(&rej));
             }
         });
+        if let (Some(m), Some(t)) = (&self.metrics, started) {
+            m.observe_latency_ns(t.elapsed().as_nanos() as u64);
+        }
     }
 }
 

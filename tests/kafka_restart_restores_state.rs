@@ -167,3 +167,79 @@ fn restart_restores_state_and_resumes_at_the_checkpointed_offsets() {
     }
     assert!(err.to_string().contains("checkpoint.bin"), "{err}");
 }
+
+/// Issue 5, acceptance 3, with the real detector: baselines learned in one life are restored in
+/// the next. After a restart the account's devices, places and networks are still known.
+#[test]
+fn restart_restores_the_detector_baselines() {
+    let broker = broker_or_skip!();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = RunConfig::new(&broker, dir.path(), 1);
+    let stream = scenario(20, 800, 0, 7);
+    let n = stream.records.len() as i64;
+    produce(&broker, &cfg.input, &stream.records);
+    let settings = Settings::load(&cfg.path).unwrap();
+
+    // First life: learn from the stream, checkpoint on the way out.
+    let first = Arc::new(Pipeline::from_settings(&settings).unwrap());
+    let source = KafkaSource::new(
+        settings.source.kafka.clone().unwrap(),
+        first.clone(),
+        CheckpointStore::new(&cfg.state),
+        vec![(
+            "detector".into(),
+            Arc::new(tocsin::engine::DetectorState(first.clone())) as Arc<dyn Snapshot>,
+        )],
+        Arc::new(NoAlertSink),
+        SourceOptions {
+            workers: 1,
+            checkpoint_interval: Duration::from_millis(200),
+            ..SourceOptions::default()
+        },
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let handle = {
+        let stop = stop.clone();
+        std::thread::spawn(move || source.run(&stop))
+    };
+    wait_for(
+        "the whole stream checkpointed",
+        Duration::from_secs(120),
+        || handle.is_finished() || checkpointed(&cfg.state, &cfg.input) >= n,
+    );
+    stop.store(true, Ordering::Relaxed);
+    handle.join().unwrap().unwrap();
+
+    let account = stream_account(&stream);
+    let learned = first
+        .detector
+        .account_view(&account)
+        .expect("the first life learned the account");
+    assert!(
+        learned["devices"].as_array().is_some_and(|d| !d.is_empty()),
+        "the account has known devices: {learned}"
+    );
+
+    // Second life: a fresh engine restores the checkpoint and knows the same account.
+    let second = Arc::new(Pipeline::from_settings(&settings).unwrap());
+    assert!(second.detector.account_view(&account).is_none());
+    let offsets = CheckpointStore::new(&cfg.state)
+        .restore(&[("detector", &tocsin::engine::DetectorState(second.clone()))])
+        .unwrap()
+        .expect("a checkpoint exists");
+    assert_eq!(offsets.values().sum::<i64>(), n);
+    assert_eq!(second.detector.account_view(&account), Some(learned));
+}
+
+/// An account that logs in successfully in the stream.
+fn stream_account(stream: &Stream) -> String {
+    stream
+        .records
+        .iter()
+        .find_map(|(_, payload)| {
+            let v: serde_json::Value = serde_json::from_slice(payload).ok()?;
+            (v["type"] == "login" && v["outcome"] == "success")
+                .then(|| v["account"].as_str().unwrap().to_string())
+        })
+        .expect("the scenario has successful logins")
+}

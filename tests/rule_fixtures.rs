@@ -76,7 +76,7 @@ fn look_alike_fixtures_catch_a_rule_that_ignores_tenant_networks() {
     copy_dir(&root.join("rules"), tmp.path());
     let rule = tmp
         .path()
-        .join("stable/stolen_password/new_device_new_network.toml");
+        .join("stable/stolen_password/new_device_new_asn.toml");
     let text = std::fs::read_to_string(&rule).unwrap();
     let careless = text.replace(
         "&& !asn.tenant_known && !ip.tenant_known && !(ip in list.tenant_networks)",
@@ -103,7 +103,7 @@ fn look_alike_fixtures_catch_a_rule_that_ignores_tenant_networks() {
         locum
             .failures
             .iter()
-            .any(|f| f.contains("stolen_password.new_device_new_network")),
+            .any(|f| f.contains("stolen_password.new_device_new_asn")),
         "{report}"
     );
 }

@@ -375,8 +375,22 @@ def ipv6_privacy():
     c.write()
 
 
+def new_laptop_near():
+    c = Case("new_laptop_tethered_near_home", 22)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # A new personal laptop on the phone's 4G (Free Mobile, Rouen) at 12:40, a usual hour, in the
+    # usual city: a never-seen device on a never-seen network, but nothing else out of place.
+    sid = "s-lunch-1"
+    c.ev(at(12, 40), type="login", outcome="success", account=acc, tenant=T_ROUEN, session=sid,
+         ip="80.214.77.5", user_agent=UA_LINUX_FIREFOX, method="password")
+    c.ev(at(12, 42), type="access", account=acc, tenant=T_ROUEN, session=sid, ip="80.214.77.5",
+         action="read", resource="patient_record", count=2)
+    c.write()
+
+
 if __name__ == "__main__":
     for f in [infostealer, new_country, impossible_travel, rare_hour, high_risk, dormant, brute_force,
               stuffing, spray, concurrent, hijacked, bulk_export, bulk_read, hosting, new_phone,
-              conference, hospital_vpn, mobile_carrier, night_shift, locum, ipv6_privacy]:
+              conference, hospital_vpn, mobile_carrier, night_shift, locum, ipv6_privacy, new_laptop_near]:
         f()

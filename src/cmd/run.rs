@@ -15,10 +15,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{CmdError, CmdResult};
+use crate::api::Tokens;
 use crate::checkpoint::CheckpointStore;
+use crate::engine::{self, ResponderSink};
+use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
+use crate::respond::Responder;
 use crate::settings::Settings;
-use crate::source::kafka::{KafkaSource, NoAlertSink, SourceOptions};
+use crate::source::kafka::{KafkaSource, SourceOptions};
 
 /// Longest time between the stop signal and the process exit.
 pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
@@ -50,15 +54,35 @@ pub fn run(args: RunArgs) -> CmdResult {
             "`tocsin run` needs a [source.kafka] section in the configuration".into(),
         ));
     };
-    let pipeline =
-        Arc::new(Pipeline::from_settings(&settings).map_err(|e| CmdError::Usage(e.to_string()))?);
-    // TODO(lead): add the detector's baselines as a state part once `Detector` implements
-    // `checkpoint::Snapshot` (helper `detect`): `("detector".into(), detector_handle)`. Until
-    // then checkpoints carry the source offsets only.
-    let parts = Vec::new();
-    // TODO(lead): connect the responder (webhooks, revocations, alert list) as the `AlertSink`
-    // once `crate::respond` lands; alerts already go to the alerts topic.
-    let sink = Arc::new(NoAlertSink);
+    let tokens =
+        Tokens::from_settings(&settings.api.tokens).map_err(|e| CmdError::Usage(e.to_string()))?;
+    let listener = std::net::TcpListener::bind(settings.api.listen).map_err(|e| {
+        CmdError::Usage(format!(
+            "api.listen: cannot listen on {}: {e}",
+            settings.api.listen
+        ))
+    })?;
+    let metrics = Arc::new(Metrics::new());
+    let pipeline = Arc::new(
+        Pipeline::from_settings(&settings)
+            .map_err(|e| CmdError::Usage(e.to_string()))?
+            .with_metrics(metrics.clone()),
+    );
+    // The responder (webhooks, outbound revocation, revocation store) and the API run on a small
+    // tokio runtime; the Kafka workers are plain threads and hand alerts over through a bounded
+    // channel.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("tocsin-respond")
+        .enable_all()
+        .build()
+        .map_err(|e| CmdError::Failed(anyhow::anyhow!("cannot start the runtime: {e}")))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let responder = {
+        let _enter = rt.enter();
+        Responder::start(&settings, metrics.clone(), engine::stopped(stop.clone()))
+            .map_err(|e| CmdError::Usage(e.to_string()))?
+    };
     let options = SourceOptions {
         checkpoint_interval: match args.checkpoint_interval_ms {
             Some(ms) => Duration::from_millis(ms.max(1)),
@@ -68,19 +92,38 @@ pub fn run(args: RunArgs) -> CmdResult {
     };
     let source = KafkaSource::new(
         kafka,
-        pipeline,
+        pipeline.clone(),
         CheckpointStore::new(&settings.state.dir),
-        parts,
-        sink,
+        engine::state_parts(&pipeline, &responder),
+        Arc::new(ResponderSink(responder.clone())),
         options,
     );
-    // TODO(lead): serve the HTTP API (`/healthz`, `/readyz` from `source.ready_flag()`,
-    // `/metrics`) on `settings.api.listen` once `crate::api` lands.
-    let _ready = source.ready_flag();
+    let local = listener.local_addr().ok();
+    let api = engine::spawn_api(
+        rt.handle(),
+        listener,
+        pipeline,
+        responder.clone(),
+        tokens,
+        source.ready_flag(),
+        stop.clone(),
+    )
+    .map_err(|e| CmdError::Failed(anyhow::anyhow!("cannot start the API: {e}")))?;
+    if let Some(addr) = local {
+        tracing::info!(%addr, "API listening");
+        eprintln!("api: listening on http://{addr}");
+    }
 
-    let stop = Arc::new(AtomicBool::new(false));
     watch_signals(stop.clone())?;
-    let summary = source.run(&stop)?;
+    let result = source.run(&stop);
+    // Whatever ended the source, stop the API and let the responder put every alert it was
+    // handed into its durable outbox before the process exits.
+    stop.store(true, Ordering::Relaxed);
+    rt.block_on(async {
+        let _ = tokio::time::timeout(SHUTDOWN_LIMIT / 2, responder.join()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), api).await;
+    });
+    let summary = result?;
     eprintln!(
         "run: {} records, {} events, {} not applicable, {} dead letters, {} alerts, {} revocations, {} checkpoints",
         summary.records,

@@ -8,7 +8,7 @@
 //! ```toml
 //! max_severity = "medium"      # optional: no alert above this (honest look-alikes)
 //! [[alert]]                    # alerts that must be raised (at least once each)
-//! rule = "stolen_password.new_device_new_network"
+//! rule = "stolen_password.new_device_new_asn"
 //! account = "dr.martin@cabinet-rouen"   # optional
 //! severity = "high"                     # optional
 //! [[absent]]                   # rules that must not fire (optionally for one account)

@@ -498,11 +498,19 @@ impl RunConfig {
                 (&c.revocations, 1),
             ],
         );
-        let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let rules = root.join("rules");
+        let city = root.join("testdata/geo/GeoLite2-City-Test.mmdb");
+        let asn = root.join("testdata/geo/GeoLite2-ASN-Test.mmdb");
         std::fs::write(
             &c.path,
             format!(
-                r#"[rules]
+                r#"[geoip]
+city = {city:?}
+asn = {asn:?}
+[api]
+listen = "127.0.0.1:0"
+[rules]
 dir = {rules:?}
 [state]
 dir = {state:?}
