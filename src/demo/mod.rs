@@ -36,8 +36,9 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use serde::Serialize;
 
 use crate::alert::{Alert, Severity};
-use crate::api::{ApiState, Tokens};
+use crate::api::Tokens;
 use crate::checkpoint::CheckpointStore;
+use crate::engine::{self, ResponderSink};
 use crate::eval;
 use crate::gen::{self, AttackKind, AttackTruth, GenConfig, Truth};
 use crate::metrics::Metrics;
@@ -421,10 +422,10 @@ impl ProduceClock {
     }
 }
 
-/// The engine's alert sink in the demo: every alert goes to the responder (webhooks,
-/// revocations, the API) and is reported to the driver.
+/// The engine's alert sink in the demo: `tocsin run`'s own sink (the responder: webhooks,
+/// revocations, the API), plus a report of each alert to the driver.
 struct DemoSink {
-    responder: Responder,
+    production: ResponderSink,
     tx: mpsc::Sender<Happening>,
 }
 
@@ -435,18 +436,7 @@ impl AlertSink for DemoSink {
             alert: Box::new(alert.clone()),
             at,
         });
-        if let Err(e) = self.responder.try_submit(alert.clone()) {
-            use tokio::sync::mpsc::error::TrySendError;
-            let taken = match *e {
-                // Called on a worker thread, outside the runtime: waiting here is the
-                // backpressure the responder asks for.
-                TrySendError::Full(a) => self.responder.blocking_submit(a),
-                TrySendError::Closed(a) => Err(crate::respond::Stopped(a.id)),
-            };
-            if let Err(stopped) = taken {
-                tracing::warn!(error = %stopped, "demo: alert not handed to the responder");
-            }
-        }
+        self.production.submit(alert);
     }
 }
 
@@ -533,9 +523,10 @@ struct Engine {
     rt: tokio::runtime::Runtime,
     stop_source: Arc<AtomicBool>,
     source: std::thread::JoinHandle<Result<crate::source::kafka::RunSummary, KafkaSourceError>>,
-    shutdown: tokio::sync::watch::Sender<bool>,
+    stop_async: Arc<AtomicBool>,
     responder: Responder,
-    servers: Vec<tokio::task::JoinHandle<()>>,
+    receivers: tokio::task::JoinHandle<()>,
+    api: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Engine {
@@ -545,13 +536,14 @@ impl Engine {
             .source
             .join()
             .map_err(|_| DemoError::Stalled("the Kafka source thread panicked".into()))?;
-        let _ = self.shutdown.send(true);
-        let responder = self.responder;
-        let servers = self.servers;
+        // Only now: the source's last alerts have reached the responder.
+        self.stop_async.store(true, Ordering::Relaxed);
+        let (responder, receivers, api) = (self.responder, self.receivers, self.api);
         self.rt.block_on(async move {
             responder.join().await;
-            for s in servers {
-                let _ = s.await;
+            let _ = receivers.await;
+            if let Ok(Err(e)) = api.await {
+                tracing::warn!(error = %e, "demo API stopped with an error");
             }
         });
         source?;
@@ -579,13 +571,9 @@ pub fn run(cfg: &DemoConfig, observer: &mut dyn Observer) -> Result<DemoReport, 
         .build()
         .map_err(io("starting the async runtime"))?;
     let (tx, rx) = mpsc::channel::<Happening>();
-    let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-    let stopped = move || {
-        let mut rx = shutdown_rx.clone();
-        async move {
-            let _ = rx.wait_for(|&s| s).await;
-        }
-    };
+    // The async parts (receivers, responder, API) stop once this is set, after the source.
+    let stop_async = Arc::new(AtomicBool::new(false));
+    let stopped = || engine::stopped(stop_async.clone());
 
     let (soc_addr, saas_addr, receivers_task) = rt
         .block_on(receivers::start(
@@ -634,26 +622,6 @@ pub fn run(cfg: &DemoConfig, observer: &mut dyn Observer) -> Result<DemoReport, 
         let _guard = rt.enter();
         Responder::start(&settings, metrics, stopped())?
     };
-    let api_listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .map_err(io("binding the API"))?;
-    let api_addr = api_listener
-        .local_addr()
-        .map_err(io("reading the API's address"))?;
-    let api_state = ApiState::new(
-        responder.clone(),
-        pipeline.clone(),
-        Tokens::default().with_token("demo", Role::Reader, &api_token),
-    );
-    api_state.ready.set(true);
-    let api_task = rt.spawn({
-        let shutdown = stopped();
-        async move {
-            if let Err(e) = crate::api::serve(api_listener, api_state, shutdown).await {
-                tracing::warn!(error = %e, "demo API stopped");
-            }
-        }
-    });
 
     let cluster = MockCluster::new(1).map_err(kafka("starting"))?;
     let topics = ["tocsin-alerts", "tocsin-revocations", "tocsin-dead-letter"];
@@ -680,13 +648,16 @@ pub fn run(cfg: &DemoConfig, observer: &mut dyn Observer) -> Result<DemoReport, 
     };
     let checkpoints = CheckpointStore::new(state.path().join("checkpoint"));
     let sink = Arc::new(DemoSink {
-        responder: responder.clone(),
+        production: ResponderSink(responder.clone()),
         tx: tx.clone(),
     });
     let source = KafkaSource::new(
         kafka_settings,
         pipeline.clone(),
         checkpoints.clone(),
+        // `tocsin run` saves the detector and revocations in every checkpoint so a restart
+        // resumes; the demo never restarts, and its checkpoints only report progress, so they
+        // carry the offsets alone and stay cheap at five a second.
         Vec::new(),
         sink,
         SourceOptions {
@@ -708,13 +679,28 @@ pub fn run(cfg: &DemoConfig, observer: &mut dyn Observer) -> Result<DemoReport, 
             move || source.run(&stop)
         })
         .map_err(io("starting the Kafka source"))?;
+    let api_listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(io("binding the API"))?;
+    let api_addr = api_listener
+        .local_addr()
+        .map_err(io("reading the API's address"))?;
+    let api = engine::spawn_api(
+        rt.handle(),
+        api_listener,
+        pipeline.clone(),
+        responder.clone(),
+        Tokens::default().with_token("demo", Role::Reader, &api_token),
+        ready.clone(),
+        stop_async.clone(),
+    )
+    .map_err(io("starting the API"))?;
     let engine = Engine {
         rt,
         stop_source,
         source: source_thread,
-        shutdown,
+        stop_async,
         responder,
-        servers: vec![receivers_task, api_task],
+        receivers: receivers_task,
+        api,
     };
 
     let soc_url = format!("http://{soc_addr}{}", receivers::SOC_PATH);
