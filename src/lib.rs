@@ -23,6 +23,7 @@
 //! | [`gen`] | realistic synthetic traffic with labelled attacks |
 //! | [`eval`] | precision, recall and latency of alerts against ground truth |
 //! | [`settings`] | the TOML configuration |
+//! | [`demo`] | `tocsin demo`: the whole system on loopback, playing a day with a takeover |
 //! | [`cli`], [`cmd`] | the command line |
 //!
 //! `event`, `enrich`, `baseline` and `detect` know nothing of tokio, Kafka or HTTP: they take
@@ -36,6 +37,7 @@ pub mod baseline;
 pub mod checkpoint;
 pub mod cli;
 pub mod cmd;
+pub mod demo;
 pub mod detect;
 pub mod engine;
 pub mod enrich;

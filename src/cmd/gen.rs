@@ -82,6 +82,7 @@ pub fn run(args: GenArgs) -> CmdResult {
         seed: args.seed,
         attacks,
         start_ms,
+        attack_day: None,
     };
     if !cfg.attacks.is_empty() && cfg.days <= gen::WARM_UP_DAYS {
         eprintln!(

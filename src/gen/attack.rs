@@ -177,7 +177,10 @@ pub(crate) fn plan(sim: &mut Sim, rng: &mut SmallRng) -> Vec<Plan> {
                 AttackKind::LowAndSlow => (days - 1).saturating_sub(2).max(WARM_UP_DAYS),
                 _ => days - 1,
             };
-            let day = rng.gen_range(WARM_UP_DAYS..=last_start);
+            let day = match sim.cfg.attack_day {
+                Some(d) => d.clamp(WARM_UP_DAYS, last_start),
+                None => rng.gen_range(WARM_UP_DAYS..=last_start),
+            };
             let pick = |rng: &mut SmallRng, nets: &[usize]| -> IpAddr {
                 let p = *nets.choose(rng).unwrap_or(&0);
                 atlas.prefixes[p].random_addr(rng)

@@ -48,6 +48,9 @@ pub struct GenConfig {
     pub attacks: Vec<AttackKind>,
     /// First day, epoch milliseconds (UTC midnight).
     pub start_ms: i64,
+    /// Day (0-based) on which every attack starts, instead of a random day after the warm-up;
+    /// kept within the warm-up and the run. `tocsin demo` puts its takeover on the day it plays.
+    pub attack_day: Option<u32>,
 }
 
 impl Default for GenConfig {
@@ -59,6 +62,7 @@ impl Default for GenConfig {
             attacks: AttackKind::ALL.to_vec(),
             // Monday 2025-11-03, the month of the incident in DOMAIN.md.
             start_ms: days_from_civil(2025, 11, 3) * DAY_MS,
+            attack_day: None,
         }
     }
 }
@@ -848,5 +852,23 @@ mod tests {
         assert_eq!(paris_offset_min(oct25), 120);
         assert_eq!(paris_offset_min(oct27), 60);
         assert_eq!(weekday(days_from_civil(2025, 11, 3)), 0);
+    }
+
+    #[test]
+    fn attack_day_puts_every_attack_on_that_day() {
+        let cfg = GenConfig {
+            accounts: 120,
+            days: 12,
+            seed: 5,
+            attacks: vec![AttackKind::Infostealer, AttackKind::BruteForce],
+            attack_day: Some(11),
+            ..GenConfig::default()
+        };
+        let truth = generate(&cfg, &mut |_| Ok(())).unwrap().truth;
+        assert!(!truth.attacks.is_empty());
+        let day = timefmt::rfc3339(cfg.start_ms + 11 * DAY_MS);
+        for a in &truth.attacks {
+            assert_eq!(a.start[..10], day[..10], "{} starts on {}", a.id, a.start);
+        }
     }
 }
