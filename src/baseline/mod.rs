@@ -1,1 +1,710 @@
-//! Per-account baselines (issue 3): being built.
+//! Behavioural state (issue 3): per-account baselines, open sessions, authentication failures,
+//! tenant-shared networks, population frequencies. Pure code: every update takes the event time,
+//! nothing here knows about tokio, Kafka or the clock.
+//!
+//! Everything is bounded. Per account: [`AccountBaseline`] is a fixed-size struct (its worst case
+//! is `size_of`, held to [`account::ACCOUNT_BYTES_BOUND`]); open sessions live in a separate map
+//! (at most [`SESSION_SLOTS`] per account, [`session_bytes`] each, expired after
+//! [`SESSION_IDLE_S`]) because most accounts have none at any moment. Failure maps and tenant
+//! tables have caps with eviction of the stalest entries; population counts use exact maps for
+//! low-cardinality values and count-min sketches for networks and devices.
+//!
+//! Keys are hashes (`xxh3`): the account's name is not kept in its state. Maps inside state
+//! values are ordered (`BTreeMap`), so a snapshot of equal state is equal bytes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::enrich::{Country, DeviceType};
+use crate::timefmt::DAY_MS;
+
+pub mod account;
+pub mod topk;
+
+pub use account::{AccountBaseline, Decayed, PendingKind};
+
+/// The stable 64-bit key of an account (or tenant) name.
+pub fn name_key64(name: &str) -> u64 {
+    xxh3_64(name.as_bytes())
+}
+
+/// A 32-bit key for values inside one account's tables (never 0, which marks an empty slot).
+pub fn key32(bytes: &[u8]) -> u32 {
+    (xxh3_64(bytes) as u32).max(1)
+}
+
+/// The network an address belongs to for baselines: its /24 (IPv4) or /64 (IPv6). An IPv6
+/// privacy address rotates inside its /64, so the network stays known.
+pub fn prefix_key(ip: IpAddr) -> u32 {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            key32(&[4, o[0], o[1], o[2]])
+        }
+        IpAddr::V6(v6) => {
+            let o = v6.octets();
+            let mut b = [6u8; 9];
+            b[1..].copy_from_slice(&o[..8]);
+            key32(&b)
+        }
+    }
+}
+
+/// The source an attempt comes from, for failure counting: the address (IPv4) or its /64 (IPv6,
+/// where one client owns the whole /64).
+pub fn source_key(ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(v4) => u32::from(v4) as u64 | (4 << 56),
+        IpAddr::V6(v6) => xxh3_64(&v6.octets()[..8]),
+    }
+}
+
+/// A country as a table key.
+pub fn country_key(c: Country) -> u32 {
+    ((c.0[0] as u32) << 8) | c.0[1] as u32
+}
+
+/// The country of a table key.
+pub fn country_of_key(k: u32) -> Option<Country> {
+    let a = (k >> 8) as u8;
+    let b = k as u8;
+    (a.is_ascii_uppercase() && b.is_ascii_uppercase()).then_some(Country([a, b]))
+}
+
+/// A city as a table key (cities of different countries may share a name).
+pub fn city_key(c: Country, city: &str) -> u32 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&c.0);
+    h.update(city.as_bytes());
+    (h.digest() as u32).max(1)
+}
+
+/// A device fingerprint as a table key.
+pub fn device_key(fingerprint: u64) -> u32 {
+    ((fingerprint ^ (fingerprint >> 32)) as u32).max(1)
+}
+
+/// Day number since the Unix epoch of an event time (saturating to the `u16` range).
+pub fn day_of(ms: i64) -> u16 {
+    ms.div_euclid(DAY_MS).clamp(0, u16::MAX as i64) as u16
+}
+
+/// Seconds since the Unix epoch (saturating to the `u32` range).
+pub fn secs_of(ms: i64) -> u32 {
+    (ms.div_euclid(1000)).clamp(0, u32::MAX as i64) as u32
+}
+
+/// Great-circle distance in kilometres (haversine).
+pub fn distance_km(a: (f32, f32), b: (f32, f32)) -> f64 {
+    let (la1, la2) = ((a.0 as f64).to_radians(), (b.0 as f64).to_radians());
+    let dlat = la2 - la1;
+    let dlon = (b.1 as f64 - a.1 as f64).to_radians();
+    let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlon / 2.0).sin().powi(2);
+    2.0 * 6371.0 * h.sqrt().clamp(0.0, 1.0).asin()
+}
+
+/// Sessions remembered per account at once.
+pub const SESSION_SLOTS: usize = 4;
+/// A session with no event for this long is closed.
+pub const SESSION_IDLE_S: u32 = 12 * 3600;
+/// A session with an event in this window is "alive" for concurrency checks.
+pub const SESSION_LIVE_S: u32 = 30 * 60;
+
+/// An open session and the context of the login that started it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpenSession {
+    /// Hash of the session id (0 = empty).
+    pub key: u32,
+    /// Start, seconds since the epoch.
+    pub start_s: u32,
+    /// Last event, seconds since the epoch.
+    pub last_s: u32,
+    /// Network of the login.
+    pub prefix: u32,
+    /// ASN of the login (0 unknown).
+    pub asn: u32,
+    /// Location of the login, 1/100 degree.
+    pub lat_cdeg: i16,
+    /// Longitude, 1/100 degree.
+    pub lon_cdeg: i16,
+    /// True when the login had a location.
+    pub has_geo: bool,
+    /// Risk of the login, 0..=255 for 0..=1.
+    pub risk: u8,
+    /// True when the session raised a high or critical alert: its volume is not learned.
+    pub flagged: bool,
+    /// Records per tracked action (read, search, export, print) so far.
+    pub totals: [u32; 4],
+}
+
+/// Bytes one open session costs (the per-account worst case is [`SESSION_SLOTS`] of them).
+pub const fn session_bytes() -> usize {
+    std::mem::size_of::<OpenSession>()
+}
+
+impl OpenSession {
+    /// The login's location in degrees, if it had one.
+    pub fn place(&self) -> Option<(f32, f32)> {
+        self.has_geo
+            .then(|| (self.lat_cdeg as f32 / 100.0, self.lon_cdeg as f32 / 100.0))
+    }
+
+    /// The login's risk in [0, 1].
+    pub fn risk(&self) -> f64 {
+        self.risk as f64 / 255.0
+    }
+
+    /// Records touched so far (all tracked actions).
+    pub fn records(&self) -> u32 {
+        self.totals.iter().fold(0u32, |a, &b| a.saturating_add(b))
+    }
+
+    /// Records exported or printed so far.
+    pub fn exports(&self) -> u32 {
+        self.totals[2].saturating_add(self.totals[3])
+    }
+}
+
+/// Degrees to 1/100 degree, clamped to `i16`.
+pub fn to_cdeg(d: f32) -> i16 {
+    (d * 100.0).round().clamp(i16::MIN as f32, i16::MAX as f32) as i16
+}
+
+/// The open sessions of one account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionSet {
+    /// Slots; `key == 0` is free.
+    pub slots: [OpenSession; SESSION_SLOTS],
+}
+
+impl SessionSet {
+    /// The session with this key.
+    pub fn get(&self, key: u32) -> Option<&OpenSession> {
+        self.slots.iter().find(|s| s.key != 0 && s.key == key)
+    }
+
+    /// The session with this key, mutably.
+    pub fn get_mut(&mut self, key: u32) -> Option<&mut OpenSession> {
+        self.slots.iter_mut().find(|s| s.key != 0 && s.key == key)
+    }
+
+    /// Opens (or replaces) a session; returns the session evicted to make room, so its
+    /// volume can be folded into the baseline.
+    pub fn open(&mut self, s: OpenSession) -> Option<OpenSession> {
+        if let Some(existing) = self.get_mut(s.key) {
+            let old = *existing;
+            *existing = s;
+            return (old.records() > 0).then_some(old);
+        }
+        let mut idx = 0;
+        for (i, slot) in self.slots.iter().enumerate() {
+            if slot.key == 0 {
+                idx = i;
+                break;
+            }
+            if slot.last_s < self.slots[idx].last_s {
+                idx = i;
+            }
+        }
+        let evicted = self.slots[idx];
+        self.slots[idx] = s;
+        (evicted.key != 0).then_some(evicted)
+    }
+
+    /// Closes a session, returning it.
+    pub fn close(&mut self, key: u32) -> Option<OpenSession> {
+        let s = self.get_mut(key)?;
+        let out = *s;
+        *s = OpenSession::default();
+        Some(out)
+    }
+
+    /// Closes sessions idle since before `now_s - SESSION_IDLE_S`, passing each to `f`.
+    pub fn expire(&mut self, now_s: u32, mut f: impl FnMut(OpenSession)) {
+        for s in &mut self.slots {
+            if s.key != 0 && now_s.saturating_sub(s.last_s) > SESSION_IDLE_S {
+                f(*s);
+                *s = OpenSession::default();
+            }
+        }
+    }
+
+    /// True when no slot is used.
+    pub fn is_empty(&self) -> bool {
+        self.slots.iter().all(|s| s.key == 0)
+    }
+}
+
+/// Failures counted for one account, or one account+source pair.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailureCount {
+    /// ≈ failures in the last 10 minutes.
+    pub recent: Decayed,
+    /// Last failure, seconds since the epoch.
+    pub last_s: u32,
+}
+
+/// Time constant of the 10-minute windows, seconds.
+pub const TAU_10M: f32 = 600.0;
+/// Time constant of the 1-hour windows, seconds.
+pub const TAU_1H: f32 = 3600.0;
+
+/// Accounts remembered per failing source (distinct-account counts saturate here).
+pub const SOURCE_ACCOUNTS: usize = 32;
+
+/// Failures from one source across accounts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceFailures {
+    /// ≈ failures in the last 10 minutes.
+    pub recent: Decayed,
+    /// Last failure, seconds since the epoch.
+    pub last_s: u32,
+    /// Recent (account key, time) pairs, a ring.
+    pub accounts: [(u32, u32); SOURCE_ACCOUNTS],
+    /// Next ring position.
+    pub next: u8,
+}
+
+impl SourceFailures {
+    /// Records a failure against `account`.
+    pub fn add(&mut self, account: u32, now_s: u32) {
+        self.recent.add(1.0, now_s, TAU_10M);
+        self.last_s = self.last_s.max(now_s);
+        if let Some(e) = self.accounts.iter_mut().find(|e| e.0 == account) {
+            e.1 = now_s;
+            return;
+        }
+        let i = self.next as usize % SOURCE_ACCOUNTS;
+        self.accounts[i] = (account, now_s);
+        self.next = ((i + 1) % SOURCE_ACCOUNTS) as u8;
+    }
+
+    /// Distinct accounts with a failure from this source within `window_s` of `now_s`.
+    pub fn distinct_accounts(&self, now_s: u32, window_s: u32) -> u32 {
+        self.accounts
+            .iter()
+            .filter(|e| e.0 != 0 && now_s.saturating_sub(e.1) <= window_s)
+            .count() as u32
+    }
+}
+
+/// How a network or ASN is known to a tenant: the first two distinct accounts that used it and
+/// the days it was first and last used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetSeen {
+    /// Up to two distinct account keys.
+    pub accounts: [u32; 2],
+    /// First day used.
+    pub first_day: u16,
+    /// Last day used.
+    pub last_day: u16,
+}
+
+impl NetSeen {
+    /// Known to the tenant: used by two distinct accounts, on more than one day. The second
+    /// condition stops a credential-stuffing burst against one clinic's accounts from making the
+    /// attacker's network "known" within minutes.
+    pub fn known(&self) -> bool {
+        self.accounts[1] != 0 && self.last_day > self.first_day
+    }
+
+    fn add(&mut self, account: u32, today: u16) {
+        if self.first_day == 0 {
+            self.first_day = today;
+        }
+        self.last_day = self.last_day.max(today);
+        if self.accounts[0] == 0 {
+            self.accounts[0] = account;
+        } else if self.accounts[0] != account && self.accounts[1] == 0 {
+            self.accounts[1] = account;
+        }
+    }
+}
+
+/// Networks per tenant remembered.
+pub const TENANT_NETS: usize = 1024;
+/// ASNs per tenant remembered.
+pub const TENANT_ASNS: usize = 256;
+/// Distinct accounts per tenant counted exactly (beyond: saturates).
+pub const TENANT_ACCOUNTS: usize = 100_000;
+
+/// What a tenant's accounts share.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TenantState {
+    /// Distinct account keys seen with a trusted login.
+    pub accounts: BTreeSet<u32>,
+    /// Networks by prefix key.
+    pub nets: BTreeMap<u32, NetSeen>,
+    /// ASNs.
+    pub asns: BTreeMap<u32, NetSeen>,
+}
+
+impl TenantState {
+    /// Records a trusted login of `account` from `prefix`/`asn`.
+    pub fn add(&mut self, account: u32, prefix: Option<u32>, asn: Option<u32>, today: u16) {
+        if self.accounts.len() < TENANT_ACCOUNTS {
+            self.accounts.insert(account);
+        }
+        if let Some(p) = prefix {
+            bounded_add(&mut self.nets, p, account, today, TENANT_NETS);
+        }
+        if let Some(a) = asn {
+            bounded_add(&mut self.asns, a, account, today, TENANT_ASNS);
+        }
+    }
+
+    /// True when the tenant knows this network.
+    pub fn net_known(&self, prefix: u32) -> bool {
+        self.nets.get(&prefix).is_some_and(NetSeen::known)
+    }
+
+    /// True when the tenant knows this ASN.
+    pub fn asn_known(&self, asn: u32) -> bool {
+        self.asns.get(&asn).is_some_and(NetSeen::known)
+    }
+}
+
+fn bounded_add(m: &mut BTreeMap<u32, NetSeen>, key: u32, account: u32, today: u16, cap: usize) {
+    if !m.contains_key(&key) && m.len() >= cap {
+        // Evict the network unused the longest (ties: smallest key, for determinism).
+        if let Some(k) = m
+            .iter()
+            .min_by(|a, b| a.1.last_day.cmp(&b.1.last_day).then(a.0.cmp(b.0)))
+            .map(|(k, _)| *k)
+        {
+            m.remove(&k);
+        }
+    }
+    m.entry(key).or_default().add(account, today);
+}
+
+/// A count-min sketch: approximate counts of high-cardinality values (networks, devices) in
+/// fixed memory. Over-estimates only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sketch {
+    cells: Vec<u32>,
+}
+
+const SKETCH_ROWS: usize = 4;
+const SKETCH_COLS: usize = 4096;
+
+impl Default for Sketch {
+    fn default() -> Self {
+        Sketch {
+            cells: vec![0; SKETCH_ROWS * SKETCH_COLS],
+        }
+    }
+}
+
+impl Sketch {
+    fn cell(row: usize, key: u64) -> usize {
+        let h = xxhash_rust::xxh3::xxh3_64_with_seed(&key.to_le_bytes(), row as u64);
+        row * SKETCH_COLS + (h as usize % SKETCH_COLS)
+    }
+
+    /// Estimated count.
+    pub fn get(&self, key: u64) -> u32 {
+        (0..SKETCH_ROWS)
+            .map(|r| self.cells.get(Self::cell(r, key)).copied().unwrap_or(0))
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Adds one.
+    pub fn add(&mut self, key: u64) {
+        for r in 0..SKETCH_ROWS {
+            if let Some(c) = self.cells.get_mut(Self::cell(r, key)) {
+                *c = c.saturating_add(1);
+            }
+        }
+    }
+}
+
+/// Distinct values tracked exactly per population table (beyond: new values count as rare).
+pub const POPULATION_KEYS: usize = 65_536;
+
+/// One population table: exact counts for low-cardinality values.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Frequencies {
+    counts: BTreeMap<u32, f64>,
+    total: f64,
+}
+
+impl Frequencies {
+    /// Adds one observation.
+    pub fn add(&mut self, key: u32) {
+        self.total += 1.0;
+        if self.counts.len() < POPULATION_KEYS || self.counts.contains_key(&key) {
+            *self.counts.entry(key).or_default() += 1.0;
+        }
+    }
+
+    /// Smoothed frequency: (count + 1) / (total + distinct + 1). Never 0, never 1.
+    pub fn p(&self, key: u32) -> f64 {
+        let c = self.counts.get(&key).copied().unwrap_or(0.0);
+        (c + 1.0) / (self.total + self.counts.len() as f64 + 1.0)
+    }
+
+    /// Raw share (for reasons): count / total.
+    pub fn share(&self, key: u32) -> f64 {
+        if self.total == 0.0 {
+            return 0.0;
+        }
+        self.counts.get(&key).copied().unwrap_or(0.0) / self.total
+    }
+
+    /// Observations.
+    pub fn total(&self) -> f64 {
+        self.total
+    }
+}
+
+/// Population frequencies over every trusted successful login: the `p(x)` of the risk score.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Population {
+    /// Countries.
+    pub countries: Frequencies,
+    /// ASNs.
+    pub asns: Frequencies,
+    /// Browser families.
+    pub browsers: Frequencies,
+    /// OS families.
+    pub oses: Frequencies,
+    /// Device types (key: type index).
+    pub kinds: Frequencies,
+    /// Local-hour buckets.
+    pub hours: Frequencies,
+    /// Networks (sketch over prefix keys).
+    pub prefixes: Sketch,
+    /// Distinct networks seen (approx.).
+    pub prefixes_distinct: f64,
+    /// Devices (sketch over fingerprints).
+    pub devices: Sketch,
+    /// Distinct devices seen (approx.).
+    pub devices_distinct: f64,
+    /// Logins counted.
+    pub logins: f64,
+}
+
+impl Population {
+    /// Smoothed frequency of a network.
+    pub fn p_prefix(&self, prefix: u32) -> f64 {
+        (self.prefixes.get(prefix as u64) as f64 + 1.0)
+            / (self.logins + self.prefixes_distinct + 1.0)
+    }
+
+    /// Smoothed frequency of a device.
+    pub fn p_device(&self, fp: u64) -> f64 {
+        (self.devices.get(fp) as f64 + 1.0) / (self.logins + self.devices_distinct + 1.0)
+    }
+
+    /// Distinct keys held by the exact tables (for size estimates).
+    pub fn distinct_keys(&self) -> usize {
+        [
+            &self.countries,
+            &self.asns,
+            &self.browsers,
+            &self.oses,
+            &self.kinds,
+            &self.hours,
+        ]
+        .iter()
+        .map(|f| f.counts.len())
+        .sum()
+    }
+
+    /// Counts one trusted login.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_login(
+        &mut self,
+        country: Option<u32>,
+        asn: Option<u32>,
+        prefix: Option<u32>,
+        fp: u64,
+        browser: u32,
+        os: u32,
+        kind: DeviceType,
+        hour_bucket: usize,
+    ) {
+        self.logins += 1.0;
+        if let Some(c) = country {
+            self.countries.add(c);
+        }
+        if let Some(a) = asn {
+            self.asns.add(a);
+        }
+        if let Some(p) = prefix {
+            if self.prefixes.get(p as u64) == 0 {
+                self.prefixes_distinct += 1.0;
+            }
+            self.prefixes.add(p as u64);
+        }
+        if fp != 0 {
+            if self.devices.get(fp) == 0 {
+                self.devices_distinct += 1.0;
+            }
+            self.devices.add(fp);
+        }
+        self.browsers.add(browser);
+        self.oses.add(os);
+        self.kinds.add(kind as u32 + 1);
+        self.hours.add(hour_bucket as u32 + 1);
+    }
+}
+
+/// Names behind hashed keys (cities, browsers, OSes, AS organisations), for views and reasons.
+/// Bounded at [`NAMES_CAP`]; names beyond it show as their key.
+pub const NAMES_CAP: usize = 100_000;
+
+/// IANA time zones, interned: accounts store a `u16` index, and the UTC offset of each zone is
+/// cached per hour (the offset changes at most at DST transitions, which fall on whole hours).
+pub struct Zones {
+    inner: Mutex<ZoneTable>,
+}
+
+struct ZoneTable {
+    names: Vec<Box<str>>,
+    zones: Vec<Option<jiff::tz::TimeZone>>,
+    cache: Vec<(i64, i32)>,
+}
+
+impl Zones {
+    /// A table whose index 0 is `default` (an unknown name falls back to UTC).
+    pub fn new(default: &str) -> Zones {
+        let z = Zones {
+            inner: Mutex::new(ZoneTable {
+                names: Vec::new(),
+                zones: Vec::new(),
+                cache: Vec::new(),
+            }),
+        };
+        z.intern(default);
+        z
+    }
+
+    /// The index of `name` (interned on first use; at most `u16::MAX` zones, then the default).
+    pub fn intern(&self, name: &str) -> u16 {
+        let mut t = self.inner.lock();
+        if let Some(i) = t.names.iter().position(|n| &**n == name) {
+            return i as u16;
+        }
+        if t.names.len() >= u16::MAX as usize {
+            return 0;
+        }
+        t.names.push(name.into());
+        t.zones.push(jiff::tz::TimeZone::get(name).ok());
+        t.cache.push((i64::MIN, 0));
+        (t.names.len() - 1) as u16
+    }
+
+    /// The zone name of an index.
+    pub fn name(&self, idx: u16) -> String {
+        let t = self.inner.lock();
+        t.names
+            .get(idx as usize)
+            .or_else(|| t.names.first())
+            .map(|n| n.to_string())
+            .unwrap_or_default()
+    }
+
+    /// Every interned name, by index (for snapshots).
+    pub fn names(&self) -> Vec<String> {
+        self.inner
+            .lock()
+            .names
+            .iter()
+            .map(|n| n.to_string())
+            .collect()
+    }
+
+    /// Replaces the table with `names` (from a snapshot).
+    pub fn restore(&self, names: &[String]) {
+        let mut t = self.inner.lock();
+        t.names = names.iter().map(|n| n.as_str().into()).collect();
+        t.zones = names
+            .iter()
+            .map(|n| jiff::tz::TimeZone::get(n).ok())
+            .collect();
+        t.cache = vec![(i64::MIN, 0); names.len()];
+    }
+
+    /// UTC offset in minutes of zone `idx` at `ts_ms`.
+    pub fn offset_min(&self, idx: u16, ts_ms: i64) -> i32 {
+        let hour = ts_ms.div_euclid(crate::timefmt::HOUR_MS);
+        let mut t = self.inner.lock();
+        let i = if (idx as usize) < t.zones.len() {
+            idx as usize
+        } else {
+            0
+        };
+        if let Some(&(h, off)) = t.cache.get(i) {
+            if h == hour {
+                return off;
+            }
+        }
+        let off = match (t.zones.get(i), jiff::Timestamp::from_millisecond(ts_ms)) {
+            (Some(Some(z)), Ok(ts)) => z.to_offset(ts).seconds() / 60,
+            _ => 0,
+        };
+        if let Some(c) = t.cache.get_mut(i) {
+            *c = (hour, off);
+        }
+        off
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paris_offset_follows_daylight_saving() {
+        let z = Zones::new("Europe/Paris");
+        let winter = crate::timefmt::parse_rfc3339("2025-01-15T12:00:00Z").unwrap();
+        let summer = crate::timefmt::parse_rfc3339("2025-07-15T12:00:00Z").unwrap();
+        assert_eq!(z.offset_min(0, winter), 60);
+        assert_eq!(z.offset_min(0, summer), 120);
+        let ny = z.intern("America/New_York");
+        assert_eq!(z.offset_min(ny, winter), -300);
+    }
+
+    #[test]
+    fn ipv6_privacy_addresses_share_a_network() {
+        let a: IpAddr = "2a01:cb00:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2a01:cb00:1:2:bbbb:cccc::9".parse().unwrap();
+        let c: IpAddr = "2a01:cb00:1:3::1".parse().unwrap();
+        assert_eq!(prefix_key(a), prefix_key(b));
+        assert_ne!(prefix_key(a), prefix_key(c));
+    }
+
+    #[test]
+    fn paris_to_lagos_is_about_4700_km() {
+        let d = distance_km((48.8566, 2.3522), (6.455, 3.3941));
+        assert!((4600.0..4800.0).contains(&d), "{d}");
+    }
+
+    #[test]
+    fn a_one_day_burst_does_not_make_a_network_tenant_known() {
+        let mut t = TenantState::default();
+        t.add(1, Some(9), None, 100);
+        t.add(2, Some(9), None, 100);
+        assert!(!t.net_known(9));
+        t.add(1, Some(9), None, 101);
+        assert!(t.net_known(9));
+    }
+
+    #[test]
+    fn source_counts_distinct_accounts_in_window() {
+        let mut s = SourceFailures::default();
+        for a in 1..=6 {
+            s.add(a, 1000 + a);
+            s.add(a, 1000 + a);
+        }
+        assert_eq!(s.distinct_accounts(1010, 600), 6);
+        assert_eq!(s.distinct_accounts(1010 + 3600, 600), 0);
+    }
+}

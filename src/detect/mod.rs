@@ -1,36 +1,1235 @@
-//! Detection (issue 3): features, the risk score and the rules. Being built.
+//! Detection (issue 3): for each event, read the account's baseline, compute the features
+//! ([`features`]) and the login risk ([`risk`]), evaluate the rules ([`rules`]), build explained
+//! alerts ([`explain`]), then learn from the event ([`crate::baseline`]).
+//!
+//! # What is learned, and what is not
+//!
+//! Detection reads the state as it was *before* the event; learning happens after, knowing which
+//! alerts fired. A successful login that raised an active high or critical alert is not learned:
+//! its device, network, ASN, country and city are held back ("pending") and promoted only when
+//! seen again on a later day in a login that raised nothing, or at once by a `false_positive`
+//! verdict. Its place does not become the reference for travel, its hour is not added to the
+//! profile, and the volume of its session is never folded into the account's usual volume.
+//! So an attacker cannot teach the baseline with one login, and a doctor's genuinely new laptop
+//! is learned by the next day. `confirmed_compromise` purges the alert's values from the
+//! account's tables and pending values.
+//!
+//! # Concurrency
+//!
+//! `process(&self)` uses `dashmap` entries; no two entries of one map are held at once, and
+//! every map lock is released before the next map is touched. Replay is single-threaded and
+//! deterministic: nothing iterates a hash map into the output.
 
-use serde::Deserialize;
+use std::collections::{HashMap, VecDeque};
+use std::io::{Read, Write};
 
-use crate::alert::Alert;
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::alert::{Alert, Severity, Verdict};
+use crate::baseline::account::{hour_bucket, ACCOUNT_BYTES_BOUND};
+use crate::baseline::{
+    self, city_key, country_key, day_of, device_key, distance_km, key32, name_key64, prefix_key,
+    secs_of, source_key, to_cdeg, AccountBaseline, FailureCount, OpenSession, PendingKind,
+    Population, SessionSet, SourceFailures, TenantState, Zones, NAMES_CAP, SESSION_LIVE_S, TAU_10M,
+    TAU_1H,
+};
 use crate::enrich::Enriched;
-use crate::event::Event;
+use crate::event::{canonical_ip, Action, Event, EventKind, Outcome};
+use crate::timefmt::{hour_of_week, DAY_MS};
 
+pub mod explain;
+pub mod features;
+pub mod risk;
+pub mod rule_tests;
 pub mod rules;
 
+use explain::{Evidence, NameTable};
+use features::{EventFeatures, F, FEATURES};
+use risk::{LoginKeys, RiskScore};
+use rules::{Mode, RuleSet, Value};
+
 /// `[detect]`: detection tuning.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DetectSettings {}
+pub struct DetectSettings {
+    /// Trusted successful logins before an account leaves learning (scored on population
+    /// priors until then; `account.learning` in rules).
+    #[serde(default = "default_learning_logins")]
+    pub learning_logins: u32,
+    /// IANA time zone for accounts whose usual place has none (hour-of-day features).
+    #[serde(default = "default_timezone")]
+    pub default_timezone: String,
+}
+
+impl Default for DetectSettings {
+    fn default() -> Self {
+        DetectSettings {
+            learning_logins: default_learning_logins(),
+            default_timezone: default_timezone(),
+        }
+    }
+}
+
+fn default_learning_logins() -> u32 {
+    5
+}
+
+fn default_timezone() -> String {
+    "Europe/Paris".into()
+}
 
 /// Detection that cannot start (bad rules).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct DetectError(pub String);
 
+/// A snapshot that cannot be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The underlying reader or writer failed.
+    #[error("snapshot I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// Not a Tocsin detector snapshot.
+    #[error("not a detector snapshot (bad magic)")]
+    BadMagic,
+    /// Written by a version this build cannot read.
+    #[error("snapshot format version {found}, this build reads {expected}")]
+    Version {
+        /// Version in the file.
+        found: u32,
+        /// Version this build reads.
+        expected: u32,
+    },
+    /// Corrupt or truncated.
+    #[error("corrupt snapshot: {0}")]
+    Decode(String),
+}
+
+/// Size of the detection state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DetectorStats {
+    /// Accounts with a baseline.
+    pub accounts: usize,
+    /// Estimated bytes of all detection state (baselines, sessions, failure counters, tenants,
+    /// population).
+    pub state_bytes: usize,
+}
+
+/// Caps of the failure maps; above them, entries idle for an hour are dropped.
+const FAILURE_MAP_CAP: usize = 200_000;
+/// Cap of the suppression map; above it, entries older than a day are dropped.
+const SUPPRESS_CAP: usize = 500_000;
+/// Alerts remembered for feedback.
+const MEMO_CAP: usize = 50_000;
+/// A session whose login scored at least this is never learned from.
+const RISKY_SESSION: f64 = 0.5;
+/// Distance from which two live sessions are "distant".
+const DISTANT_KM: f64 = 500.0;
+
+/// What an alert was about, kept so feedback can find the exact values again.
+#[derive(Clone, Copy, Debug)]
+struct Memo {
+    account: u64,
+    country: Option<u32>,
+    city: Option<u32>,
+    asn: Option<u32>,
+    prefix: Option<u32>,
+    device: Option<u32>,
+}
+
 /// Baselines + risk + rules. `Send + Sync`.
-pub struct Detector {}
+pub struct Detector {
+    rules: RuleSet,
+    settings: DetectSettings,
+    accounts: DashMap<u64, AccountBaseline>,
+    sessions: DashMap<u64, SessionSet>,
+    account_failures: DashMap<u64, FailureCount>,
+    pair_failures: DashMap<u64, FailureCount>,
+    source_failures: DashMap<u64, SourceFailures>,
+    tenants: DashMap<u64, TenantState>,
+    population: Mutex<Population>,
+    names: DashMap<u64, Box<str>>,
+    zones: Zones,
+    suppress: DashMap<u64, i64>,
+    memos: Mutex<(HashMap<String, Memo>, VecDeque<String>)>,
+}
+
+/// Table index for tracked volume actions (read, search, export, print).
+fn tracked(a: Action) -> Option<usize> {
+    match a {
+        Action::Read => Some(0),
+        Action::Search => Some(1),
+        Action::Export => Some(2),
+        Action::Print => Some(3),
+        Action::Update | Action::Delete => None,
+    }
+}
+
+fn name_slot(t: NameTable, key: u32) -> u64 {
+    ((t as u64) << 32) | key as u64
+}
+
+/// Per-event keys, computed once.
+struct Keys {
+    account: u64,
+    account32: u32,
+    source: Option<u64>,
+    prefix: Option<u32>,
+    country: Option<u32>,
+    city: Option<u32>,
+    asn: Option<u32>,
+    device: Option<u32>,
+    browser: u32,
+    os: u32,
+    session: Option<u32>,
+    place: Option<(f32, f32)>,
+}
 
 impl Detector {
     /// Loads the rules and builds empty baselines.
     pub fn from_settings(
-        _rules: &crate::settings::RulesSettings,
-        _detect: &DetectSettings,
+        rules: &crate::settings::RulesSettings,
+        detect: &DetectSettings,
     ) -> Result<Detector, DetectError> {
-        Ok(Detector {})
+        let set = rules::load_dir(&rules.dir, &rules.maturity, FEATURES)
+            .map_err(|e| DetectError(e.to_string()))?;
+        Ok(Detector::with_rules(set, detect))
+    }
+
+    /// A detector over already-loaded rules.
+    pub fn with_rules(rules: RuleSet, detect: &DetectSettings) -> Detector {
+        if jiff::tz::TimeZone::get(&detect.default_timezone).is_err() {
+            tracing::warn!(
+                zone = %detect.default_timezone,
+                "unknown detect.default_timezone; hours will be computed in UTC"
+            );
+        }
+        Detector {
+            rules,
+            settings: detect.clone(),
+            accounts: DashMap::new(),
+            sessions: DashMap::new(),
+            account_failures: DashMap::new(),
+            pair_failures: DashMap::new(),
+            source_failures: DashMap::new(),
+            tenants: DashMap::new(),
+            population: Mutex::new(Population::default()),
+            names: DashMap::new(),
+            zones: Zones::new(&detect.default_timezone),
+            suppress: DashMap::new(),
+            memos: Mutex::new((HashMap::new(), VecDeque::new())),
+        }
+    }
+
+    /// The loaded rules.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    fn remember_name(&self, t: NameTable, key: u32, name: &str) {
+        if name.is_empty() || self.names.len() >= NAMES_CAP {
+            return;
+        }
+        let slot = name_slot(t, key);
+        if !self.names.contains_key(&slot) {
+            self.names.insert(slot, name.into());
+        }
+    }
+
+    fn keys(&self, ev: &Event<'_>, enr: &Enriched) -> Keys {
+        let account = name_key64(&ev.account);
+        let ip = ev.ip.map(canonical_ip);
+        let g = &enr.geo;
+        let d = &enr.device;
+        Keys {
+            account,
+            account32: (account as u32).max(1),
+            source: ip.map(source_key),
+            prefix: ip.map(prefix_key),
+            country: g.country.map(country_key),
+            city: match (g.country, g.city.as_deref()) {
+                (Some(c), Some(city)) => Some(city_key(c, city)),
+                _ => None,
+            },
+            asn: g.asn.filter(|&a| a != 0),
+            device: (d.fingerprint != 0).then(|| device_key(d.fingerprint)),
+            browser: key32(d.browser.as_bytes()),
+            os: key32(d.os.as_bytes()),
+            session: ev.session.as_deref().map(|s| key32(s.as_bytes())),
+            place: g.lat_lon,
+        }
     }
 
     /// Updates baselines with one event and appends the alerts it raises to `out`. `now_ms` is
     /// the decision time (event time in replay).
-    pub fn process(&self, _ev: &Event<'_>, _enr: &Enriched, _now_ms: i64, _out: &mut Vec<Alert>) {}
+    pub fn process(&self, ev: &Event<'_>, enr: &Enriched, now_ms: i64, out: &mut Vec<Alert>) {
+        let k = self.keys(ev, enr);
+        let now_s = secs_of(ev.ts_ms);
+        let today = day_of(ev.ts_ms);
+
+        // Failures are counted first, so the features include this attempt.
+        if ev.is_login_failure() {
+            self.count_failure(&k, now_s);
+        }
+
+        let existing = self.accounts.get(&k.account).map(|r| *r);
+        let acct = existing.unwrap_or_default();
+        let sessions = self
+            .sessions
+            .get(&k.account)
+            .map(|r| *r)
+            .unwrap_or_default();
+        let learning = acct.learning(self.settings.learning_logins);
+
+        let offset = self.zones.offset_min(acct.tz, ev.ts_ms);
+        let how = hour_of_week(ev.ts_ms, offset);
+        let bucket = hour_bucket(how);
+
+        let is_auth = matches!(ev.kind, EventKind::Login | EventKind::Mfa);
+        let (risk, pop_country, pop_asn) = {
+            let pop = self.population.lock();
+            let r = if is_auth {
+                risk::score(
+                    &acct,
+                    &pop,
+                    &LoginKeys {
+                        prefix: k.prefix,
+                        asn: k.asn,
+                        country: k.country,
+                        fingerprint: enr.device.fingerprint,
+                        browser: k.browser,
+                        os: k.os,
+                        kind: enr.device.kind,
+                        hour_of_week: how,
+                    },
+                    today,
+                )
+            } else {
+                RiskScore::default()
+            };
+            (
+                r,
+                k.country.map(|c| pop.countries.share(c)),
+                k.asn.map(|a| pop.asns.share(a)),
+            )
+        };
+
+        let mut f = EventFeatures::default();
+        // Event.
+        let success = |o| ev.outcome == Some(o);
+        f.bool(
+            F::LoginSuccess,
+            ev.kind == EventKind::Login && success(Outcome::Success),
+        );
+        f.bool(
+            F::LoginFailure,
+            ev.kind == EventKind::Login && success(Outcome::Failure),
+        );
+        f.bool(
+            F::MfaSuccess,
+            ev.kind == EventKind::Mfa && success(Outcome::Success),
+        );
+        f.bool(
+            F::MfaFailure,
+            ev.kind == EventKind::Mfa && success(Outcome::Failure),
+        );
+        f.bool(F::Access, ev.kind == EventKind::Access);
+        f.str(F::EventType, ev.kind.as_str());
+        if ev.kind == EventKind::Access {
+            if let Some(a) = ev.action {
+                f.str(F::AccessAction, a.as_str());
+            }
+            f.num(F::AccessCount, ev.count as f64);
+        }
+        let failures = self.account_failures.get(&k.account).map(|r| *r);
+        if ev.is_login_success() {
+            let first_try = failures.is_none_or(|fc| now_s.saturating_sub(fc.last_s) > 30 * 60);
+            f.bool(F::LoginFirstTry, first_try);
+        } else {
+            f.bool(F::LoginFirstTry, false);
+        }
+        // Account.
+        f.str(F::Account, &ev.account);
+        if let Some(t) = &ev.tenant {
+            f.str(F::Tenant, t);
+        }
+        f.num(F::AccountLogins, acct.logins as f64);
+        f.bool(F::AccountLearning, learning);
+        if acct.last_login.ts_s > 0 {
+            f.num(
+                F::AccountDaysSinceLastLogin,
+                now_s.saturating_sub(acct.last_login.ts_s) as f64 / 86_400.0,
+            );
+        }
+        f.num(
+            F::AccountAgeDays,
+            if existing.is_some() {
+                today.saturating_sub(acct.first_day) as f64
+            } else {
+                0.0
+            },
+        );
+        // Device.
+        let d = &enr.device;
+        let has_device = d.fingerprint != 0;
+        f.bool(
+            F::DeviceNew,
+            has_device && !k.device.is_some_and(|x| acct.devices.contains(x)),
+        );
+        f.bool(F::DeviceBrowserNew, !acct.browsers.contains(k.browser));
+        f.bool(F::DeviceOsNew, !acct.oses.contains(k.os));
+        f.str(F::DeviceType, d.kind.as_str());
+        f.bool(F::DeviceBot, d.kind == crate::enrich::DeviceType::Bot);
+        f.bool(F::DeviceExplicitId, d.explicit_id);
+        f.str(F::DeviceBrowser, &d.browser);
+        f.str(F::DeviceOs, &d.os);
+        // Network.
+        if let Some(ip) = ev.ip {
+            f.set(F::Ip, Value::Ip(canonical_ip(ip)));
+        }
+        f.str(F::IpClass, enr.geo.class.as_str());
+        let tenant = ev.tenant.as_deref().map(name_key64);
+        let (tenant_net, tenant_asn, tenant_accounts) =
+            match tenant.and_then(|t| self.tenants.get(&t)) {
+                Some(t) => (
+                    k.prefix.is_some_and(|p| t.net_known(p)),
+                    k.asn.is_some_and(|a| t.asn_known(a)),
+                    t.accounts.len(),
+                ),
+                None => (false, false, 0),
+            };
+        f.bool(
+            F::IpNewPrefix,
+            k.prefix.is_some_and(|p| !acct.prefixes.contains(p)),
+        );
+        f.bool(F::IpTenantKnown, tenant_net);
+        if let Some(a) = k.asn {
+            f.num(F::AsnNumber, a as f64);
+            f.bool(F::AsnNew, !acct.asns.contains(a));
+            let t = acct.asns.total(today);
+            f.num(
+                F::AsnShare,
+                if t > 0.0 {
+                    (acct.asns.count(a, today) / t) as f64
+                } else {
+                    0.0
+                },
+            );
+        } else {
+            f.bool(F::AsnNew, false);
+        }
+        f.bool(F::AsnTenantKnown, tenant_asn);
+        // Geo.
+        let geo_country = enr.geo.country;
+        f.bool(F::GeoKnown, geo_country.is_some());
+        if let Some(c) = &enr.geo.country {
+            f.str(F::GeoCountry, c.as_str());
+        }
+        if let Some(city) = enr.geo.city.as_deref() {
+            f.str(F::GeoCity, city);
+        }
+        f.bool(
+            F::GeoNewCountry,
+            k.country.is_some_and(|c| !acct.countries.contains(c)),
+        );
+        f.bool(
+            F::GeoNewCity,
+            k.city.is_some_and(|c| !acct.cities.contains(c)),
+        );
+        if let Some(c) = k.country {
+            let t = acct.countries.total(today);
+            f.num(
+                F::GeoCountryShare,
+                if t > 0.0 {
+                    (acct.countries.count(c, today) / t) as f64
+                } else {
+                    0.0
+                },
+            );
+        }
+        if let (Some(p), true) = (k.place, acct.has_home) {
+            f.num(F::GeoDistanceKm, distance_km(p, acct.home));
+        }
+        // Travel.
+        let last = acct.last_login;
+        if let (Some(p), true, true) = (k.place, last.has_geo, last.ts_s > 0) {
+            let dist = distance_km(p, (last.lat, last.lon));
+            let hours = now_s.saturating_sub(last.ts_s) as f64 / 3600.0;
+            f.num(F::TravelDistanceKm, dist);
+            f.num(F::TravelHours, hours);
+            f.num(F::TravelSpeedKmh, dist / hours.max(1.0 / 60.0));
+            f.bool(F::TravelSameAsn, last.asn != 0 && k.asn == Some(last.asn));
+        }
+        // Hour.
+        let local_hour = (how % 24) as f64;
+        let hour_share = acct.hours.share(bucket) as f64;
+        f.num(F::HourLocal, local_hour);
+        f.bool(F::HourWeekend, how >= 5 * 24);
+        f.num(F::HourShare, hour_share);
+        f.bool(
+            F::HourRare,
+            !learning && acct.hours.total() >= 10.0 && hour_share < 0.01,
+        );
+        // Sessions and volume.
+        let this_session = k.session.and_then(|s| sessions.get(s)).copied();
+        let track = ev.action.and_then(tracked);
+        let risk_score = if is_auth {
+            risk.score
+        } else {
+            this_session.map_or(0.0, |s| s.risk())
+        };
+        if is_auth {
+            f.num(F::RiskScore, risk.score);
+            f.num(F::RiskNetwork, risk.network);
+            f.num(F::RiskDevice, risk.device);
+            f.num(F::RiskHour, risk.hour);
+        } else if let Some(s) = this_session {
+            f.num(F::RiskScore, s.risk());
+        }
+        f.bool(F::SessionKnown, this_session.is_some());
+        let added = if ev.kind == EventKind::Access && track.is_some() {
+            ev.count
+        } else {
+            0
+        };
+        if let Some(s) = this_session {
+            f.num(F::SessionRisk, s.risk());
+            f.num(
+                F::SessionAgeMin,
+                now_s.saturating_sub(s.start_s) as f64 / 60.0,
+            );
+            f.num(F::SessionRecords, s.records().saturating_add(added) as f64);
+            let exp = matches!(track, Some(2 | 3)) as u32 * ev.count;
+            f.num(F::SessionExports, s.exports().saturating_add(exp) as f64);
+            if ev.kind == EventKind::Access {
+                if let (Some(p), Some(sp)) = (k.place, s.place()) {
+                    f.num(F::SessionIpChangedKm, distance_km(p, sp));
+                }
+                f.bool(F::SessionSameAsn, s.asn != 0 && k.asn == Some(s.asn));
+            }
+        } else if ev.kind == EventKind::Access {
+            // An access in a session whose login was not seen: it is its own session so far.
+            f.num(F::SessionRecords, added as f64);
+            f.num(
+                F::SessionExports,
+                matches!(track, Some(2 | 3)) as u32 as f64 * ev.count as f64,
+            );
+            f.num(F::SessionAgeMin, 0.0);
+        }
+        if let Some(p) = k.place {
+            let mut far = 0.0f64;
+            let mut all_same_asn = true;
+            for s in sessions.slots.iter() {
+                if s.key == 0
+                    || Some(s.key) == k.session
+                    || now_s.saturating_sub(s.last_s) > SESSION_LIVE_S
+                {
+                    continue;
+                }
+                if let Some(sp) = s.place() {
+                    far = far.max(distance_km(p, sp));
+                }
+                all_same_asn &= s.asn != 0 && k.asn == Some(s.asn);
+            }
+            if ev.kind != EventKind::Access {
+                f.bool(F::SessionSameAsn, far > 0.0 && all_same_asn);
+            }
+            f.num(F::SessionConcurrentDistanceKm, far);
+            f.bool(F::SessionConcurrentDistant, far >= DISTANT_KM);
+        }
+        let mut windows = acct.windows;
+        if ev.kind == EventKind::Access {
+            if let Some(t) = track {
+                windows.records_10m.add(ev.count as f32, now_s, TAU_10M);
+                if t >= 2 {
+                    windows.exports_1h.add(ev.count as f32, now_s, TAU_1H);
+                }
+                let usual = acct.volume.usual(t);
+                let so_far = this_session
+                    .map_or(0, |s| s.totals[t])
+                    .saturating_add(ev.count);
+                f.num(
+                    F::VolumeRatio,
+                    so_far as f64 / usual.unwrap_or(0.0).max(1.0) as f64,
+                );
+                f.opt_num(F::VolumeBaseline, usual.map(|u| u as f64));
+                f.opt_num(F::VolumeP99, acct.volume.p99(t).map(|u| u as f64));
+            }
+        }
+        f.num(
+            F::VolumeRecords10m,
+            windows.records_10m.at(now_s, TAU_10M) as f64,
+        );
+        f.num(
+            F::VolumeExports1h,
+            windows.exports_1h.at(now_s, TAU_1H) as f64,
+        );
+        // Authentication failures.
+        f.num(
+            F::AuthFailuresAccount10m,
+            failures.map_or(0.0, |fc| fc.recent.at(now_s, TAU_10M) as f64),
+        );
+        if let Some(src) = k.source {
+            let pair = self
+                .pair_failures
+                .get(&(src ^ k.account.rotate_left(17)))
+                .map(|r| *r);
+            f.num(
+                F::AuthFailuresAccountSource10m,
+                pair.map_or(0.0, |p| p.recent.at(now_s, TAU_10M) as f64),
+            );
+            let sf = self.source_failures.get(&src).map(|r| *r);
+            f.num(
+                F::AuthFailuresSource10m,
+                sf.map_or(0.0, |s| s.recent.at(now_s, TAU_10M) as f64),
+            );
+            f.num(
+                F::AuthSourceAccounts10m,
+                sf.map_or(0, |s| s.distinct_accounts(now_s, 600)) as f64,
+            );
+            f.num(
+                F::AuthSourceAccounts1h,
+                sf.map_or(0, |s| s.distinct_accounts(now_s, 3600)) as f64,
+            );
+        }
+        // Tenant and population.
+        f.num(F::TenantAccounts, tenant_accounts as f64);
+        f.opt_num(F::PopulationCountryShare, pop_country);
+        f.opt_num(F::PopulationAsnShare, pop_asn);
+
+        // Rules.
+        let mut worst: Option<Severity> = None;
+        let first_alert = out.len();
+        for rule in &self.rules.rules {
+            if !rule.when.eval(&f) {
+                continue;
+            }
+            if rule.mode == Mode::Active {
+                worst = worst.max(Some(rule.severity));
+            }
+            if self.suppressed(&rule.id, k.account, ev.ts_ms, rule.suppress_ms) {
+                continue;
+            }
+            let names =
+                |t: NameTable, key: u32| self.names.get(&name_slot(t, key)).map(|n| n.to_string());
+            let evidence = Evidence {
+                ev,
+                enr,
+                feats: &f,
+                acct: &acct,
+                risk,
+                risk_score,
+                today,
+                learning_logins: self.settings.learning_logins,
+                names: &names,
+                session: this_session,
+            };
+            out.push(explain::build_alert(rule, &evidence, now_ms));
+        }
+        if out.len() > first_alert {
+            let memo = Memo {
+                account: k.account,
+                country: k.country,
+                city: k.city,
+                asn: k.asn,
+                prefix: k.prefix,
+                device: k.device,
+            };
+            let mut m = self.memos.lock();
+            for a in &out[first_alert..] {
+                if m.0.insert(a.id.clone(), memo).is_none() {
+                    m.1.push_back(a.id.clone());
+                }
+            }
+            while m.1.len() > MEMO_CAP {
+                if let Some(old) = m.1.pop_front() {
+                    m.0.remove(&old);
+                }
+            }
+        }
+
+        // Learning.
+        let flagged = worst.is_some_and(|s| s >= Severity::High);
+        self.learn(
+            ev,
+            enr,
+            &k,
+            today,
+            now_s,
+            bucket,
+            risk_score,
+            flagged,
+            existing.is_none(),
+            windows,
+        );
+    }
+
+    fn suppressed(&self, rule: &str, account: u64, ts_ms: i64, window_ms: i64) -> bool {
+        let key = name_key64(rule) ^ account.rotate_left(29);
+        let mut e = self.suppress.entry(key).or_insert(i64::MIN);
+        let last = *e;
+        if window_ms > 0
+            && last != i64::MIN
+            && ts_ms.saturating_sub(last) < window_ms
+            && ts_ms >= last
+        {
+            return true;
+        }
+        *e = ts_ms;
+        drop(e);
+        if self.suppress.len() > SUPPRESS_CAP {
+            self.suppress
+                .retain(|_, t| ts_ms.saturating_sub(*t) < DAY_MS);
+        }
+        false
+    }
+
+    fn count_failure(&self, k: &Keys, now_s: u32) {
+        let bump = |m: &DashMap<u64, FailureCount>, key: u64| {
+            let mut e = m.entry(key).or_default();
+            e.recent.add(1.0, now_s, TAU_10M);
+            e.last_s = e.last_s.max(now_s);
+            drop(e);
+            if m.len() > FAILURE_MAP_CAP {
+                m.retain(|_, v| now_s.saturating_sub(v.last_s) < 3600);
+            }
+        };
+        bump(&self.account_failures, k.account);
+        if let Some(src) = k.source {
+            bump(&self.pair_failures, src ^ k.account.rotate_left(17));
+            self.source_failures
+                .entry(src)
+                .or_default()
+                .add(k.account32, now_s);
+            if self.source_failures.len() > FAILURE_MAP_CAP {
+                self.source_failures
+                    .retain(|_, v| now_s.saturating_sub(v.last_s) < 3600);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn learn(
+        &self,
+        ev: &Event<'_>,
+        enr: &Enriched,
+        k: &Keys,
+        today: u16,
+        now_s: u32,
+        bucket: usize,
+        risk_score: f64,
+        flagged: bool,
+        new_account: bool,
+        windows: baseline::account::VolumeWindows,
+    ) {
+        // Sessions first (their map lock is released before the account's is taken).
+        let mut finished: [Option<OpenSession>; baseline::SESSION_SLOTS + 1] = Default::default();
+        let mut n_finished = 0;
+        {
+            let mut push = |s: OpenSession| {
+                if n_finished < finished.len() {
+                    finished[n_finished] = Some(s);
+                    n_finished += 1;
+                }
+            };
+            let has_sessions = self.sessions.contains_key(&k.account);
+            let opens = ev.is_login_success() && k.session.is_some();
+            let touches = k.session.is_some()
+                && matches!(
+                    ev.kind,
+                    EventKind::Access | EventKind::Logout | EventKind::Mfa
+                );
+            if has_sessions || opens || (touches && ev.kind == EventKind::Access) {
+                let mut set = self.sessions.entry(k.account).or_default();
+                set.expire(now_s, &mut push);
+                let fresh = |risk: f64| OpenSession {
+                    key: k.session.unwrap_or(0),
+                    start_s: now_s,
+                    last_s: now_s,
+                    prefix: k.prefix.unwrap_or(0),
+                    asn: k.asn.unwrap_or(0),
+                    lat_cdeg: k.place.map_or(0, |p| to_cdeg(p.0)),
+                    lon_cdeg: k.place.map_or(0, |p| to_cdeg(p.1)),
+                    has_geo: k.place.is_some(),
+                    risk: (risk.clamp(0.0, 1.0) * 255.0).round() as u8,
+                    flagged,
+                    totals: [0; 4],
+                };
+                if opens {
+                    if let Some(old) = set.open(fresh(risk_score)) {
+                        push(old);
+                    }
+                } else if let Some(sk) = k.session {
+                    match ev.kind {
+                        EventKind::Logout => {
+                            if let Some(s) = set.close(sk) {
+                                push(s);
+                            }
+                        }
+                        EventKind::Access | EventKind::Mfa => {
+                            if set.get(sk).is_none() && ev.kind == EventKind::Access {
+                                if let Some(old) = set.open(fresh(0.0)) {
+                                    push(old);
+                                }
+                            }
+                            if let Some(s) = set.get_mut(sk) {
+                                s.last_s = s.last_s.max(now_s);
+                                s.flagged |= flagged;
+                                if let Some(t) = ev.action.and_then(tracked) {
+                                    s.totals[t] = s.totals[t].saturating_add(ev.count);
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                let empty = set.is_empty();
+                drop(set);
+                if empty {
+                    self.sessions.remove_if(&k.account, |_, s| s.is_empty());
+                }
+            }
+        }
+
+        let login_ok = ev.is_login_success();
+        if !login_ok && n_finished == 0 && ev.kind != EventKind::Access {
+            return;
+        }
+        if !login_ok && ev.kind != EventKind::Access && !self.accounts.contains_key(&k.account) {
+            return;
+        }
+        let tz_idx = if login_ok && !flagged {
+            enr.geo.tz.as_deref().map(|tz| self.zones.intern(tz))
+        } else {
+            None
+        };
+        if login_ok && !flagged {
+            if let (Some(c), Some(city)) = (k.city, enr.geo.city.as_deref()) {
+                self.remember_name(NameTable::City, c, city);
+            }
+            if let (Some(a), Some(org)) = (k.asn, enr.geo.as_org.as_deref()) {
+                self.remember_name(NameTable::AsOrg, a, org);
+            }
+            self.remember_name(NameTable::Browser, k.browser, &enr.device.browser);
+            self.remember_name(NameTable::Os, k.os, &enr.device.os);
+        }
+
+        let mut a = self.accounts.entry(k.account).or_default();
+        if new_account && a.first_day == 0 {
+            a.first_day = today;
+        }
+        for s in finished.iter().take(n_finished).flatten() {
+            if !s.flagged && s.risk() < RISKY_SESSION && s.records() > 0 {
+                a.volume.fold(s.totals);
+            }
+        }
+        if ev.kind == EventKind::Access {
+            a.windows = windows;
+        }
+        if !login_ok {
+            return;
+        }
+        let values = [
+            (PendingKind::Country, k.country),
+            (PendingKind::City, k.city),
+            (PendingKind::Asn, k.asn),
+            (PendingKind::Prefix, k.prefix),
+            (PendingKind::Device, k.device),
+        ];
+        if flagged {
+            for (kind, key) in values {
+                if let Some(key) = key {
+                    let known = match kind {
+                        PendingKind::Country => a.countries.contains(key),
+                        PendingKind::City => a.cities.contains(key),
+                        PendingKind::Asn => a.asns.contains(key),
+                        PendingKind::Prefix => a.prefixes.contains(key),
+                        PendingKind::Device => a.devices.contains(key),
+                    };
+                    if !known {
+                        a.hold_back(kind, key, today);
+                    }
+                }
+            }
+            return;
+        }
+        for (kind, key) in values {
+            if let Some(key) = key {
+                // A value held back from a flagged login and now seen again on a later day
+                // counts both sightings.
+                let w = if a.release_if_older(kind, key, today) {
+                    2.0
+                } else {
+                    1.0
+                };
+                if a.pending
+                    .iter()
+                    .flatten()
+                    .any(|p| p.kind == kind && p.key == key)
+                {
+                    continue;
+                }
+                a.table_mut(kind).add(key, w, today);
+            }
+        }
+        a.browsers.add(k.browser, 1.0, today);
+        a.oses.add(k.os, 1.0, today);
+        a.device_kinds |= 1 << (enr.device.kind as u8);
+        a.hours.add(bucket, today);
+        a.logins = a.logins.saturating_add(1);
+        a.last_login = baseline::account::LastLogin {
+            ts_s: now_s,
+            lat: k.place.map_or(0.0, |p| p.0),
+            lon: k.place.map_or(0.0, |p| p.1),
+            asn: k.asn.unwrap_or(0),
+            country: k.country.unwrap_or(0) as u16,
+            has_geo: k.place.is_some(),
+        };
+        // The usual place (and its time zone) follows the most frequent city.
+        if let (Some(city), Some(place)) = (k.city, k.place) {
+            if a.cities.top(today) == Some(city) {
+                a.home = place;
+                a.has_home = true;
+                if let Some(tz) = tz_idx {
+                    a.tz = tz;
+                }
+            }
+        } else if a.tz == 0 {
+            if let Some(tz) = tz_idx {
+                if k.country.is_some() && a.countries.top(today) == k.country {
+                    a.tz = tz;
+                }
+            }
+        }
+        drop(a);
+
+        if let Some(t) = ev.tenant.as_deref() {
+            self.tenants
+                .entry(name_key64(t))
+                .or_default()
+                .add(k.account32, k.prefix, k.asn, today);
+        }
+        self.population.lock().add_login(
+            k.country,
+            k.asn,
+            k.prefix,
+            enr.device.fingerprint,
+            k.browser,
+            k.os,
+            enr.device.kind,
+            bucket,
+        );
+    }
+
+    /// Applies an analyst's verdict on an alert at once: `false_positive` learns the alert's
+    /// device, place, ASN and network for that account; `confirmed_compromise` removes them
+    /// from the account's tables and held-back values.
+    pub fn feedback(&self, alert: &Alert, verdict: Verdict) -> Result<(), DetectError> {
+        let memo = self.memos.lock().0.get(&alert.id).copied();
+        let memo = match memo {
+            Some(m) => m,
+            None => {
+                // Not remembered (older than the memo, or from before a restart): use what the
+                // alert itself says.
+                let g = alert.geo.clone().unwrap_or_default();
+                let country = g.country.as_deref().and_then(crate::enrich::Country::parse);
+                Memo {
+                    account: name_key64(&alert.account),
+                    country: country.map(country_key),
+                    city: match (country, g.city.as_deref()) {
+                        (Some(c), Some(city)) => Some(city_key(c, city)),
+                        _ => None,
+                    },
+                    asn: g.asn,
+                    prefix: alert.ip.map(|ip| prefix_key(canonical_ip(ip))),
+                    device: alert
+                        .device
+                        .as_ref()
+                        .and_then(|d| d.id.as_deref())
+                        .and_then(|id| id.strip_prefix("fp_"))
+                        .and_then(|h| u64::from_str_radix(h, 16).ok())
+                        .map(device_key),
+                }
+            }
+        };
+        if memo.account != name_key64(&alert.account) {
+            return Err(DetectError(format!(
+                "alert {} does not belong to account {}",
+                alert.id, alert.account
+            )));
+        }
+        let today = crate::timefmt::parse_rfc3339(&alert.ts)
+            .map(day_of)
+            .ok_or_else(|| DetectError(format!("alert {}: bad ts `{}`", alert.id, alert.ts)))?;
+        let mut a = self.accounts.entry(memo.account).or_default();
+        let values = [
+            (PendingKind::Country, memo.country),
+            (PendingKind::City, memo.city),
+            (PendingKind::Asn, memo.asn),
+            (PendingKind::Prefix, memo.prefix),
+            (PendingKind::Device, memo.device),
+        ];
+        for (kind, key) in values {
+            let Some(key) = key else { continue };
+            a.drop_pending(kind, key);
+            match verdict {
+                Verdict::FalsePositive => a.table_mut(kind).add(key, 2.0, today),
+                Verdict::ConfirmedCompromise => a.table_mut(kind).remove(key),
+            }
+        }
+        Ok(())
+    }
+
+    /// The account's baseline in human terms (`GET /v1/accounts/{account}`), `None` for an
+    /// account never seen.
+    pub fn account_view(&self, account: &str) -> Option<serde_json::Value> {
+        let key = name_key64(account);
+        let a = self.accounts.get(&key).map(|r| *r)?;
+        let today = day_of(a.last_login.ts_s as i64 * 1000).max(a.first_day);
+        let name = |t: NameTable, k: u32| {
+            self.names
+                .get(&name_slot(t, k))
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| format!("#{k:08x}"))
+        };
+        let share = |c: f32, total: f32| {
+            if total > 0.0 {
+                ((c / total) * 1000.0).round() / 1000.0
+            } else {
+                0.0
+            }
+        };
+        let day = |d: u16| crate::timefmt::rfc3339(d as i64 * DAY_MS)[..10].to_string();
+        let ct = a.countries.total(today);
+        let countries: Vec<_> = a
+            .countries
+            .ranked(today)
+            .map(|(k, c, d)| serde_json::json!({"country": baseline::country_of_key(k).map(|c| c.as_str().to_string()), "share": share(c, ct), "last_seen": day(d)}))
+            .collect();
+        let cit = a.cities.total(today);
+        let cities: Vec<_> = a
+            .cities
+            .ranked(today)
+            .map(|(k, c, d)| serde_json::json!({"city": name(NameTable::City, k), "share": share(c, cit), "last_seen": day(d)}))
+            .collect();
+        let at = a.asns.total(today);
+        let asns: Vec<_> = a
+            .asns
+            .ranked(today)
+            .map(|(k, c, d)| serde_json::json!({"asn": k, "as_org": name(NameTable::AsOrg, k), "share": share(c, at), "last_seen": day(d)}))
+            .collect();
+        let dt = a.devices.total(today);
+        let devices: Vec<_> = a
+            .devices
+            .ranked(today)
+            .map(|(k, c, d)| serde_json::json!({"device": format!("{k:08x}"), "share": share(c, dt), "last_seen": day(d)}))
+            .collect();
+        let bt = a.browsers.total(today);
+        let browsers: Vec<_> = a
+            .browsers
+            .ranked(today)
+            .map(|(k, c, _)| serde_json::json!({"browser": name(NameTable::Browser, k), "share": share(c, bt)}))
+            .collect();
+        let ot = a.oses.total(today);
+        let oses: Vec<_> = a
+            .oses
+            .ranked(today)
+            .map(|(k, c, _)| serde_json::json!({"os": name(NameTable::Os, k), "share": share(c, ot)}))
+            .collect();
+        let b = a.hours.buckets();
+        let volume: serde_json::Map<String, serde_json::Value> = ["read", "search", "export", "print"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                (
+                    n.to_string(),
+                    serde_json::json!({
+                        "usual_per_session": a.volume.usual(i).map(|v| (v as f64 * 10.0).round() / 10.0),
+                        "p99_per_session": a.volume.p99(i).map(|v| (v as f64 * 10.0).round() / 10.0),
+                    }),
+                )
+            })
+            .collect();
+        let pending: Vec<_> = a
+            .pending
+            .iter()
+            .flatten()
+            .map(|p| serde_json::json!({"kind": format!("{:?}", p.kind).to_lowercase(), "since": day(p.day)}))
+            .collect();
+        let open_sessions = self
+            .sessions
+            .get(&key)
+            .map_or(0, |s| s.slots.iter().filter(|s| s.key != 0).count());
+        Some(serde_json::json!({
+            "account": account,
+            "logins": a.logins,
+            "learning": a.learning(self.settings.learning_logins),
+            "first_seen": day(a.first_day),
+            "time_zone": self.zones.name(a.tz),
+            "last_login": (a.last_login.ts_s > 0).then(|| serde_json::json!({
+                "ts": crate::timefmt::rfc3339(a.last_login.ts_s as i64 * 1000),
+                "country": baseline::country_of_key(a.last_login.country as u32).map(|c| c.as_str().to_string()),
+                "asn": (a.last_login.asn != 0).then_some(a.last_login.asn),
+            })),
+            "countries": countries,
+            "cities": cities,
+            "asns": asns,
+            "networks": a.prefixes.ranked(today).count(),
+            "devices": devices,
+            "browsers": browsers,
+            "oses": oses,
+            "hours": {"weekday": &b[..24], "weekend": &b[24..]},
+            "volume": {"sessions": a.volume.sessions, "by_action": volume},
+            "pending": pending,
+            "open_sessions": open_sessions,
+        }))
+    }
+
+    /// Accounts tracked and estimated bytes of state.
+    pub fn stats(&self) -> DetectorStats {
+        // DashMap entry overhead: key + value + about one control word per slot.
+        const ENTRY: usize = 16;
+        let per = |n: usize, v: usize| n * (v + ENTRY);
+        let accounts = self.accounts.len();
+        let tenants: usize = self
+            .tenants
+            .iter()
+            .map(|t| {
+                t.accounts.len() * 8
+                    + t.nets.len() * (std::mem::size_of::<baseline::NetSeen>() + 8)
+                    + t.asns.len() * (std::mem::size_of::<baseline::NetSeen>() + 8)
+                    + 64
+            })
+            .sum();
+        let names: usize = self.names.iter().map(|n| n.len() + 8 + ENTRY + 16).sum();
+        // Two sketches of 4 × 4096 u32, plus the exact tables (a few hundred keys each).
+        let population = 2 * 4 * 4096 * 4 + self.population.lock().distinct_keys() * 24;
+        DetectorStats {
+            accounts,
+            state_bytes: per(accounts, std::mem::size_of::<AccountBaseline>())
+                + per(self.sessions.len(), std::mem::size_of::<SessionSet>())
+                + per(
+                    self.account_failures.len(),
+                    std::mem::size_of::<FailureCount>(),
+                )
+                + per(
+                    self.pair_failures.len(),
+                    std::mem::size_of::<FailureCount>(),
+                )
+                + per(
+                    self.source_failures.len(),
+                    std::mem::size_of::<SourceFailures>(),
+                )
+                + per(self.suppress.len(), 8)
+                + tenants
+                + names
+                + population,
+        }
+    }
+
+    /// Writes every piece of detection state (not the rules) to `w`: a magic, a format version,
+    /// then a `postcard` encoding. Entries are sorted by key, so equal states give equal bytes.
+    pub fn write_snapshot(&self, w: &mut dyn Write) -> Result<(), SnapshotError> {
+        fn sorted<V: Copy>(m: &DashMap<u64, V>) -> Vec<(u64, V)> {
+            let mut v: Vec<(u64, V)> = m.iter().map(|e| (*e.key(), *e.value())).collect();
+            v.sort_by_key(|e| e.0);
+            v
+        }
+        let mut tenants: Vec<(u64, TenantState)> = self
+            .tenants
+            .iter()
+            .map(|e| (*e.key(), e.value().clone()))
+            .collect();
+        tenants.sort_by_key(|e| e.0);
+        let mut names: Vec<(u64, String)> = self
+            .names
+            .iter()
+            .map(|e| (*e.key(), e.value().to_string()))
+            .collect();
+        names.sort();
+        let snap = SnapshotV1 {
+            accounts: sorted(&self.accounts),
+            sessions: sorted(&self.sessions),
+            account_failures: sorted(&self.account_failures),
+            pair_failures: sorted(&self.pair_failures),
+            source_failures: sorted(&self.source_failures),
+            tenants,
+            population: self.population.lock().clone(),
+            names,
+            zones: self.zones.names(),
+            suppress: sorted(&self.suppress),
+        };
+        let bytes =
+            postcard::to_allocvec(&snap).map_err(|e| SnapshotError::Decode(e.to_string()))?;
+        w.write_all(SNAPSHOT_MAGIC)?;
+        w.write_all(&SNAPSHOT_VERSION.to_le_bytes())?;
+        w.write_all(&bytes)?;
+        Ok(())
+    }
+
+    /// Replaces the detection state with a snapshot written by [`Detector::write_snapshot`].
+    /// On error the current state is left untouched.
+    pub fn read_snapshot(&self, r: &mut dyn Read) -> Result<(), SnapshotError> {
+        let mut head = [0u8; 12];
+        r.read_exact(&mut head)?;
+        if &head[..8] != SNAPSHOT_MAGIC {
+            return Err(SnapshotError::BadMagic);
+        }
+        let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+        if version != SNAPSHOT_VERSION {
+            return Err(SnapshotError::Version {
+                found: version,
+                expected: SNAPSHOT_VERSION,
+            });
+        }
+        let mut bytes = Vec::new();
+        r.read_to_end(&mut bytes)?;
+        let snap: SnapshotV1 =
+            postcard::from_bytes(&bytes).map_err(|e| SnapshotError::Decode(e.to_string()))?;
+        fn fill<V>(m: &DashMap<u64, V>, v: Vec<(u64, V)>) {
+            m.clear();
+            for (k, x) in v {
+                m.insert(k, x);
+            }
+        }
+        fill(&self.accounts, snap.accounts);
+        fill(&self.sessions, snap.sessions);
+        fill(&self.account_failures, snap.account_failures);
+        fill(&self.pair_failures, snap.pair_failures);
+        fill(&self.source_failures, snap.source_failures);
+        fill(&self.tenants, snap.tenants);
+        fill(&self.suppress, snap.suppress);
+        self.names.clear();
+        for (k, n) in snap.names {
+            self.names.insert(k, n.into());
+        }
+        *self.population.lock() = snap.population;
+        self.zones.restore(&snap.zones);
+        Ok(())
+    }
 }
+
+const SNAPSHOT_MAGIC: &[u8; 8] = b"TOCSDET\0";
+/// Version of the snapshot layout; bump it (and add an upgrade step) when a state type changes.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotV1 {
+    accounts: Vec<(u64, AccountBaseline)>,
+    sessions: Vec<(u64, SessionSet)>,
+    account_failures: Vec<(u64, FailureCount)>,
+    pair_failures: Vec<(u64, FailureCount)>,
+    source_failures: Vec<(u64, SourceFailures)>,
+    tenants: Vec<(u64, TenantState)>,
+    population: Population,
+    names: Vec<(u64, String)>,
+    zones: Vec<String>,
+    suppress: Vec<(u64, i64)>,
+}
+
+const _: () = assert!(std::mem::size_of::<AccountBaseline>() <= ACCOUNT_BYTES_BOUND);
+
+#[cfg(test)]
+mod tests;

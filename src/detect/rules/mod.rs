@@ -69,108 +69,15 @@ pub trait FeatureSource {
     fn feature(&self, index: usize) -> Value<'_>;
 }
 
-/// The catalog `tocsin rules check` validates against.
-///
-/// Stand-in until the detection helper's `crate::detect::features::FEATURES` lands: it holds
-/// every feature named in the rule-language spec and one per kind of stable rule issue 3 asks
-/// for, named as in that catalog's draft. Point this at `FEATURES` when integrating.
+/// The catalog `tocsin rules check` validates against: the detector's feature catalog.
 pub fn catalog() -> &'static [FeatureDef] {
-    STAND_IN_CATALOG
+    crate::detect::features::FEATURES
 }
 
+#[cfg(test)]
 const fn feature(name: &'static str, ty: Type, doc: &'static str) -> FeatureDef {
     FeatureDef { name, ty, doc }
 }
-
-static STAND_IN_CATALOG: &[FeatureDef] = &[
-    feature(
-        "login.success",
-        Type::Bool,
-        "The event is a successful login.",
-    ),
-    feature("login.failure", Type::Bool, "The event is a failed login."),
-    feature("account", Type::Str, "The account name."),
-    feature("tenant", Type::Str, "The tenant of the account."),
-    feature(
-        "account.logins",
-        Type::Num,
-        "Trusted successful logins learned for the account.",
-    ),
-    feature(
-        "account.days_since_last_login",
-        Type::Num,
-        "Days since the last trusted login.",
-    ),
-    feature(
-        "device.new",
-        Type::Bool,
-        "The device was never seen for this account.",
-    ),
-    feature("ip", Type::Ip, "The client address."),
-    feature("asn.number", Type::Num, "Autonomous system number."),
-    feature(
-        "asn.new",
-        Type::Bool,
-        "The ASN was never used by this account.",
-    ),
-    feature(
-        "asn.tenant_known",
-        Type::Bool,
-        "The ASN is used by several accounts of the tenant.",
-    ),
-    feature("geo.country", Type::Str, "ISO country code of the address."),
-    feature(
-        "geo.new_country",
-        Type::Bool,
-        "The country was never used by this account.",
-    ),
-    feature(
-        "travel.distance_km",
-        Type::Num,
-        "Distance from the last trusted login.",
-    ),
-    feature(
-        "travel.speed_kmh",
-        Type::Num,
-        "Implied speed from the last trusted login.",
-    ),
-    feature(
-        "hour.rare",
-        Type::Bool,
-        "An hour of the day the account does not use.",
-    ),
-    feature(
-        "access.action",
-        Type::Str,
-        "What an access did: read, search, export...",
-    ),
-    feature(
-        "session.exports",
-        Type::Num,
-        "Records exported in this session so far.",
-    ),
-    feature(
-        "volume.ratio",
-        Type::Num,
-        "Session volume over the account's usual volume.",
-    ),
-    feature(
-        "auth.failures_account_10m",
-        Type::Num,
-        "Failed logins on the account, 10 minutes.",
-    ),
-    feature(
-        "auth.source_accounts_10m",
-        Type::Num,
-        "Accounts failed from this source, 10 minutes.",
-    ),
-    feature(
-        "session.concurrent_distant",
-        Type::Bool,
-        "Another live session started far away.",
-    ),
-    feature("risk.score", Type::Num, "Risk in [0, 1] of the login."),
-];
 
 /// How far a rule is trusted (its folder under the rules directory).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,0 +1,379 @@
+#!/usr/bin/env python3
+"""Builds the rule fixtures under rules/tests/<case>/events.jsonl (deterministic).
+
+Each case is a few weeks of honest history (so baselines exist) followed by the moment the case
+is about. Every address comes from src/world.rs, so the fixture GeoIP databases resolve it.
+Times are written in UTC from Europe/Paris local times. Run from the repository root:
+
+    python3 rules/tests/make_fixtures.py
+
+The generated .jsonl files are committed; expected.toml and README.md are written by hand.
+"""
+
+import json
+import os
+import random
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+PARIS = ZoneInfo("Europe/Paris")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)))
+
+UA_WIN_CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                 "Chrome/130.0.0.0 Safari/537.36")
+UA_MAC_SAFARI = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+                 "Version/17.5 Safari/605.1.15")
+UA_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+             "Version/17.5 Mobile/15E148 Safari/604.1")
+UA_LINUX_FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+UA_ANDROID_CHROME = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+                     "Chrome/130.0.0.0 Mobile Safari/537.36")
+
+# History: four weeks of workdays before the incident day (Monday 10 November 2025).
+INCIDENT_DAY = datetime(2025, 11, 10)
+HISTORY_START = INCIDENT_DAY - timedelta(days=28)
+
+
+def utc(local: datetime) -> str:
+    return local.replace(tzinfo=PARIS).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Case:
+    def __init__(self, name: str, seed: int):
+        self.name = name
+        self.rng = random.Random(seed)
+        self.events = []
+        self.sessions = 0
+
+    def ev(self, local: datetime, **fields):
+        e = {"ts": utc(local)}
+        e.update(fields)
+        self.events.append((local, len(self.events), e))
+
+    def session_id(self, account: str) -> str:
+        self.sessions += 1
+        return "s-%s-%d" % (account.split("@")[0].replace(".", ""), self.sessions)
+
+    def work_session(self, local, account, tenant, ip, ua, reads=4, exports=0.3, logout=True,
+                     failures=0):
+        """A login, a few reads/searches, sometimes an export of 1-2 records, then a logout."""
+        for i in range(failures):
+            self.ev(local - timedelta(seconds=40 - 10 * i), type="login", outcome="failure",
+                    account=account, tenant=tenant, ip=ip, user_agent=ua, failure_reason="bad_password")
+        sid = self.session_id(account)
+        self.ev(local, type="login", outcome="success", account=account, tenant=tenant,
+                session=sid, ip=ip, user_agent=ua, method="password")
+        t = local
+        for _ in range(reads):
+            t += timedelta(minutes=self.rng.randint(2, 9))
+            action = "read" if self.rng.random() < 0.75 else "search"
+            self.ev(t, type="access", account=account, tenant=tenant, session=sid, ip=ip,
+                    action=action, resource="patient_record", count=self.rng.randint(1, 3))
+        if self.rng.random() < exports:
+            t += timedelta(minutes=self.rng.randint(1, 5))
+            self.ev(t, type="access", account=account, tenant=tenant, session=sid, ip=ip,
+                    action="export", resource="patient_record", count=self.rng.randint(1, 2))
+        if logout:
+            t += timedelta(minutes=self.rng.randint(1, 4))
+            self.ev(t, type="logout", account=account, tenant=tenant, session=sid, ip=ip)
+        return sid, t
+
+    def history(self, account, tenant, places, ua, hours=((8, 30), (14, 0)), days=28,
+                start=None, weekdays_only=True, reads=4):
+        """Logins on workdays at the given local hours, from `places` (list of IPs, cycled)."""
+        start = start or HISTORY_START
+        n = 0
+        for d in range(days):
+            day = start + timedelta(days=d)
+            if weekdays_only and day.weekday() >= 5:
+                continue
+            for (h, m) in hours:
+                local = day.replace(hour=h, minute=m) + timedelta(minutes=self.rng.randint(-20, 20))
+                ip = places[n % len(places)]
+                n += 1
+                self.work_session(local, account, tenant, ip, ua, reads=reads)
+
+    def write(self):
+        os.makedirs(os.path.join(OUT, self.name), exist_ok=True)
+        path = os.path.join(OUT, self.name, "events.jsonl")
+        with open(path, "w") as f:
+            for _, _, e in sorted(self.events, key=lambda x: (x[0].replace(tzinfo=PARIS).astimezone(timezone.utc), x[1])):
+                f.write(json.dumps(e, separators=(",", ":")) + "\n")
+
+
+def at(h, m=0, day=INCIDENT_DAY):
+    return day.replace(hour=h, minute=m)
+
+
+CLINIC = "81.250.12.34"          # Orange Business, Rouen: the practice's NAT
+T_ROUEN = "cabinet-rouen"
+
+
+def rouen_practice(c: Case):
+    """Dr Martin and two colleagues, all at the Rouen practice behind one NAT."""
+    c.history("dr.martin@cabinet-rouen", T_ROUEN, [CLINIC, CLINIC, "90.1.7.21"], UA_WIN_CHROME)
+    c.history("dr.leroy@cabinet-rouen", T_ROUEN, [CLINIC], UA_MAC_SAFARI, hours=((9, 0), (15, 30)), reads=2)
+    c.history("dr.petit@cabinet-rouen", T_ROUEN, [CLINIC], UA_WIN_CHROME, hours=((8, 0),), reads=2)
+
+
+def infostealer():
+    c = Case("infostealer_new_device_new_network", 1)
+    rouen_practice(c)
+    # 23:31, correct password on the first try, from a DigitalOcean server in Amsterdam, Firefox
+    # on Linux; then 250 records exported in two minutes.
+    sid = "s-8f2c"
+    acc = "dr.martin@cabinet-rouen"
+    c.ev(at(23, 31), id="ev-attack-login", type="login", outcome="success", account=acc, tenant=T_ROUEN,
+         session=sid, ip="188.166.23.7", user_agent=UA_LINUX_FIREFOX, method="password")
+    c.ev(at(23, 32), type="access", account=acc, tenant=T_ROUEN, session=sid, ip="188.166.23.7",
+         action="search", resource="patient_record", count=40)
+    c.ev(at(23, 33), id="ev-attack-export", type="access", account=acc, tenant=T_ROUEN, session=sid,
+         ip="188.166.23.7", action="export", resource="patient_record", count=250)
+    c.write()
+
+
+def new_country():
+    c = Case("new_country_brussels", 2)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # A weekend in Brussels: the usual laptop, a Belgian home network, at a usual hour.
+    c.work_session(at(10, 15, INCIDENT_DAY - timedelta(days=1)), acc, T_ROUEN, "81.240.33.8", UA_WIN_CHROME)
+    c.write()
+
+
+def impossible_travel():
+    c = Case("impossible_travel_moscow", 3)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    sid, _ = c.work_session(at(8, 40), acc, T_ROUEN, CLINIC, UA_WIN_CHROME, logout=True)
+    # 50 minutes later, the same browser (stolen with the password) from Moscow.
+    c.ev(at(9, 55), type="login", outcome="success", account=acc, tenant=T_ROUEN, session="s-ru-1",
+         ip="95.24.77.3", user_agent=UA_WIN_CHROME, method="password")
+    c.write()
+
+
+def rare_hour():
+    c = Case("rare_hour_3am", 4)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # 03:10, at home, usual laptop: nothing else is unusual.
+    c.work_session(at(3, 10), acc, T_ROUEN, "90.1.7.21", UA_WIN_CHROME, reads=1)
+    c.write()
+
+
+def high_risk():
+    c = Case("high_risk_residential_proxy", 5)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # A residential proxy in the victim's own country: France, so geo alone says nothing; the
+    # network (SFR, never used), the device (Firefox on Linux) and the hour (02:40) all differ.
+    c.ev(at(2, 40), type="login", outcome="success", account=acc, tenant=T_ROUEN, session="s-px-1",
+         ip="93.20.140.9", user_agent=UA_LINUX_FIREFOX, method="password")
+    c.write()
+
+
+def dormant():
+    c = Case("dormant_reactivated", 6)
+    acc = "dr.girard@cabinet-rouen"
+    # A locum who worked three weeks in June, then nothing until November, from a new device.
+    c.history(acc, T_ROUEN, [CLINIC], UA_WIN_CHROME, start=datetime(2025, 6, 2), days=21)
+    c.history("dr.leroy@cabinet-rouen", T_ROUEN, [CLINIC], UA_MAC_SAFARI, start=datetime(2025, 6, 2), days=21)
+    c.ev(at(11, 5), type="login", outcome="success", account=acc, tenant=T_ROUEN, session="s-dorm-1",
+         ip="82.66.14.2", user_agent=UA_ANDROID_CHROME, method="password")
+    c.write()
+
+
+def brute_force():
+    c = Case("brute_force_one_account", 7)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    t = at(21, 0)
+    for i in range(14):
+        c.ev(t + timedelta(seconds=20 * i), type="login", outcome="failure", account=acc, tenant=T_ROUEN,
+             ip="185.220.101.4", user_agent=UA_LINUX_FIREFOX, failure_reason="bad_password")
+    c.write()
+
+
+def stuffing():
+    c = Case("credential_stuffing_hit", 8)
+    rouen_practice(c)
+    t = at(4, 0)
+    # A combo list tried from a cloud server: one or two tries on each of eight accounts...
+    for i in range(8):
+        acc = "user%d@cabinet-%d" % (i, i)
+        for j in range(1 + i % 2):
+            c.ev(t + timedelta(seconds=30 * i + 5 * j), type="login", outcome="failure", account=acc,
+                 tenant="cabinet-%d" % i, ip="45.133.9.12", user_agent=UA_LINUX_FIREFOX,
+                 failure_reason="bad_password")
+    # ...and one pair works.
+    c.ev(t + timedelta(minutes=5), type="login", outcome="success", account="dr.leroy@cabinet-rouen",
+         tenant=T_ROUEN, session="s-stuff-1", ip="45.133.9.12", user_agent=UA_LINUX_FIREFOX, method="password")
+    c.write()
+
+
+def spray():
+    c = Case("password_spray_one_source", 9)
+    rouen_practice(c)
+    t = at(6, 0)
+    # One common password against twelve accounts of several practices, two tries at most each.
+    for i in range(12):
+        acc = "dr.user%d@cabinet-%d" % (i, i % 4)
+        for j in range(1 + (i % 3 == 0)):
+            c.ev(t + timedelta(seconds=25 * i + 7 * j), type="login", outcome="failure", account=acc,
+                 tenant="cabinet-%d" % (i % 4), ip="95.216.14.30", user_agent=UA_LINUX_FIREFOX,
+                 failure_reason="bad_password")
+    c.write()
+
+
+def concurrent():
+    c = Case("concurrent_session_lagos", 10)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # The doctor is working at the practice (session open, active)...
+    c.work_session(at(10, 0), acc, T_ROUEN, CLINIC, UA_WIN_CHROME, reads=3, logout=False)
+    # ...while someone logs in from Lagos.
+    c.ev(at(10, 18), type="login", outcome="success", account=acc, tenant=T_ROUEN, session="s-ng-1",
+         ip="102.88.4.20", user_agent=UA_ANDROID_CHROME, method="password")
+    c.write()
+
+
+def hijacked():
+    c = Case("session_cookie_replayed", 11)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    sid, t = c.work_session(at(10, 0), acc, T_ROUEN, CLINIC, UA_WIN_CHROME, reads=2, logout=False)
+    # The same session id, same browser string, from Sao Paulo: a stolen cookie.
+    c.ev(t + timedelta(minutes=6), type="access", account=acc, tenant=T_ROUEN, session=sid,
+         ip="177.0.45.6", user_agent=UA_WIN_CHROME, action="search", resource="patient_record", count=20)
+    c.write()
+
+
+def bulk_export():
+    c = Case("bulk_export_familiar_login", 12)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # A familiar login, then 180 records exported in 20-record batches: 90× the usual volume.
+    sid, t = c.work_session(at(9, 0), acc, T_ROUEN, CLINIC, UA_WIN_CHROME, reads=2, logout=False)
+    for i in range(9):
+        c.ev(t + timedelta(seconds=30 * (i + 1)), type="access", account=acc, tenant=T_ROUEN, session=sid,
+             ip=CLINIC, action="export", resource="patient_record", count=20)
+    c.write()
+
+
+def bulk_read():
+    c = Case("bulk_read_familiar_login", 13)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    sid, t = c.work_session(at(9, 0), acc, T_ROUEN, CLINIC, UA_WIN_CHROME, reads=1, logout=False)
+    for i in range(8):
+        c.ev(t + timedelta(seconds=40 * (i + 1)), type="access", account=acc, tenant=T_ROUEN, session=sid,
+             ip=CLINIC, action="read", resource="patient_record", count=50)
+    c.write()
+
+
+def hosting():
+    c = Case("hosting_provider_login", 14)
+    rouen_practice(c)
+    # A known device, at a usual hour, but from an OVH server (a tunnel through rented hosting).
+    c.work_session(at(9, 5), "dr.petit@cabinet-rouen", T_ROUEN, "51.75.20.1", UA_WIN_CHROME, reads=1)
+    c.write()
+
+
+# ---- Honest look-alikes: none may raise a high or critical alert. ----
+
+def new_phone():
+    c = Case("negative_new_phone_on_clinic_network", 20)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # A new iPhone, first used at the practice, at the usual hour, with ordinary reads.
+    c.work_session(at(8, 35), acc, T_ROUEN, CLINIC, UA_IPHONE, reads=3)
+    c.write()
+
+
+def conference():
+    c = Case("negative_conference_trip_barcelona", 21)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    d0 = INCIDENT_DAY
+    # Monday at the practice, Tuesday on the train via Paris (mobile), Tuesday evening to Friday
+    # at the congress hotel in Barcelona with the usual laptop, back on Saturday.
+    c.work_session(at(8, 30, d0), acc, T_ROUEN, CLINIC, UA_WIN_CHROME)
+    c.work_session(at(9, 10, d0 + timedelta(days=1)), acc, T_ROUEN, "37.160.8.19", UA_WIN_CHROME, reads=2)
+    c.work_session(at(19, 30, d0 + timedelta(days=1)), acc, T_ROUEN, "83.32.200.14", UA_WIN_CHROME, reads=2)
+    for k in range(2, 5):
+        c.work_session(at(8, 0, d0 + timedelta(days=k)), acc, T_ROUEN, "83.32.200.14", UA_WIN_CHROME, reads=2)
+        c.work_session(at(18, 45, d0 + timedelta(days=k)), acc, T_ROUEN, "83.32.200.14", UA_WIN_CHROME, reads=2)
+    c.work_session(at(17, 0, d0 + timedelta(days=5)), acc, T_ROUEN, "90.1.7.21", UA_WIN_CHROME, reads=2)
+    c.write()
+
+
+def hospital_vpn():
+    c = Case("negative_hospital_vpn", 22)
+    t = "chu-lyon"
+    home = "82.65.30.7"        # Free, Marseille: the consultant lives there
+    # Two colleagues reach the hospital application through the RENATER VPN concentrator in Paris.
+    c.history("dr.bernard@chu-lyon", t, ["193.50.4.10"], UA_WIN_CHROME)
+    c.history("dr.moreau@chu-lyon", t, ["193.50.4.10", "193.50.4.11"], UA_MAC_SAFARI)
+    # The consultant usually logs in from home...
+    c.history("dr.faure@chu-lyon", t, [home], UA_WIN_CHROME)
+    # ...and today, 15 minutes after a home login, through the VPN (661 km away, same laptop).
+    c.work_session(at(7, 30), "dr.faure@chu-lyon", t, home, UA_WIN_CHROME, reads=1)
+    c.work_session(at(7, 50), "dr.faure@chu-lyon", t, "193.50.4.10", UA_WIN_CHROME, reads=2)
+    c.write()
+
+
+def mobile_carrier():
+    c = Case("negative_mobile_carrier_ip_jumps", 23)
+    rouen_practice(c)
+    acc = "dr.durand@cabinet-rouen"
+    # A home-visit doctor on Free Mobile: the carrier's pools geolocate to Rouen or Marseille.
+    c.history(acc, T_ROUEN, ["80.214.9.2", "80.214.77.40", "80.215.3.3", CLINIC], UA_ANDROID_CHROME)
+    sid, t = c.work_session(at(9, 0), acc, T_ROUEN, "80.214.120.5", UA_ANDROID_CHROME, reads=2, logout=False)
+    # 20 minutes later the same session continues from a "Marseille" address, then a new login.
+    c.ev(t + timedelta(minutes=3), type="access", account=acc, tenant=T_ROUEN, session=sid, ip="80.215.61.8",
+         action="read", resource="patient_record", count=1)
+    c.work_session(t + timedelta(minutes=12), acc, T_ROUEN, "80.215.61.8", UA_ANDROID_CHROME, reads=2)
+    c.write()
+
+
+def night_shift():
+    c = Case("negative_night_shift_doctor", 24)
+    t = "sos-medecins-rouen"
+    acc = "dr.nuit@sos-medecins-rouen"
+    # Night shifts every day of the week, logins between 21:00 and 05:00.
+    c.history(acc, t, ["90.1.50.3"], UA_WIN_CHROME, hours=((22, 0), (2, 30)), weekdays_only=False)
+    c.work_session(at(3, 5), acc, t, "90.1.50.3", UA_WIN_CHROME, reads=3)
+    c.write()
+
+
+def locum():
+    c = Case("negative_locum_on_practice_network", 25)
+    rouen_practice(c)
+    acc = "dr.remplacant@cabinet-rouen"
+    # The locum worked remotely from home in Nantes (Free) on a Mac...
+    c.history(acc, T_ROUEN, ["82.66.90.4"], UA_MAC_SAFARI, hours=((10, 0),))
+    # ...and today replaces Dr Martin at the practice, on the practice's Windows PC.
+    c.work_session(at(8, 45), acc, T_ROUEN, CLINIC, UA_WIN_CHROME, reads=4)
+    c.write()
+
+
+def ipv6_privacy():
+    c = Case("negative_ipv6_privacy_address", 26)
+    rouen_practice(c)
+    acc = "dr.simon@cabinet-rouen"
+    rng = random.Random(26)
+
+    def v6():
+        # Same /64 (the home box's), a fresh random interface id each time.
+        return "2a01:cb00:1f0:2a00:%x:%x:%x:%x" % tuple(rng.randint(1, 0xffff) for _ in range(4))
+
+    c.history(acc, T_ROUEN, [v6() for _ in range(60)], UA_MAC_SAFARI)
+    c.work_session(at(8, 20), acc, T_ROUEN, v6(), UA_MAC_SAFARI, reads=3)
+    c.write()
+
+
+if __name__ == "__main__":
+    for f in [infostealer, new_country, impossible_travel, rare_hour, high_risk, dormant, brute_force,
+              stuffing, spray, concurrent, hijacked, bulk_export, bulk_read, hosting, new_phone,
+              conference, hospital_vpn, mobile_carrier, night_shift, locum, ipv6_privacy]:
+        f()

@@ -1,0 +1,438 @@
+//! One account's behavioural baseline: where it logs in from, with what, when, and how much it
+//! reads. Fixed-size (no heap), so its size is a compile-time fact: see [`AccountBaseline`].
+
+use serde::{Deserialize, Serialize};
+
+use super::topk::TopK;
+
+/// Hour buckets: 24 local hours × {weekday, weekend}.
+///
+/// Why not 168 hour-of-week buckets: a doctor logs in a handful of times a day, so 168 buckets
+/// take months to fill and flag every first Tuesday-at-7 as rare; the weekday/weekend split keeps
+/// the signal that matters (nights and weekends) and learns in two weeks, in 48 bytes.
+pub const HOUR_BUCKETS: usize = 48;
+
+/// The hour bucket of a local hour-of-week (0 = Monday 00:00).
+pub fn hour_bucket(hour_of_week: u8) -> usize {
+    let day = hour_of_week / 24;
+    let hour = (hour_of_week % 24) as usize;
+    if day >= 5 {
+        24 + hour
+    } else {
+        hour
+    }
+}
+
+/// Local-hour profile, decayed: counts saturate at 255 (then all halve) and halve every 30 days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourProfile {
+    #[serde(with = "hours_serde")]
+    buckets: [u8; HOUR_BUCKETS],
+    /// Day of the last 30-day halving.
+    decayed_day: u16,
+}
+
+impl Default for HourProfile {
+    fn default() -> Self {
+        HourProfile {
+            buckets: [0; HOUR_BUCKETS],
+            decayed_day: 0,
+        }
+    }
+}
+
+impl HourProfile {
+    /// Records a login in `bucket` on `today`.
+    pub fn add(&mut self, bucket: usize, today: u16) {
+        if self.decayed_day == 0 {
+            self.decayed_day = today;
+        }
+        while today >= self.decayed_day.saturating_add(30) {
+            self.halve();
+            self.decayed_day += 30;
+        }
+        if let Some(b) = self.buckets.get_mut(bucket) {
+            if *b == u8::MAX {
+                self.halve();
+            }
+        }
+        if let Some(b) = self.buckets.get_mut(bucket) {
+            *b += 1;
+        }
+    }
+
+    fn halve(&mut self) {
+        for b in &mut self.buckets {
+            *b /= 2;
+        }
+    }
+
+    /// Total of all buckets.
+    pub fn total(&self) -> f32 {
+        self.buckets.iter().map(|&b| b as f32).sum()
+    }
+
+    /// Share of the profile "around" `bucket`: the bucket itself, half of each neighbouring hour
+    /// (a 07:55 habit also covers 08:05), and 30% of the same hours on the other kind of day (a
+    /// weekday habit makes a Saturday morning unusual, not unheard of). 0 when empty.
+    pub fn share(&self, bucket: usize) -> f32 {
+        let total = self.total();
+        if total == 0.0 {
+            return 0.0;
+        }
+        let around = |b: usize| -> f32 {
+            let base = b / 24 * 24;
+            let h = b % 24;
+            let at = |hh: usize| self.buckets[base + hh % 24] as f32;
+            at(h) + 0.5 * (at(h + 23) + at(h + 1))
+        };
+        let other = (bucket + 24) % HOUR_BUCKETS;
+        ((around(bucket) + 0.3 * around(other)) / total).min(1.0)
+    }
+
+    /// The raw buckets (for views).
+    pub fn buckets(&self) -> &[u8; HOUR_BUCKETS] {
+        &self.buckets
+    }
+}
+
+mod hours_serde {
+    use super::HOUR_BUCKETS;
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8; HOUR_BUCKETS], s: S) -> Result<S::Ok, S::Error> {
+        v.as_slice().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; HOUR_BUCKETS], D::Error> {
+        let v: Vec<u8> = Vec::deserialize(d)?;
+        let len = v.len();
+        v.try_into()
+            .map_err(|_| D::Error::invalid_length(len, &"48 hour buckets"))
+    }
+}
+
+/// Where and when the last trusted successful login happened (the reference for travel).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LastLogin {
+    /// Seconds since the Unix epoch; 0 = never.
+    pub ts_s: u32,
+    /// Latitude, degrees (valid when `has_geo`).
+    pub lat: f32,
+    /// Longitude, degrees.
+    pub lon: f32,
+    /// Autonomous system, 0 when unknown.
+    pub asn: u32,
+    /// Packed country code, 0 when unknown.
+    pub country: u16,
+    /// True when the login had a location.
+    pub has_geo: bool,
+}
+
+/// Per-action access volume: the long-term per-session baseline (EWMA of per-session totals).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VolumeBaseline {
+    /// Mean records per session, per tracked action (read, search, export, print).
+    pub mean: [f32; 4],
+    /// Variance of records per session, per tracked action.
+    pub var: [f32; 4],
+    /// Sessions folded in (saturating).
+    pub sessions: u16,
+}
+
+/// Weight of a new session in the volume EWMA once past the first sessions: about the last
+/// 20 sessions matter.
+const VOLUME_ALPHA: f32 = 0.1;
+
+impl VolumeBaseline {
+    /// Folds one finished session's per-action totals in. Early sessions are a plain average,
+    /// so the baseline is usable after a few sessions rather than after 1/α.
+    pub fn fold(&mut self, totals: [u32; 4]) {
+        self.sessions = self.sessions.saturating_add(1);
+        let alpha = (1.0 / self.sessions as f32).max(VOLUME_ALPHA);
+        for (i, &t) in totals.iter().enumerate() {
+            let x = t as f32;
+            let d = x - self.mean[i];
+            self.mean[i] += alpha * d;
+            self.var[i] = (1.0 - alpha) * (self.var[i] + alpha * d * d);
+        }
+    }
+
+    /// Usual records per session for a tracked action (None before any session).
+    pub fn usual(&self, action: usize) -> Option<f32> {
+        (self.sessions > 0).then(|| self.mean.get(action).copied().unwrap_or(0.0))
+    }
+
+    /// A high quantile (≈ p99 under a normal approximation) of records per session.
+    pub fn p99(&self, action: usize) -> Option<f32> {
+        let m = self.usual(action)?;
+        Some(m + 2.33 * self.var.get(action).copied().unwrap_or(0.0).max(0.0).sqrt())
+    }
+}
+
+/// An exponentially decayed event counter approximating a sliding window of `tau` seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Decayed {
+    /// Value at `ts_s`.
+    pub value: f32,
+    /// Seconds since the epoch of the last update.
+    pub ts_s: u32,
+}
+
+impl Decayed {
+    /// The value decayed to `now_s` with time constant `tau_s`.
+    pub fn at(&self, now_s: u32, tau_s: f32) -> f32 {
+        let dt = now_s.saturating_sub(self.ts_s) as f32;
+        self.value * (-dt / tau_s).exp()
+    }
+
+    /// Adds `x` at `now_s`.
+    pub fn add(&mut self, x: f32, now_s: u32, tau_s: f32) {
+        self.value = self.at(now_s, tau_s) + x;
+        self.ts_s = self.ts_s.max(now_s);
+    }
+}
+
+/// Account-level access windows (all sessions together).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VolumeWindows {
+    /// Records touched (read, search, export, print), ≈ last 10 minutes.
+    pub records_10m: Decayed,
+    /// Records exported or printed, ≈ last hour.
+    pub exports_1h: Decayed,
+}
+
+/// What a held-back value is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PendingKind {
+    /// A device fingerprint.
+    Device,
+    /// A network prefix.
+    Prefix,
+    /// An ASN.
+    Asn,
+    /// A country.
+    Country,
+    /// A city.
+    City,
+}
+
+/// A value seen only in a login that raised a high or critical alert: not learned until seen
+/// again on a later day without an alert, or confirmed by a `false_positive` verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// What it is.
+    pub kind: PendingKind,
+    /// Its key in the matching table.
+    pub key: u32,
+    /// Day it was held back.
+    pub day: u16,
+}
+
+/// Values held back at once (oldest dropped first).
+pub const PENDING_SLOTS: usize = 6;
+
+/// One account's baseline. Fixed size — `size_of::<AccountBaseline>()` is the worst case, and
+/// `tests::account_baseline_fits_its_budget` holds it to [`ACCOUNT_BYTES_BOUND`]. The account's
+/// name is not stored: the map is keyed by its 64-bit hash.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountBaseline {
+    /// Countries of trusted successful logins (key: packed ISO code).
+    pub countries: TopK<4>,
+    /// Cities (key: hash of country + city name).
+    pub cities: TopK<4>,
+    /// Autonomous systems (key: the ASN).
+    pub asns: TopK<6>,
+    /// Networks: /24 IPv4, /64 IPv6 (key: hash of the prefix).
+    pub prefixes: TopK<8>,
+    /// Device fingerprints (key: low 32 bits of the fingerprint).
+    pub devices: TopK<6>,
+    /// Browser families (key: hash of the name).
+    pub browsers: TopK<3>,
+    /// OS families (key: hash of the name).
+    pub oses: TopK<3>,
+    /// Device types seen (bit = `DeviceType` index).
+    pub device_kinds: u8,
+    /// Local-hour profile.
+    pub hours: HourProfile,
+    /// Trusted successful logins (not decayed; saturating).
+    pub logins: u32,
+    /// Day the account was first seen.
+    pub first_day: u16,
+    /// Interned time zone of the usual place (0 = the configured default).
+    pub tz: u16,
+    /// The usual place: location of the most frequent city.
+    pub home: (f32, f32),
+    /// True once `home` is set.
+    pub has_home: bool,
+    /// The last trusted successful login.
+    pub last_login: LastLogin,
+    /// Per-session volume baseline.
+    pub volume: VolumeBaseline,
+    /// Account-level access windows.
+    pub windows: VolumeWindows,
+    /// Values held back (see [`Pending`]).
+    pub pending: [Option<Pending>; PENDING_SLOTS],
+}
+
+/// Documented worst-case size of one [`AccountBaseline`] in memory, in bytes. The map adds its
+/// key (8 bytes) and per-entry overhead, which `Detector::stats` estimates separately.
+pub const ACCOUNT_BYTES_BOUND: usize = 512;
+
+impl AccountBaseline {
+    /// True while the account has fewer trusted logins than `learning_logins`.
+    pub fn learning(&self, learning_logins: u32) -> bool {
+        self.logins < learning_logins
+    }
+
+    /// Holds `key` back instead of learning it.
+    pub fn hold_back(&mut self, kind: PendingKind, key: u32, today: u16) {
+        if key == 0
+            || self
+                .pending
+                .iter()
+                .flatten()
+                .any(|p| p.kind == kind && p.key == key)
+        {
+            return;
+        }
+        let slot = match self.pending.iter().position(|p| p.is_none()) {
+            Some(i) => i,
+            None => {
+                // Full: drop the oldest.
+                let mut oldest = 0;
+                for (i, p) in self.pending.iter().enumerate() {
+                    if let (Some(p), Some(o)) = (p, &self.pending[oldest]) {
+                        if p.day < o.day {
+                            oldest = i;
+                        }
+                    }
+                }
+                oldest
+            }
+        };
+        self.pending[slot] = Some(Pending {
+            kind,
+            key,
+            day: today,
+        });
+    }
+
+    /// If `key` is held back since an earlier day, releases it and returns true (promote it).
+    /// A held-back value seen again the same day (the attacker again) stays held back.
+    pub fn release_if_older(&mut self, kind: PendingKind, key: u32, today: u16) -> bool {
+        for p in &mut self.pending {
+            if let Some(v) = p {
+                if v.kind == kind && v.key == key && v.day < today {
+                    *p = None;
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Forgets a held-back value (true if it was there).
+    pub fn drop_pending(&mut self, kind: PendingKind, key: u32) -> bool {
+        let mut found = false;
+        for p in &mut self.pending {
+            if matches!(p, Some(v) if v.kind == kind && v.key == key) {
+                *p = None;
+                found = true;
+            }
+        }
+        found
+    }
+
+    /// The table a pending kind belongs to.
+    pub fn table_mut(&mut self, kind: PendingKind) -> TableMut<'_> {
+        match kind {
+            PendingKind::Device => TableMut::Six(&mut self.devices),
+            PendingKind::Prefix => TableMut::Eight(&mut self.prefixes),
+            PendingKind::Asn => TableMut::Six(&mut self.asns),
+            PendingKind::Country => TableMut::Four(&mut self.countries),
+            PendingKind::City => TableMut::Four(&mut self.cities),
+        }
+    }
+}
+
+/// A mutable reference to one of the account's tables, whatever its size.
+pub enum TableMut<'a> {
+    /// A 4-slot table.
+    Four(&'a mut TopK<4>),
+    /// A 6-slot table.
+    Six(&'a mut TopK<6>),
+    /// An 8-slot table.
+    Eight(&'a mut TopK<8>),
+}
+
+impl TableMut<'_> {
+    /// Adds observations.
+    pub fn add(self, key: u32, weight: f32, today: u16) {
+        match self {
+            TableMut::Four(t) => t.add(key, weight, today),
+            TableMut::Six(t) => t.add(key, weight, today),
+            TableMut::Eight(t) => t.add(key, weight, today),
+        }
+    }
+
+    /// Forgets a key.
+    pub fn remove(self, key: u32) {
+        match self {
+            TableMut::Four(t) => t.remove(key),
+            TableMut::Six(t) => t.remove(key),
+            TableMut::Eight(t) => t.remove(key),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_baseline_fits_its_budget() {
+        let size = std::mem::size_of::<AccountBaseline>();
+        assert!(
+            size <= ACCOUNT_BYTES_BOUND,
+            "AccountBaseline is {size} bytes"
+        );
+    }
+
+    #[test]
+    fn night_hours_are_rare_for_a_day_worker_and_not_for_a_night_worker() {
+        let mut day = HourProfile::default();
+        let mut night = HourProfile::default();
+        for d in 0..20u16 {
+            day.add(hour_bucket(9), 100 + d);
+            day.add(hour_bucket(14), 100 + d);
+            night.add(hour_bucket(23), 100 + d);
+            night.add(hour_bucket(2), 100 + d);
+        }
+        assert!(day.share(hour_bucket(3)) < 0.01);
+        assert!(night.share(hour_bucket(3)) > 0.1);
+        // Saturday 09:00 for a weekday worker: unusual, not never.
+        assert!(day.share(hour_bucket(5 * 24 + 9)) > 0.05);
+    }
+
+    #[test]
+    fn volume_baseline_learns_the_usual_session() {
+        let mut v = VolumeBaseline::default();
+        for n in [3, 4, 2, 3, 5, 3] {
+            v.fold([n, 0, 0, 0]);
+        }
+        let usual = v.usual(0).unwrap();
+        assert!((2.5..4.0).contains(&usual), "{usual}");
+        assert!(v.p99(0).unwrap() < 10.0);
+    }
+
+    #[test]
+    fn a_value_held_back_is_released_only_on_a_later_day() {
+        let mut a = AccountBaseline::default();
+        a.hold_back(PendingKind::Device, 42, 10);
+        assert!(!a.release_if_older(PendingKind::Device, 42, 10));
+        assert!(a.release_if_older(PendingKind::Device, 42, 11));
+        assert!(!a.release_if_older(PendingKind::Device, 42, 12));
+    }
+}

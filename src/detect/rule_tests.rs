@@ -1,0 +1,286 @@
+//! Rule fixtures (`rules/tests/<case>/`), run by `cargo test` (`tests/rule_fixtures.rs`) and by
+//! `tocsin rules test`.
+//!
+//! A case is a folder with `events.jsonl` (native schema, replayed in file order through
+//! decode → enrich → detect with fresh state and every maturity loaded), `expected.toml` and a
+//! `README.md` saying what the case proves. `expected.toml`:
+//!
+//! ```toml
+//! max_severity = "medium"      # optional: no alert above this (honest look-alikes)
+//! [[alert]]                    # alerts that must be raised (at least once each)
+//! rule = "stolen_password.new_device_new_network"
+//! account = "dr.martin@cabinet-rouen"   # optional
+//! severity = "high"                     # optional
+//! [[absent]]                   # rules that must not fire (optionally for one account)
+//! rule = "stolen_password.impossible_travel"
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{DetectSettings, Detector};
+use crate::alert::{Alert, Severity};
+use crate::enrich::Enricher;
+use crate::settings::{GeoipSettings, RulesSettings};
+use crate::source::decode::{self, Decoded, Format};
+
+/// The outcome of every case of a rules directory.
+#[derive(Debug, Default)]
+pub struct RuleTestReport {
+    /// A problem that stopped every case (rules or GeoIP that cannot load).
+    pub error: Option<String>,
+    /// One entry per case folder, in name order.
+    pub cases: Vec<CaseReport>,
+}
+
+/// One case's outcome.
+#[derive(Debug, Default)]
+pub struct CaseReport {
+    /// Folder name.
+    pub name: String,
+    /// First line of its README: what it proves.
+    pub proves: String,
+    /// Events replayed.
+    pub events: usize,
+    /// Lines that did not decode (a fixture bug: counted as a failure).
+    pub rejected: usize,
+    /// Alerts raised, in order.
+    pub alerts: Vec<Alert>,
+    /// Why the case failed; empty when it passed.
+    pub failures: Vec<String>,
+}
+
+impl CaseReport {
+    /// True when every expectation held.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+impl RuleTestReport {
+    /// True when nothing failed.
+    pub fn passed(&self) -> bool {
+        self.error.is_none() && self.cases.iter().all(CaseReport::passed)
+    }
+
+    /// Cases that failed.
+    pub fn failed(&self) -> usize {
+        self.cases.iter().filter(|c| !c.passed()).count()
+    }
+}
+
+impl fmt::Display for RuleTestReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(e) = &self.error {
+            return writeln!(f, "error: {e}");
+        }
+        for c in &self.cases {
+            let status = if c.passed() { "ok  " } else { "FAIL" };
+            writeln!(
+                f,
+                "{status} {} ({} events, {} alerts) — {}",
+                c.name,
+                c.events,
+                c.alerts.len(),
+                c.proves
+            )?;
+            for why in &c.failures {
+                writeln!(f, "       {why}")?;
+            }
+        }
+        writeln!(
+            f,
+            "{} cases, {} passed, {} failed",
+            self.cases.len(),
+            self.cases.len() - self.failed(),
+            self.failed()
+        )
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    max_severity: Option<Severity>,
+    #[serde(default)]
+    alert: Vec<Expectation>,
+    #[serde(default)]
+    absent: Vec<Expectation>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expectation {
+    rule: String,
+    account: Option<String>,
+    severity: Option<Severity>,
+}
+
+impl Expectation {
+    fn matches(&self, a: &Alert) -> bool {
+        a.rule == self.rule
+            && self.account.as_ref().is_none_or(|acc| *acc == a.account)
+            && self.severity.is_none_or(|s| s == a.severity)
+    }
+
+    fn describe(&self) -> String {
+        let mut s = format!("rule {}", self.rule);
+        if let Some(a) = &self.account {
+            s.push_str(&format!(" for {a}"));
+        }
+        if let Some(sev) = self.severity {
+            s.push_str(&format!(" at {sev}"));
+        }
+        s
+    }
+}
+
+/// Runs every case under `rules_dir/tests` against the rules of `rules_dir` (all maturities),
+/// enriching with `geo`.
+pub fn run_rule_tests(rules_dir: &Path, geo: &GeoipSettings) -> RuleTestReport {
+    let mut report = RuleTestReport::default();
+    let enricher = match Enricher::from_settings(geo) {
+        Ok(e) => e,
+        Err(e) => {
+            report.error = Some(e.to_string());
+            return report;
+        }
+    };
+    let rules = RulesSettings {
+        dir: rules_dir.to_path_buf(),
+        maturity: vec!["stable".into(), "incubating".into(), "sandbox".into()],
+    };
+    // Load once to fail early with the rules' own errors.
+    if let Err(e) = Detector::from_settings(&rules, &DetectSettings::default()) {
+        report.error = Some(e.to_string());
+        return report;
+    }
+    let dir = rules_dir.join("tests");
+    let mut cases: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect(),
+        Err(e) => {
+            report.error = Some(format!("{}: {e}", dir.display()));
+            return report;
+        }
+    };
+    cases.sort();
+    for case in cases {
+        report.cases.push(run_case(&case, &rules, &enricher));
+    }
+    report
+}
+
+fn run_case(dir: &Path, rules: &RulesSettings, enricher: &Enricher) -> CaseReport {
+    let mut r = CaseReport {
+        name: dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        ..CaseReport::default()
+    };
+    r.proves = std::fs::read_to_string(dir.join("README.md"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| l.trim().to_string())
+        })
+        .unwrap_or_default();
+    if r.proves.is_empty() {
+        r.failures
+            .push("README.md missing or empty: say what the case proves".into());
+    }
+    let expected: Expected = match std::fs::read_to_string(dir.join("expected.toml"))
+        .map_err(|e| e.to_string())
+        .and_then(|s| toml::from_str(&s).map_err(|e| e.to_string()))
+    {
+        Ok(x) => x,
+        Err(e) => {
+            r.failures.push(format!("expected.toml: {e}"));
+            return r;
+        }
+    };
+    let events = match std::fs::read(dir.join("events.jsonl")) {
+        Ok(b) => b,
+        Err(e) => {
+            r.failures.push(format!("events.jsonl: {e}"));
+            return r;
+        }
+    };
+    let detector = match Detector::from_settings(rules, &DetectSettings::default()) {
+        Ok(d) => d,
+        Err(e) => {
+            r.failures.push(e.to_string());
+            return r;
+        }
+    };
+    let mut alerts: Vec<Alert> = Vec::new();
+    for (n, line) in events.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        decode::decode(Format::Native, line, &mut |res| match res {
+            Ok(Decoded::Event(ev)) => {
+                r.events += 1;
+                let enr = enricher.enrich(&ev);
+                detector.process(&ev, &enr, ev.ts_ms, &mut alerts);
+            }
+            Ok(Decoded::NotApplicable(_)) => {}
+            Err(rej) => {
+                r.rejected += 1;
+                r.failures.push(format!("events.jsonl:{}: {}", n + 1, rej));
+            }
+        });
+    }
+    for e in &expected.alert {
+        if !alerts.iter().any(|a| e.matches(a)) {
+            r.failures.push(format!(
+                "expected {}, got: {}",
+                e.describe(),
+                summary(&alerts)
+            ));
+        }
+    }
+    for e in &expected.absent {
+        if let Some(a) = alerts.iter().find(|a| e.matches(a)) {
+            r.failures.push(format!(
+                "{} must not fire, but did at {}",
+                e.describe(),
+                a.ts
+            ));
+        }
+    }
+    if let Some(max) = expected.max_severity {
+        for a in alerts.iter().filter(|a| a.severity > max) {
+            r.failures.push(format!(
+                "no alert above {max} allowed, got {} {} for {} at {}",
+                a.severity, a.rule, a.account, a.ts
+            ));
+        }
+    }
+    for a in &alerts {
+        if a.reasons.is_empty() {
+            r.failures
+                .push(format!("alert {} ({}) has no reasons", a.id, a.rule));
+        }
+    }
+    r.alerts = alerts;
+    r
+}
+
+fn summary(alerts: &[Alert]) -> String {
+    if alerts.is_empty() {
+        return "no alerts".into();
+    }
+    let mut v: Vec<String> = alerts
+        .iter()
+        .map(|a| format!("{}/{}/{}", a.rule, a.account, a.severity))
+        .collect();
+    v.dedup();
+    v.join(", ")
+}

@@ -1,0 +1,438 @@
+//! Detector behaviour with hand-built enrichment: learning hold-back, feedback, snapshots,
+//! suppression, determinism, memory.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::alert::Verdict;
+use crate::enrich::{AddrClass, Country, DeviceInfo, DeviceType, GeoInfo};
+use crate::timefmt::parse_rfc3339;
+
+/// Probe rules: one per feature under test, so a test reads a feature by whether its rule fired.
+fn probe_rules() -> (tempfile::TempDir, crate::settings::RulesSettings) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("stable")).unwrap();
+    let rules = [
+        (
+            "new_device",
+            "high",
+            "login.success && account.logins >= 5 && device.new",
+            "0s",
+        ),
+        (
+            "new_asn",
+            "low",
+            "login.success && account.logins >= 5 && asn.new",
+            "0s",
+        ),
+        (
+            "risky_export",
+            "critical",
+            "access && session.risk >= 0.5 && session.exports >= 20",
+            "0s",
+        ),
+        ("any_login", "low", "login.success", "1h"),
+    ];
+    for (id, sev, when, suppress) in rules {
+        std::fs::write(
+            dir.path().join(format!("stable/{id}.toml")),
+            format!(
+                "id = \"probe.{id}\"\nname = \"{id}\"\nseverity = \"{sev}\"\nmitre = []\nwhen = \"{when}\"\nsuppress = \"{suppress}\"\nfalse_positives = [\"probe\"]\n"
+            ),
+        )
+        .unwrap();
+    }
+    let settings = crate::settings::RulesSettings {
+        dir: dir.path().to_path_buf(),
+        maturity: vec!["stable".into()],
+    };
+    (dir, settings)
+}
+
+fn detector() -> (tempfile::TempDir, Detector) {
+    let (dir, rules) = probe_rules();
+    let d = Detector::from_settings(&rules, &DetectSettings::default()).unwrap();
+    (dir, d)
+}
+
+fn enr(country: &str, city: &str, ll: (f32, f32), asn: u32, fp: u64, browser: &str) -> Enriched {
+    Enriched {
+        geo: GeoInfo {
+            class: AddrClass::Public,
+            country: Country::parse(country),
+            city: Some(Arc::from(city)),
+            lat_lon: Some(ll),
+            tz: Some(Arc::from("Europe/Paris")),
+            asn: Some(asn),
+            as_org: Some(Arc::from("AS org")),
+        },
+        device: DeviceInfo {
+            fingerprint: fp,
+            explicit_id: false,
+            browser: Arc::from(browser),
+            os: Arc::from("Windows"),
+            kind: DeviceType::Desktop,
+        },
+    }
+}
+
+fn home() -> Enriched {
+    enr("FR", "Rouen", (49.44, 1.10), 3215, 77, "Chrome")
+}
+
+fn attacker() -> Enriched {
+    let mut e = enr("NL", "Amsterdam", (52.37, 4.90), 14061, 999, "Firefox");
+    e.device.os = Arc::from("Linux");
+    e
+}
+
+fn login<'a>(ts: &str, ip: &str, session: &'a str) -> Event<'a> {
+    let mut e = Event::new(
+        parse_rfc3339(ts).unwrap(),
+        EventKind::Login,
+        "dr.martin@cabinet-rouen",
+    );
+    e.outcome = Some(Outcome::Success);
+    e.ip = Some(ip.parse().unwrap());
+    e.session = Some(session.into());
+    e.tenant = Some("cabinet-rouen".into());
+    e
+}
+
+fn export<'a>(ts: &str, ip: &str, session: &'a str, count: u32) -> Event<'a> {
+    let mut e = Event::new(
+        parse_rfc3339(ts).unwrap(),
+        EventKind::Access,
+        "dr.martin@cabinet-rouen",
+    );
+    e.ip = Some(ip.parse().unwrap());
+    e.session = Some(session.into());
+    e.action = Some(Action::Export);
+    e.count = count;
+    e
+}
+
+fn run(d: &Detector, ev: &Event<'_>, enr: &Enriched) -> Vec<Alert> {
+    let mut out = Vec::new();
+    d.process(ev, enr, ev.ts_ms, &mut out);
+    out
+}
+
+fn fired(alerts: &[Alert], rule: &str) -> bool {
+    alerts.iter().any(|a| a.rule == rule)
+}
+
+/// Ten workday logins from the practice, one a day.
+fn history(d: &Detector) {
+    for day in 3..13 {
+        let ts = format!("2025-11-{day:02}T08:30:00Z");
+        run(d, &login(&ts, "81.250.12.34", "s-h"), &home());
+    }
+}
+
+#[test]
+fn one_flagged_login_does_not_teach_the_baseline() {
+    let (_dir, d) = detector();
+    history(&d);
+    let a1 = run(
+        &d,
+        &login("2025-11-13T23:31:00Z", "188.166.23.7", "s-x1"),
+        &attacker(),
+    );
+    assert!(fired(&a1, "probe.new_device"), "{a1:?}");
+    // The attacker again, an hour later: the device is still new, not learned from the first.
+    let a2 = run(
+        &d,
+        &login("2025-11-14T00:31:00Z", "188.166.23.7", "s-x2"),
+        &attacker(),
+    );
+    assert!(fired(&a2, "probe.new_device"), "{a2:?}");
+    let view = d.account_view("dr.martin@cabinet-rouen").unwrap();
+    assert_eq!(view["logins"], 10, "{view}");
+    assert!(!view["pending"].as_array().unwrap().is_empty(), "{view}");
+    assert_eq!(view["countries"].as_array().unwrap().len(), 1, "{view}");
+}
+
+#[test]
+fn a_held_back_device_seen_again_on_a_later_day_without_alert_is_learned() {
+    let (_dir, d) = detector();
+    history(&d);
+    let mut laptop = home();
+    laptop.device.fingerprint = 4242;
+    assert!(fired(
+        &run(
+            &d,
+            &login("2025-11-13T08:30:00Z", "81.250.12.34", "s-n1"),
+            &laptop
+        ),
+        "probe.new_device"
+    ));
+    // Next day, same new laptop: still flagged (the first sighting was held back)...
+    let second = run(
+        &d,
+        &login("2025-11-14T08:30:00Z", "81.250.12.34", "s-n2"),
+        &laptop,
+    );
+    assert!(fired(&second, "probe.new_device"));
+    // ...an alert each time keeps it out. Feedback is what releases it at once.
+    d.feedback(&second[0], Verdict::FalsePositive).unwrap();
+    let third = run(
+        &d,
+        &login("2025-11-14T09:30:00Z", "81.250.12.34", "s-n3"),
+        &laptop,
+    );
+    assert!(!fired(&third, "probe.new_device"), "{third:?}");
+}
+
+#[test]
+fn pending_value_is_promoted_by_a_later_quiet_login() {
+    let (_dir, d) = detector();
+    history(&d);
+    // Flagged login from a new ASN with a new device (high): ASN 5410 held back.
+    let mut phone = enr("FR", "Paris", (48.85, 2.35), 5410, 555, "Chrome");
+    run(
+        &d,
+        &login("2025-11-13T08:30:00Z", "37.160.1.1", "s-p1"),
+        &phone,
+    );
+    // A later day, same ASN but the usual device: no high alert, so ASN 5410 is promoted.
+    phone.device.fingerprint = 77;
+    let quiet = run(
+        &d,
+        &login("2025-11-14T08:30:00Z", "37.160.1.1", "s-p2"),
+        &phone,
+    );
+    assert!(
+        fired(&quiet, "probe.new_asn"),
+        "still new at this login: {quiet:?}"
+    );
+    let after = run(
+        &d,
+        &login("2025-11-14T09:30:00Z", "37.160.1.1", "s-p3"),
+        &phone,
+    );
+    assert!(!fired(&after, "probe.new_asn"), "{after:?}");
+}
+
+#[test]
+fn confirmed_compromise_purges_what_the_alert_showed() {
+    let (_dir, d) = detector();
+    history(&d);
+    // The attacker slipped in once without a high alert (device known: only new ASN, low).
+    let mut sneaky = attacker();
+    sneaky.device.fingerprint = 77;
+    sneaky.device.browser = Arc::from("Chrome");
+    sneaky.device.os = Arc::from("Windows");
+    let a = run(
+        &d,
+        &login("2025-11-13T09:00:00Z", "188.166.23.7", "s-s1"),
+        &sneaky,
+    );
+    let low = a
+        .iter()
+        .find(|a| a.rule == "probe.new_asn")
+        .unwrap()
+        .clone();
+    let again = run(
+        &d,
+        &login("2025-11-13T10:00:00Z", "188.166.23.7", "s-s2"),
+        &sneaky,
+    );
+    assert!(
+        !fired(&again, "probe.new_asn"),
+        "learned after one quiet login"
+    );
+    d.feedback(&low, Verdict::ConfirmedCompromise).unwrap();
+    let purged = run(
+        &d,
+        &login("2025-11-13T11:00:00Z", "188.166.23.7", "s-s3"),
+        &sneaky,
+    );
+    assert!(fired(&purged, "probe.new_asn"), "{purged:?}");
+}
+
+#[test]
+fn a_risky_login_lowers_the_bar_for_its_exports() {
+    let (_dir, d) = detector();
+    history(&d);
+    run(
+        &d,
+        &login("2025-11-13T23:31:00Z", "188.166.23.7", "s-x"),
+        &attacker(),
+    );
+    let a = run(
+        &d,
+        &export("2025-11-13T23:33:00Z", "188.166.23.7", "s-x", 25),
+        &attacker(),
+    );
+    let alert = a
+        .iter()
+        .find(|a| a.rule == "probe.risky_export")
+        .expect("fired");
+    assert!(alert.risk >= 0.5, "{alert:?}");
+    assert_eq!(alert.session.as_deref(), Some("s-x"));
+    // The same export in a familiar session does not fire.
+    run(
+        &d,
+        &login("2025-11-14T08:30:00Z", "81.250.12.34", "s-ok"),
+        &home(),
+    );
+    let b = run(
+        &d,
+        &export("2025-11-14T08:33:00Z", "81.250.12.34", "s-ok", 25),
+        &home(),
+    );
+    assert!(!fired(&b, "probe.risky_export"), "{b:?}");
+}
+
+#[test]
+fn suppression_keeps_one_alert_per_window() {
+    let (_dir, d) = detector();
+    let a = run(
+        &d,
+        &login("2025-11-03T08:30:00Z", "81.250.12.34", "s1"),
+        &home(),
+    );
+    let b = run(
+        &d,
+        &login("2025-11-03T08:50:00Z", "81.250.12.34", "s2"),
+        &home(),
+    );
+    let c = run(
+        &d,
+        &login("2025-11-03T09:40:00Z", "81.250.12.34", "s3"),
+        &home(),
+    );
+    assert!(fired(&a, "probe.any_login"));
+    assert!(!fired(&b, "probe.any_login"), "within the 1h window");
+    assert!(fired(&c, "probe.any_login"), "after the window");
+}
+
+#[test]
+fn snapshot_round_trip_keeps_every_decision() {
+    let (_dir, d) = detector();
+    history(&d);
+    run(
+        &d,
+        &login("2025-11-13T23:31:00Z", "188.166.23.7", "s-x1"),
+        &attacker(),
+    );
+    let mut bytes = Vec::new();
+    d.write_snapshot(&mut bytes).unwrap();
+    let (_dir2, restored) = detector();
+    restored.read_snapshot(&mut bytes.as_slice()).unwrap();
+    assert_eq!(
+        d.account_view("dr.martin@cabinet-rouen"),
+        restored.account_view("dr.martin@cabinet-rouen")
+    );
+    let next = login("2025-11-14T00:31:00Z", "188.166.23.7", "s-x2");
+    assert_eq!(
+        run(&d, &next, &attacker()),
+        run(&restored, &next, &attacker())
+    );
+    // Equal state, equal bytes.
+    let mut again = Vec::new();
+    restored.write_snapshot(&mut again).unwrap();
+    let mut original = Vec::new();
+    d.write_snapshot(&mut original).unwrap();
+    assert_eq!(again, original);
+}
+
+#[test]
+fn snapshot_from_another_version_is_refused_and_state_kept() {
+    let (_dir, d) = detector();
+    history(&d);
+    let mut bytes = Vec::new();
+    d.write_snapshot(&mut bytes).unwrap();
+    bytes[8] = 99;
+    let err = d.read_snapshot(&mut bytes.as_slice()).unwrap_err();
+    assert!(
+        matches!(err, SnapshotError::Version { found: 99, .. }),
+        "{err}"
+    );
+    assert!(matches!(
+        d.read_snapshot(&mut &b"not a snapshot"[..]),
+        Err(SnapshotError::BadMagic)
+    ));
+    assert_eq!(
+        d.account_view("dr.martin@cabinet-rouen").unwrap()["logins"],
+        10
+    );
+}
+
+#[test]
+fn same_events_give_byte_identical_alerts() {
+    let out = || {
+        let (_dir, d) = detector();
+        history(&d);
+        let mut all = Vec::new();
+        all.extend(run(
+            &d,
+            &login("2025-11-13T23:31:00Z", "188.166.23.7", "s-x"),
+            &attacker(),
+        ));
+        all.extend(run(
+            &d,
+            &export("2025-11-13T23:33:00Z", "188.166.23.7", "s-x", 250),
+            &attacker(),
+        ));
+        all.iter().map(Alert::to_json).collect::<Vec<_>>()
+    };
+    let a = out();
+    assert!(!a.is_empty());
+    assert_eq!(a, out());
+}
+
+#[test]
+fn every_reason_carries_a_number() {
+    let (_dir, d) = detector();
+    history(&d);
+    let a = run(
+        &d,
+        &login("2025-11-13T23:31:00Z", "188.166.23.7", "s-x"),
+        &attacker(),
+    );
+    let alert = a.iter().find(|a| a.rule == "probe.new_device").unwrap();
+    assert!(!alert.reasons.is_empty());
+    for r in &alert.reasons {
+        let has_number = r.text.chars().any(|c| c.is_ascii_digit())
+            || r.baseline
+                .as_deref()
+                .is_some_and(|b| b.chars().any(|c| c.is_ascii_digit()));
+        assert!(has_number, "{r:?}");
+    }
+}
+
+#[test]
+fn account_state_stays_within_its_documented_bound() {
+    let (_dir, d) = detector();
+    let e = home();
+    let t0 = parse_rfc3339("2025-11-03T08:30:00Z").unwrap();
+    for i in 0..100_000u32 {
+        let name = format!("dr.{i}@cabinet-{}", i % 5000);
+        let mut ev = Event::new(t0 + i as i64 * 1000, EventKind::Login, name.as_str());
+        ev.outcome = Some(Outcome::Success);
+        ev.ip = Some(std::net::IpAddr::V4(std::net::Ipv4Addr::from(
+            0x51FA_0000 + i,
+        )));
+        let mut out = Vec::new();
+        d.process(&ev, &e, ev.ts_ms, &mut out);
+    }
+    let stats = d.stats();
+    assert_eq!(stats.accounts, 100_000);
+    let per_account = stats.state_bytes as f64 / stats.accounts as f64;
+    println!(
+        "{} accounts, {} bytes of state, {:.0} bytes/account (AccountBaseline {} bytes, bound {})",
+        stats.accounts,
+        stats.state_bytes,
+        per_account,
+        std::mem::size_of::<AccountBaseline>(),
+        ACCOUNT_BYTES_BOUND
+    );
+    assert!(std::mem::size_of::<AccountBaseline>() <= ACCOUNT_BYTES_BOUND);
+    // The baseline plus its map entry; shared state (population sketches, names) amortised.
+    assert!(
+        per_account <= (ACCOUNT_BYTES_BOUND + 64) as f64,
+        "{per_account}"
+    );
+}
