@@ -15,6 +15,7 @@
 //! | [`detect`] | features, the risk score, the rule language |
 //! | [`pipeline`] | decode → enrich → detect → guard, shared by every command |
 //! | [`alert`] | the alert object of CONTRACT §3 and its deterministic id |
+//! | [`checkpoint`] | durable snapshots of the state with the source offsets they reflect |
 //! | [`respond`] | webhooks, revocation, the durable outbox, the blast-radius guard |
 //! | [`api`] | the HTTP API (axum) |
 //! | [`metrics`] | every Prometheus metric, named in one place |
@@ -31,6 +32,7 @@
 pub mod alert;
 pub mod api;
 pub mod baseline;
+pub mod checkpoint;
 pub mod cli;
 pub mod cmd;
 pub mod detect;

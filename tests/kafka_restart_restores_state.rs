@@ -1,0 +1,165 @@
+//! Acceptance 3 (issue 5): a restart resumes from the checkpoint: the state parts come back
+//! as they were written and every partition is positioned at its checkpointed offset, even when
+//! Kafka's committed offsets say otherwise (the checkpoint is what the state reflects). A damaged
+//! checkpoint stops the engine with a clear error instead of starting blind.
+//!
+//! The state part here is a stand-in; once the detector implements `Snapshot`, the lead adds the
+//! baseline assertion (an account's device is still known after restart) on top of this test.
+
+mod kafka_support;
+
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_support::*;
+use parking_lot::Mutex;
+use tocsin::checkpoint::{CheckpointErrorKind, CheckpointStore, Snapshot};
+use tocsin::pipeline::Pipeline;
+use tocsin::settings::Settings;
+use tocsin::source::kafka::{
+    KafkaSource, KafkaSourceError, NoAlertSink, RunSummary, SourceOptions,
+};
+
+/// A state part holding bytes, like a tiny baseline store.
+#[derive(Default)]
+struct Notes(Mutex<Vec<u8>>);
+
+impl Snapshot for Notes {
+    fn write_snapshot(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        w.write_all(&self.0.lock())
+    }
+    fn read_snapshot(&self, r: &mut dyn Read) -> Result<(), String> {
+        let mut v = Vec::new();
+        r.read_to_end(&mut v).map_err(|e| e.to_string())?;
+        *self.0.lock() = v;
+        Ok(())
+    }
+}
+
+/// Runs the source in this process until `done` holds, then stops it like SIGTERM does.
+fn run_until(
+    cfg: &RunConfig,
+    notes: Arc<Notes>,
+    done: impl Fn(&RunSummaryProbe) -> bool,
+) -> Result<RunSummary, KafkaSourceError> {
+    let settings = Settings::load(&cfg.path).unwrap();
+    let source = KafkaSource::new(
+        settings.source.kafka.clone().unwrap(),
+        Arc::new(Pipeline::from_settings(&settings).unwrap()),
+        CheckpointStore::new(&cfg.state),
+        vec![("notes".into(), notes as Arc<dyn Snapshot>)],
+        Arc::new(NoAlertSink),
+        SourceOptions {
+            workers: 2,
+            checkpoint_interval: Duration::from_millis(200),
+            ..SourceOptions::default()
+        },
+    );
+    let ready = source.ready_flag();
+    let stop = Arc::new(AtomicBool::new(false));
+    let handle = {
+        let stop = stop.clone();
+        std::thread::spawn(move || source.run(&stop))
+    };
+    let probe = RunSummaryProbe {
+        ready,
+        state: cfg.state.clone(),
+        topic: cfg.input.clone(),
+    };
+    wait_for("the run's goal", Duration::from_secs(120), || {
+        handle.is_finished() || done(&probe)
+    });
+    stop.store(true, Ordering::Relaxed);
+    handle.join().unwrap()
+}
+
+struct RunSummaryProbe {
+    ready: Arc<AtomicBool>,
+    state: std::path::PathBuf,
+    topic: String,
+}
+
+impl RunSummaryProbe {
+    fn checkpointed(&self) -> i64 {
+        checkpointed(&self.state, &self.topic)
+    }
+}
+
+#[test]
+fn restart_restores_state_and_resumes_at_the_checkpointed_offsets() {
+    let broker = broker_or_skip!();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = RunConfig::new(&broker, dir.path(), 3);
+    let stream = scenario(30, 1_500, 0, 3);
+    let n = stream.records.len() as i64;
+    produce(&broker, &cfg.input, &stream.records);
+
+    // First life: consumes everything, checkpoints the state and the offsets, commits them.
+    let notes = Arc::new(Notes(Mutex::new(
+        b"dr.1: device dev-1 (12 logins)".to_vec(),
+    )));
+    let first = run_until(&cfg, notes, |p| p.checkpointed() >= n).unwrap();
+    assert_eq!(first.records as i64, n);
+    let store = CheckpointStore::new(&cfg.state);
+    let saved = store.load().unwrap().unwrap();
+    assert_eq!(saved.parts["notes"], b"dr.1: device dev-1 (12 logins)");
+    let offsets: Vec<i64> = (0..3)
+        .map(|p| {
+            saved
+                .offsets
+                .get(&(cfg.input.clone(), p))
+                .copied()
+                .unwrap_or(0)
+        })
+        .collect();
+    assert_eq!(offsets.iter().sum::<i64>(), n);
+    assert_eq!(committed(&broker, &cfg.group, &cfg.input, 3), offsets);
+
+    // Roll the checkpoint back by 100 records on the busiest partition, as if the engine had
+    // crashed right after an older checkpoint; Kafka's committed offsets stay ahead.
+    let busiest = (0..3).max_by_key(|&p| offsets[p as usize]).unwrap();
+    let mut rolled = saved.offsets.clone();
+    rolled.insert(
+        (cfg.input.clone(), busiest),
+        offsets[busiest as usize] - 100,
+    );
+    let older = Notes(Mutex::new(b"older baselines".to_vec()));
+    store.write(&rolled, &[("notes", &older)]).unwrap();
+
+    // Second life: restores the older state and re-processes exactly those 100 records.
+    let restored = Arc::new(Notes::default());
+    let second = run_until(&cfg, restored.clone(), |p| p.checkpointed() >= n).unwrap();
+    assert_eq!(&*restored.0.lock(), b"older baselines");
+    assert_eq!(
+        second.records, 100,
+        "resumed somewhere else than the checkpoint"
+    );
+
+    // Third life: nothing new, nothing re-processed.
+    let third = run_until(&cfg, Arc::new(Notes::default()), |p| {
+        if !p.ready.load(Ordering::Relaxed) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        true
+    })
+    .unwrap();
+    assert_eq!(third.records, 0);
+
+    // A truncated checkpoint is refused, naming the file, rather than silently reset.
+    let data = std::fs::read(store.path()).unwrap();
+    std::fs::write(store.path(), &data[..data.len() / 2]).unwrap();
+    let err = run_until(&cfg, Arc::new(Notes::default()), |_| false).unwrap_err();
+    match &err {
+        KafkaSourceError::Checkpoint(e) => {
+            assert!(
+                matches!(e.kind, CheckpointErrorKind::Truncated { .. }),
+                "{err}"
+            )
+        }
+        other => panic!("expected a checkpoint error, got {other}"),
+    }
+    assert!(err.to_string().contains("checkpoint.bin"), "{err}");
+}
