@@ -1,10 +1,10 @@
 //! What one core does with one event, on realistic traffic with warm baselines.
 //!
 //! Setup: `tocsin::gen` plays `TOCSIN_BENCH_ACCOUNTS` accounts (default 100,000) for
-//! `TOCSIN_BENCH_WARM_DAYS` days (default 7, the generator's warm-up before attacks start),
-//! and every event of those days goes through the pipeline (enrich → baseline → risk → rules;
+//! `TOCSIN_BENCH_WARM_DAYS` days (default 2), and every event of those days goes through the
+//! pipeline (enrich → baseline → risk → rules;
 //! decoding is skipped while warming because it does not change state). The next day's first
-//! `TOCSIN_BENCH_EVENTS` events (default 300,000; attacks included) are rendered as native JSON
+//! `TOCSIN_BENCH_EVENTS` events (default 300,000) are rendered as native JSON
 //! lines: that day is what the measurements read.
 //!
 //! Then, in this order:
@@ -25,7 +25,17 @@
 //! country after a first-try login). It measures the rule program, not the detector's features.
 //!
 //! Run with `cargo bench --bench hot_path`; `TOCSIN_BENCH_ACCOUNTS=20000 cargo bench --bench
-//! hot_path` for a quick run.
+//! hot_path` for a quick run. Two days, not the generator's seven-day warm-up before attacks:
+//! 100,000 accounts make about 8 million events a weekday, and seven days of them would keep
+//! the bench in setup for many minutes. Baselines are past learning after two days (most
+//! accounts log in several times a day), but the measured day then holds no injected attacks;
+//! `TOCSIN_BENCH_ACCOUNTS=20000 TOCSIN_BENCH_WARM_DAYS=7` measures a day with them.
+//!
+//! With `TOCSIN_BENCH_PROFILE=1` only [`profile_pass`] runs after the
+//! setup (no timing, no criterion), for a profiler to collect on that function alone:
+//! `valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*profile_pass*'
+//! --toggle-collect='*ceiling_pass*' BENCH_BINARY`
+//! (see BENCHMARKS.md).
 
 use std::borrow::Cow;
 use std::io;
@@ -54,39 +64,64 @@ const BATCH: usize = 1_000;
 #[allow(dead_code)] // Fields are parsed to be paid for, not read.
 struct Ceiling<'a> {
     #[serde(borrow)]
-    ts: Cow<'a, str>,
+    ts: Text<'a>,
     #[serde(borrow, rename = "type")]
-    kind: Cow<'a, str>,
+    kind: Text<'a>,
     #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
+    id: Option<Text<'a>>,
     #[serde(borrow)]
-    outcome: Option<Cow<'a, str>>,
+    outcome: Option<Text<'a>>,
     #[serde(borrow)]
-    account: Cow<'a, str>,
+    account: Text<'a>,
     #[serde(borrow)]
-    tenant: Option<Cow<'a, str>>,
+    tenant: Option<Text<'a>>,
     #[serde(borrow)]
-    session: Option<Cow<'a, str>>,
+    session: Option<Text<'a>>,
     #[serde(borrow)]
-    ip: Option<Cow<'a, str>>,
+    ip: Option<Text<'a>>,
     #[serde(borrow)]
-    user_agent: Option<Cow<'a, str>>,
+    user_agent: Option<Text<'a>>,
     #[serde(borrow)]
-    device_id: Option<Cow<'a, str>>,
+    device_id: Option<Text<'a>>,
     #[serde(borrow)]
-    method: Option<Cow<'a, str>>,
+    method: Option<Text<'a>>,
     #[serde(borrow)]
-    failure_reason: Option<Cow<'a, str>>,
+    failure_reason: Option<Text<'a>>,
     #[serde(borrow)]
-    action: Option<Cow<'a, str>>,
+    action: Option<Text<'a>>,
     #[serde(borrow)]
-    resource: Option<Cow<'a, str>>,
+    resource: Option<Text<'a>>,
     count: Option<u32>,
+}
+
+/// A string borrowed from the line unless it holds escapes, like the decoder's fields.
+/// `Option<Cow<str>>` would not do: serde borrows a `Cow` only as a direct field, so inside an
+/// `Option` every string is copied, which made an earlier ceiling slower than the real decoder.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+        }
+        // `Text<'de>` becomes `Text<'a>`: a shorter borrow of the same line.
+        d.deserialize_str(V).map(|t| Text(t.0))
+    }
 }
 
 fn parse_ceiling(line: &[u8]) -> usize {
     match serde_json::from_slice::<Ceiling<'_>>(line) {
-        Ok(c) => c.account.len(),
+        Ok(c) => c.account.0.len(),
         Err(_) => 0,
     }
 }
@@ -344,6 +379,35 @@ fn features<'a>(ev: &'a Event<'a>, enr: &'a Enriched, stranger: bool) -> EventFe
     f
 }
 
+/// The parse-only ceiling over the measured day: the profiler's yardstick for [`profile_pass`].
+#[inline(never)]
+fn ceiling_pass(lines: &Lines) -> usize {
+    let mut sum = 0usize;
+    for i in 0..lines.len() {
+        sum = sum.wrapping_add(parse_ceiling(black_box(lines.get(i))));
+    }
+    sum
+}
+
+/// The full path over the measured day, nothing else: what a profiler should look at.
+#[inline(never)]
+fn profile_pass(p: &Pipeline, lines: &Lines) -> RecordStats {
+    let mut stats = RecordStats::default();
+    let mut out: Vec<Alert> = Vec::new();
+    for i in 0..lines.len() {
+        p.process_record(
+            Format::Native,
+            lines.get(i),
+            None,
+            &mut stats,
+            &mut out,
+            &mut |_| {},
+        );
+        out.clear();
+    }
+    stats
+}
+
 fn criterion_groups(c: &mut Criterion, p: &Pipeline, lines: &Lines) {
     let n = lines.len();
     // Each iteration takes the next batch of the day, so caches see the day's variety.
@@ -462,7 +526,7 @@ fn criterion_groups(c: &mut Criterion, p: &Pipeline, lines: &Lines) {
 
 fn main() {
     let accounts = env_usize("TOCSIN_BENCH_ACCOUNTS", 100_000) as u32;
-    let warm_days = env_usize("TOCSIN_BENCH_WARM_DAYS", gen::WARM_UP_DAYS as usize) as u32;
+    let warm_days = env_usize("TOCSIN_BENCH_WARM_DAYS", 2) as u32;
     let measured = env_usize("TOCSIN_BENCH_EVENTS", 300_000);
     let p = pipeline();
     let t = Instant::now();
@@ -482,6 +546,16 @@ fn main() {
         lines.len() > BATCH,
         "the measured day is too short to bench"
     );
+    if std::env::var_os("TOCSIN_BENCH_PROFILE").is_some() {
+        black_box(ceiling_pass(&lines));
+        let stats = black_box(profile_pass(&p, &lines));
+        println!(
+            "profile pass: {} events, {} alerts",
+            stats.events,
+            stats.alerts_total()
+        );
+        return;
+    }
     first_sight(&p, &lines);
 
     let mut c = Criterion::default().configure_from_args();

@@ -180,12 +180,23 @@ fn produce(brokers: &str, topic: &str, file: &PathBuf) -> Result<(), BoxError> {
 }
 
 fn consumer(brokers: &str, group: &str) -> Result<BaseConsumer, BoxError> {
-    Ok(ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    consumer_with(brokers, group, &[])
+}
+
+fn consumer_with(
+    brokers: &str,
+    group: &str,
+    extra: &[(&str, &str)],
+) -> Result<BaseConsumer, BoxError> {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()?)
+        .set("auto.offset.reset", "earliest");
+    for (k, v) in extra {
+        c.set(*k, *v);
+    }
+    Ok(c.create()?)
 }
 
 fn consume(brokers: &str, topic: &str, count: u64) -> Result<(), BoxError> {
@@ -293,7 +304,13 @@ fn latency(
         Arc::new(Mutex::new(HashMap::with_capacity(lines.len())));
 
     // Read alerts from the end of the topic as it is now: only this run's alerts count.
-    let c = consumer(brokers, &format!("bench-alerts-{}", std::process::id()))?;
+    // The probe must not add latency of its own: librdkafka's default `fetch.wait.max.ms`
+    // (500 ms) is a wait the broker may use in full when no data is ready.
+    let c = consumer_with(
+        brokers,
+        &format!("bench-alerts-{}", std::process::id()),
+        &[("fetch.wait.max.ms", "5")],
+    )?;
     let md = c.fetch_metadata(Some(alerts_topic), Duration::from_secs(10))?;
     let parts = md
         .topics()

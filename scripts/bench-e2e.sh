@@ -17,7 +17,10 @@
 #    first consumes LAT_ACCOUNTS accounts' 7 days of history at full speed (to warm baselines; not
 #    measured), then the following day (with attacks) is produced at RATE events/s for up to
 #    LAT_SECONDS s (`kafka_bench latency`). For each alert read from the alerts topic, latency =
-#    time read − time the producer sent the last event the alert names.
+#    time read − time the producer sent the last event the alert names. Run twice: with
+#    librdkafka's defaults in `tocsin run`, then with `fetch.wait.max.ms = 10` in
+#    `[source.kafka.properties]` (the default 500 ms is a wait the broker may use in full when
+#    a partition has no new data). The probe itself always reads with a 5 ms fetch wait.
 #
 # Needs: cargo, python3 (free port), tansu 0.6.0 (installed by scripts/test-broker.sh if missing,
 # ~7 minutes). Uses CARGO_TARGET_DIR if set. Everything started here is stopped on exit.
@@ -56,7 +59,8 @@ kb="$target/release/examples/kafka_bench"
 say "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 eval "$("$root/scripts/test-broker.sh" start --dir "$work/broker" --owner $$ \
-    --topic "bench-events:$PARTITIONS" --topic "bench-latency:$PARTITIONS" \
+    --topic "bench-events:$PARTITIONS" --topic "bench-latency-default:$PARTITIONS" \
+    --topic "bench-latency-tuned:$PARTITIONS" \
     --topic tocsin-alerts:1 --topic tocsin-dead-letter:1 --topic tocsin-revocations:1)"
 broker=$TOCSIN_TEST_BROKER
 say "broker on $broker"
@@ -126,16 +130,23 @@ rm -f "$work/lat-all.jsonl"
 history=$(wc -l <"$work/lat-history.jsonl")
 echo "latency run: $history history events, then $(wc -l <"$work/lat-day.jsonl") events at $RATE/s"
 
-config "tocsin-lat-$$" bench-latency "$work/state-lat" >"$work/lat.toml"
-"$tocsin" run --config "$work/lat.toml" 2>"$work/run-lat.log" &
-lat_pid=$!
-pids+=("$lat_pid")
-"$kb" --brokers "$broker" produce --topic bench-latency --file "$work/lat-history.jsonl"
-# The history is processed when the group has committed it (default checkpoint: every 10 s).
-"$kb" --brokers "$broker" committed --topic bench-latency --group "tocsin-lat-$$" --count "$history" >/dev/null
-"$kb" --brokers "$broker" latency --topic bench-latency --alerts-topic tocsin-alerts \
-    --file "$work/lat-day.jsonl" --rate "$RATE"
-kill -TERM "$lat_pid"
-wait "$lat_pid" || say "tocsin run exited with $?; log: $work/run-lat.log"
-tail -n 1 "$work/run-lat.log"
+latency_run() { # latency_run NAME [EXTRA CONFIG LINES]
+    local name=$1 extra=${2:-}
+    { config "tocsin-lat-$name-$$" "bench-latency-$name" "$work/state-lat-$name"; echo "$extra"; } >"$work/lat-$name.toml"
+    "$tocsin" run --config "$work/lat-$name.toml" 2>"$work/run-lat-$name.log" &
+    local pid=$!
+    pids+=("$pid")
+    "$kb" --brokers "$broker" produce --topic "bench-latency-$name" --file "$work/lat-history.jsonl"
+    # The history is processed when the group has committed it (default checkpoint: every 10 s).
+    "$kb" --brokers "$broker" committed --topic "bench-latency-$name" --group "tocsin-lat-$name-$$" \
+        --count "$history" >/dev/null
+    echo "latency, tocsin run with $name consumer settings (load $(cut -d' ' -f1-3 /proc/loadavg)):"
+    "$kb" --brokers "$broker" latency --topic "bench-latency-$name" --alerts-topic tocsin-alerts \
+        --file "$work/lat-day.jsonl" --rate "$RATE"
+    kill -TERM "$pid"
+    wait "$pid" || say "tocsin run exited with $?; log: $work/run-lat-$name.log"
+    tail -n 1 "$work/run-lat-$name.log"
+}
+latency_run default
+latency_run tuned $'[source.kafka.properties]\n"fetch.wait.max.ms" = "10"'
 say "load at the end: $(cut -d' ' -f1-3 /proc/loadavg); work files in $work"
