@@ -27,9 +27,10 @@
 //! Run with `cargo bench --bench hot_path`; `TOCSIN_BENCH_ACCOUNTS=20000 cargo bench --bench
 //! hot_path` for a quick run. Two days, not the generator's seven-day warm-up before attacks:
 //! 100,000 accounts make about 8 million events a weekday, and seven days of them would keep
-//! the bench in setup for many minutes. Baselines are past learning after two days (most
-//! accounts log in several times a day), but the measured day then holds no injected attacks;
-//! `TOCSIN_BENCH_ACCOUNTS=20000 TOCSIN_BENCH_WARM_DAYS=7` measures a day with them.
+//! the bench in setup for many minutes. The generator opens about two sessions per account
+//! per weekday, so after two days a typical account has about four trusted logins, at the edge
+//! of the default learning period (5); and the measured day holds no injected attacks.
+//! `TOCSIN_BENCH_ACCOUNTS=20000 TOCSIN_BENCH_WARM_DAYS=7` measures a fully warm day with them.
 //!
 //! With `TOCSIN_BENCH_PROFILE=1` only [`profile_pass`] runs after the
 //! setup (no timing, no criterion), for a profiler to collect on that function alone:
