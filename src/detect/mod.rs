@@ -21,6 +21,7 @@
 //! deterministic: nothing iterates a hash map into the output.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{Read, Write};
 
 use dashmap::DashMap;
@@ -49,6 +50,32 @@ use explain::{Evidence, NameTable};
 use features::{EventFeatures, F, FEATURES};
 use risk::{LoginKeys, RiskScore};
 use rules::{Mode, RuleSet, Value};
+
+/// The detector's maps are keyed by xxh3 hashes of accounts, sources and tenants: already
+/// uniform 64-bit values, so hashing them again (SipHash by default) is pure cost on the hot
+/// path — about 3% of its instructions in the profile (BENCHMARKS.md). The key is used as is.
+type KeyedMap<V> = DashMap<u64, V, BuildHasherDefault<PreHashed>>;
+
+/// A `Hasher` for keys that are already hashes: `write_u64` passes the value through.
+#[derive(Default)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached for u64 keys; fold anything else rather than lose it.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
 
 /// `[detect]`: detection tuning.
 #[derive(Clone, Debug, Deserialize)]
@@ -156,16 +183,18 @@ struct Memo {
 pub struct Detector {
     rules: RuleSet,
     settings: DetectSettings,
-    accounts: DashMap<u64, AccountBaseline>,
-    sessions: DashMap<u64, SessionSet>,
-    account_failures: DashMap<u64, FailureCount>,
-    pair_failures: DashMap<u64, FailureCount>,
-    source_failures: DashMap<u64, SourceFailures>,
-    tenants: DashMap<u64, TenantState>,
+    accounts: KeyedMap<AccountBaseline>,
+    sessions: KeyedMap<SessionSet>,
+    account_failures: KeyedMap<FailureCount>,
+    pair_failures: KeyedMap<FailureCount>,
+    source_failures: KeyedMap<SourceFailures>,
+    tenants: KeyedMap<TenantState>,
     population: RwLock<Population>,
+    /// Display names by (table, key): keys are small structured values, not hashes, so this
+    /// map keeps the default hasher.
     names: DashMap<u64, Box<str>>,
     zones: Zones,
-    suppress: DashMap<u64, i64>,
+    suppress: KeyedMap<i64>,
     memos: Mutex<(HashMap<String, Memo>, VecDeque<String>)>,
     /// Held while one thread evicts for the account budget; others skip the sweep.
     evicting: Mutex<()>,
@@ -250,16 +279,16 @@ impl Detector {
         Detector {
             rules,
             settings: detect.clone(),
-            accounts: DashMap::new(),
-            sessions: DashMap::new(),
-            account_failures: DashMap::new(),
-            pair_failures: DashMap::new(),
-            source_failures: DashMap::new(),
-            tenants: DashMap::new(),
+            accounts: KeyedMap::default(),
+            sessions: KeyedMap::default(),
+            account_failures: KeyedMap::default(),
+            pair_failures: KeyedMap::default(),
+            source_failures: KeyedMap::default(),
+            tenants: KeyedMap::default(),
             population: RwLock::new(Population::default()),
             names: DashMap::new(),
             zones: Zones::new(&detect.default_timezone),
-            suppress: DashMap::new(),
+            suppress: KeyedMap::default(),
             memos: Mutex::new((HashMap::new(), VecDeque::new())),
             evicting: Mutex::new(()),
             evicted: std::sync::atomic::AtomicU64::new(0),
@@ -784,7 +813,7 @@ impl Detector {
     }
 
     fn count_failure(&self, k: &Keys, now_s: u32) {
-        let bump = |m: &DashMap<u64, FailureCount>, key: u64| {
+        let bump = |m: &KeyedMap<FailureCount>, key: u64| {
             let mut e = m.entry(key).or_default();
             e.recent.add(1.0, now_s, TAU_10M);
             e.last_s = e.last_s.max(now_s);
@@ -1300,7 +1329,7 @@ impl Detector {
     /// Writes every piece of detection state (not the rules) to `w`: a magic, a format version,
     /// then a `postcard` encoding. Entries are sorted by key, so equal states give equal bytes.
     pub fn write_snapshot(&self, w: &mut dyn Write) -> Result<(), SnapshotError> {
-        fn sorted<V: Copy>(m: &DashMap<u64, V>) -> Vec<(u64, V)> {
+        fn sorted<V: Copy>(m: &KeyedMap<V>) -> Vec<(u64, V)> {
             let mut v: Vec<(u64, V)> = m.iter().map(|e| (*e.key(), *e.value())).collect();
             v.sort_by_key(|e| e.0);
             v
@@ -1356,7 +1385,7 @@ impl Detector {
         r.read_to_end(&mut bytes)?;
         let snap: SnapshotV1 =
             postcard::from_bytes(&bytes).map_err(|e| SnapshotError::Decode(e.to_string()))?;
-        fn fill<V>(m: &DashMap<u64, V>, v: Vec<(u64, V)>) {
+        fn fill<V>(m: &KeyedMap<V>, v: Vec<(u64, V)>) {
             m.clear();
             for (k, x) in v {
                 m.insert(k, x);
