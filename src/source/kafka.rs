@@ -278,7 +278,11 @@ impl KafkaSource {
             .set("group.id", &self.settings.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest");
+            .set("auto.offset.reset", "earliest")
+            // librdkafka waits up to 500 ms for a fetch to fill by default: on a quiet stream
+            // that is most of the event-to-alert latency (BENCHMARKS.md). Detection wants the
+            // event now; `properties` can still override it.
+            .set("fetch.wait.max.ms", "10");
         apply_properties(&mut consumer_config, &self.settings.properties);
         let consumer: BaseConsumer<SourceContext> = consumer_config
             .create_with_context(context)
