@@ -105,6 +105,11 @@ alerts_topic = "tocsin-alerts"
 revocations_topic = "tocsin-revocations"
 [api]
 listen = "127.0.0.1:$api_port"
+# `tocsin gen` traffic replays days in seconds, so per-minute revocation limits would trip on
+# every wall-clock minute: lift them (the guard has its own tests).
+[revocation]
+max_per_minute = 1000000
+max_per_tenant_per_hour = 1000000
 EOF
 
 say "starting tocsin run (API on 127.0.0.1:$api_port)"
@@ -138,11 +143,24 @@ counted() {
 
 cat >"$work/produce.py" <<'EOF'
 # Reads JSON lines on stdin and produces each as one message; prints the count at the end.
+# Every message must be acknowledged by the broker: no delivery timeout (the broker may lag
+# far behind while the engine reads from it), a delivery callback counts failures, and the
+# final flush waits as long as the broker keeps acknowledging (gives up after 300 s without
+# progress).
 import sys
 from confluent_kafka import Producer
 
+failed = 0
+def delivered(err, _msg):
+    global failed
+    if err is not None:
+        failed += 1
+        if failed <= 10:
+            print(f"delivery failed: {err}", file=sys.stderr)
+
 p = Producer({"bootstrap.servers": sys.argv[1], "linger.ms": 20, "batch.num.messages": 10000,
-              "queue.buffering.max.messages": 500000, "compression.type": "lz4"})
+              "queue.buffering.max.messages": 500000, "compression.type": "lz4",
+              "message.timeout.ms": 0})
 n = 0
 for line in sys.stdin.buffer:
     line = line.rstrip(b"\n")
@@ -150,16 +168,20 @@ for line in sys.stdin.buffer:
         continue
     while True:
         try:
-            p.produce(sys.argv[2], line)
+            p.produce(sys.argv[2], line, on_delivery=delivered)
             break
         except BufferError:
             p.poll(0.1)
     n += 1
-    if n % 100000 == 0:
+    if n % 10000 == 0:
         p.poll(0)
-left = p.flush(120)
-if left:
-    sys.exit(f"{left} messages not delivered")
+left, stalled = len(p), 0
+while left and stalled < 300:
+    now = p.flush(10)
+    stalled = stalled + 10 if now >= left else 0
+    left = now
+if left or failed:
+    sys.exit(f"{left} messages not acknowledged, {failed} delivery failures")
 print(n)
 EOF
 
@@ -174,7 +196,14 @@ say "producing $events events (tocsin gen --accounts $accounts --days $days --se
 ) &
 producer_pid=$!
 
-echo "elapsed_s,rss_kb,events_counted" >"$work/rss.csv"
+# The engine's own gauges, from its /metrics: state size, accounts, outbox, consumer lag.
+gauge() {
+    local v
+    v=$(curl -sf --max-time 2 "http://127.0.0.1:$api_port/metrics" | awk -v m="$1" '$1 == m { s += $2 } END { if (NR) printf "%d", s }')
+    echo "${v:-0}"
+}
+
+echo "elapsed_s,rss_kb,events_counted,state_bytes,accounts,outbox_entries,lag_messages" >"$work/rss.csv"
 start=$(date +%s)
 produced=""
 while :; do
@@ -183,8 +212,9 @@ while :; do
     rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$engine_pid/status")
     n=$(counted || echo 0)
     now=$(($(date +%s) - start))
-    echo "$now,$rss,$n" >>"$work/rss.csv"
-    say "t=${now}s rss=$((rss / 1024)) MiB counted=$n"
+    state=$(gauge tocsin_state_bytes)
+    echo "$now,$rss,$n,$state,$(gauge tocsin_accounts_tracked),$(gauge tocsin_outbox_entries),$(gauge tocsin_consumer_lag_messages)" >>"$work/rss.csv"
+    say "t=${now}s rss=$((rss / 1024)) MiB state=$((state / 1024)) KiB counted=$n"
     if [[ -z "$produced" ]] && ! kill -0 "$producer_pid" 2>/dev/null; then
         wait "$producer_pid" || die "the producer failed (see above)"
         producer_pid=""
@@ -202,14 +232,16 @@ kill -TERM "$engine_pid"
 status=0
 wait "$engine_pid" || status=$?
 engine_pid=""
-errors=$(grep -c '\bERROR\b' "$work/run.log" || true)
+# ANSI colour codes, if any, are stripped before matching the level.
+errors=$(sed 's/\x1b\[[0-9;]*m//g' "$work/run.log" | grep -c '\bERROR\b' || true)
 
 python3 - "$work/rss.csv" "$warmup_events" "$max_growth_pct" "$produced" "$elapsed" "$status" "$errors" <<'EOF'
 import csv, statistics, sys
 
 path, warmup, max_growth = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 produced, elapsed, status, errors = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
-rows = [(int(r["elapsed_s"]), int(r["rss_kb"]), int(r["events_counted"])) for r in csv.DictReader(open(path))]
+rows = [(int(r["elapsed_s"]), int(r["rss_kb"]), int(r["events_counted"]), int(r["state_bytes"] or 0))
+        for r in csv.DictReader(open(path))]
 warm = [r for r in rows if r[2] < warmup]
 steady = [r for r in rows if r[2] >= warmup]
 mib = lambda kb: kb / 1024
@@ -224,6 +256,8 @@ if len(steady) >= 4:
     print(f"steady state ({len(steady)} samples): min {mib(min(r[1] for r in steady)):.0f} MiB, "
           f"median {mib(statistics.median(r[1] for r in steady)):.0f} MiB, max {mib(max(r[1] for r in steady)):.0f} MiB; "
           f"first quarter {mib(first):.0f} MiB -> last quarter {mib(last):.0f} MiB ({growth:+.1f}%, limit {max_growth}%)")
+    sf, sl = statistics.mean(r[3] for r in steady[:q]), statistics.mean(r[3] for r in steady[-q:])
+    print(f"engine state estimate (tocsin_state_bytes): first quarter {mib(sf / 1024):.1f} MiB -> last quarter {mib(sl / 1024):.1f} MiB")
     ok = ok and growth <= max_growth
 else:
     print("steady state: too few samples after warm-up to judge (lower SOAK_SAMPLE_SECS or raise EVENTS)")
