@@ -9,6 +9,8 @@
 //!
 //! Writes are atomic: a temporary file is written and fsynced, renamed over the previous
 //! checkpoint, and the directory is fsynced, so a crash leaves either the old or the new file.
+//! A write that fails (a full disk) returns the error, removes its temporary file and leaves
+//! the previous checkpoint untouched.
 //! The file opens with a header (magic, format version, body length, XXH3-64 of the body); a
 //! truncated or corrupt file is refused with a message saying so, never silently treated as
 //! "no state", because starting from empty baselines would quietly blind the detector.
@@ -24,7 +26,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use xxhash_rust::xxh3::Xxh3;
 
@@ -48,6 +50,19 @@ const MAGIC: &[u8; 8] = b"TOCSINCK";
 pub const FORMAT_VERSION: u32 = 1;
 const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 const FILE_NAME: &str = "checkpoint.bin";
+const TMP_NAME: &str = "checkpoint.bin.tmp";
+
+/// The temporary file a checkpoint is written to before the rename.
+trait TempFile: Write {
+    /// Flushes the data to stable storage (`fsync`).
+    fn sync(&mut self) -> io::Result<()>;
+}
+
+impl TempFile for File {
+    fn sync(&mut self) -> io::Result<()> {
+        self.sync_all()
+    }
+}
 
 /// A checkpoint that could not be written or read, with the file it is about.
 #[derive(Debug, thiserror::Error)]
@@ -138,13 +153,28 @@ impl CheckpointStore {
 
     /// Writes `parts` and the `offsets` they reflect, atomically. The caller must have quiesced
     /// the pipeline: no part may change while it is written.
+    ///
+    /// On any failure (a full disk, most likely) the previous checkpoint is left as it was, the
+    /// error is returned, and the temporary file is removed: a torn temp file is useless and,
+    /// on a full disk, holds the very space the next attempt needs.
     pub fn write(
         &self,
         offsets: &SourceOffsets,
         parts: &[(&str, &dyn Snapshot)],
     ) -> Result<(), CheckpointError> {
+        self.write_via(offsets, parts, |p| File::create(p))
+    }
+
+    /// [`write`](Self::write) with the temporary file opened by `create`: the file system, or
+    /// in tests a disk that fills up on cue.
+    fn write_via<F: TempFile>(
+        &self,
+        offsets: &SourceOffsets,
+        parts: &[(&str, &dyn Snapshot)],
+        create: impl FnOnce(&Path) -> io::Result<F>,
+    ) -> Result<(), CheckpointError> {
         fs::create_dir_all(&self.dir).map_err(|e| self.err(e))?;
-        let tmp = self.dir.join(format!("{FILE_NAME}.tmp"));
+        let tmp = self.dir.join(TMP_NAME);
         let body = encode_body(offsets, parts).map_err(|e| self.err(e))?;
         let mut hasher = Xxh3::new();
         hasher.update(&body);
@@ -153,17 +183,26 @@ impl CheckpointStore {
         header[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
         header[12..20].copy_from_slice(&(body.len() as u64).to_le_bytes());
         header[20..28].copy_from_slice(&hasher.digest().to_le_bytes());
-        let write = || -> io::Result<()> {
-            let mut f = File::create(&tmp)?;
+        let replace = || -> io::Result<()> {
+            let mut f = create(&tmp)?;
             f.write_all(&header)?;
             f.write_all(&body)?;
-            f.sync_all()?;
+            f.sync()?;
             drop(f);
-            fs::rename(&tmp, self.path())?;
-            // The rename is only durable once the directory entry is on disk.
-            File::open(&self.dir)?.sync_all()
+            fs::rename(&tmp, self.path())
         };
-        write().map_err(|e| self.err(e))
+        if let Err(e) = replace() {
+            if let Err(rm) = fs::remove_file(&tmp) {
+                if rm.kind() != io::ErrorKind::NotFound {
+                    tracing::warn!(file = %tmp.display(), error = %rm, "cannot remove the failed checkpoint's temporary file");
+                }
+            }
+            return Err(self.err(e));
+        }
+        // The rename is only durable once the directory entry is on disk.
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| self.err(e))
     }
 
     /// Reads and verifies the checkpoint. `Ok(None)` only when there is no checkpoint file at all;
@@ -475,5 +514,129 @@ mod tests {
         later.insert(("auth-events".into(), 0), 5000);
         store.write(&later, &[]).unwrap();
         assert_eq!(store.load().unwrap().unwrap().offsets, later);
+    }
+
+    fn enospc() -> io::Error {
+        io::Error::from(io::ErrorKind::StorageFull)
+    }
+
+    /// A disk that fills up: `room` bytes reach the real temporary file, then writes fail with
+    /// ENOSPC; with `fail_sync` every write fits and `fsync` fails instead (delayed allocation,
+    /// network file systems).
+    struct FillingDisk {
+        file: File,
+        room: usize,
+        fail_sync: bool,
+    }
+
+    impl Write for FillingDisk {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.fail_sync {
+                return self.file.write(buf);
+            }
+            if self.room == 0 {
+                return Err(enospc());
+            }
+            let n = buf.len().min(self.room);
+            let n = self.file.write(&buf[..n])?;
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.file.flush()
+        }
+    }
+
+    impl TempFile for FillingDisk {
+        fn sync(&mut self) -> io::Result<()> {
+            if self.fail_sync {
+                return Err(enospc());
+            }
+            self.file.sync_all()
+        }
+    }
+
+    fn on_disk(room: usize, fail_sync: bool) -> impl FnOnce(&Path) -> io::Result<FillingDisk> {
+        move |p| {
+            Ok(FillingDisk {
+                file: File::create(p)?,
+                room,
+                fail_sync,
+            })
+        }
+    }
+
+    #[test]
+    fn disk_full_at_any_byte_keeps_the_previous_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::new(dir.path());
+        let old = Notes(Mutex::new(b"dr.martin: device d1, FR".repeat(40)));
+        store.write(&offsets(), &[("baselines", &old)]).unwrap();
+        let good = fs::read(store.path()).unwrap();
+
+        let mut later = offsets();
+        later.insert(("auth-events".into(), 0), 9999);
+        let new = Notes(Mutex::new(vec![0x5a; 5000]));
+        let full_len = {
+            let other = tempfile::tempdir().unwrap();
+            let s = CheckpointStore::new(other.path());
+            s.write(&later, &[("baselines", &new)]).unwrap();
+            fs::read(s.path()).unwrap().len()
+        };
+        let tmp = dir.path().join(TMP_NAME);
+        let cuts = [
+            0,
+            1,
+            HEADER_LEN - 1,
+            HEADER_LEN,
+            HEADER_LEN + 1,
+            2500,
+            full_len - 1,
+        ];
+        let failures = cuts
+            .iter()
+            .map(|&room| (format!("full after {room} bytes"), on_disk(room, false)))
+            .chain([("fsync fails".to_string(), on_disk(usize::MAX, true))]);
+        for (what, disk) in failures {
+            let err = store
+                .write_via(&later, &[("baselines", &new)], disk)
+                .unwrap_err();
+            assert!(
+                matches!(&err.kind, CheckpointErrorKind::Io(e) if e.kind() == io::ErrorKind::StorageFull),
+                "{what}: {err}"
+            );
+            assert!(err.to_string().contains("checkpoint.bin"), "{what}: {err}");
+            assert_eq!(fs::read(store.path()).unwrap(), good, "{what}: replaced");
+            assert!(!tmp.exists(), "{what}: temporary file left behind");
+            let restored = Notes::default();
+            assert_eq!(
+                store.restore(&[("baselines", &restored)]).unwrap(),
+                Some(offsets()),
+                "{what}"
+            );
+            assert_eq!(*restored.0.lock(), *old.0.lock(), "{what}");
+        }
+
+        // The file cannot even be created (no space for an inode): same outcome.
+        let err = store
+            .write_via(&later, &[("baselines", &new)], |_| {
+                Err::<FillingDisk, _>(enospc())
+            })
+            .unwrap_err();
+        assert!(matches!(err.kind, CheckpointErrorKind::Io(_)), "{err}");
+        assert_eq!(fs::read(store.path()).unwrap(), good);
+
+        // With room again, the same disk takes the new checkpoint: the failures above came
+        // from the disk, not from the test's stand-in.
+        store
+            .write_via(&later, &[("baselines", &new)], on_disk(full_len, false))
+            .unwrap();
+        assert_eq!(store.load().unwrap().unwrap().offsets, later);
+        assert!(!tmp.exists());
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["checkpoint.bin"]);
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::alert::Alert;
-use crate::api::{ApiState, Tokens};
+use crate::api::{ApiState, TlsConfig, Tokens};
 use crate::checkpoint::Snapshot;
 use crate::pipeline::Pipeline;
 use crate::respond::revoke::RevocationStore;
@@ -76,18 +76,32 @@ impl AlertSink for ResponderSink {
     }
 }
 
-/// Starts the HTTP API on `listener`; `/readyz` follows `ready` (set by the source once state is
-/// restored and it consumes). Also refreshes the state-size gauges every few seconds.
+/// Where the API listens and who may use it.
+pub struct ApiEndpoint {
+    /// The bound listener (`[api] listen`).
+    pub listener: std::net::TcpListener,
+    /// The bearer tokens and their roles.
+    pub tokens: Tokens,
+    /// HTTPS when given, plain HTTP otherwise.
+    pub tls: Option<TlsConfig>,
+}
+
+/// Starts the HTTP API on `endpoint`; `/readyz` follows `ready` (set by the source once state
+/// is restored and it consumes). Also refreshes the state-size gauges every few seconds.
 pub fn spawn_api(
     rt: &tokio::runtime::Handle,
-    listener: std::net::TcpListener,
+    endpoint: ApiEndpoint,
     pipeline: Arc<Pipeline>,
     responder: Responder,
-    tokens: Tokens,
     ready: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
     let _guard = rt.enter();
+    let ApiEndpoint {
+        listener,
+        tokens,
+        tls,
+    } = endpoint;
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let metrics = responder.metrics();
@@ -105,7 +119,10 @@ pub fn spawn_api(
             metrics.set_state_bytes(stats.state_bytes as u64);
         }
     });
-    Ok(rt.spawn(crate::api::serve(listener, state, stopped(stop))))
+    Ok(match tls {
+        Some(tls) => rt.spawn(crate::api::serve_tls(listener, state, tls, stopped(stop))),
+        None => rt.spawn(crate::api::serve(listener, state, stopped(stop))),
+    })
 }
 
 /// A future that completes once `stop` is set (polled every 50 ms): the shutdown signal for the

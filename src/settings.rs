@@ -4,6 +4,7 @@
 //! secret may come from an environment variable instead (`*_env = "VAR"`). Hot code never sees
 //! this module: commands turn [`Settings`] into the typed parts each stage needs.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -154,8 +155,9 @@ pub struct SourceSettings {
     pub kafka: Option<KafkaSettings>,
 }
 
-/// `[source.kafka]`
-#[derive(Clone, Debug, Deserialize)]
+/// `[source.kafka]`. `Debug` shows the names of the extra `properties`, not their values (one
+/// may be `sasl.password`).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSettings {
     /// Bootstrap servers, `host:port[,host:port]`.
@@ -184,6 +186,56 @@ pub struct KafkaSettings {
     pub sasl_password_env: Option<String>,
 }
 
+impl fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field cannot be left out of `Debug` unnoticed.
+        let KafkaSettings {
+            brokers,
+            topics,
+            group_id,
+            format,
+            dead_letter_topic,
+            alerts_topic,
+            revocations_topic,
+            properties,
+            sasl_password_env,
+        } = self;
+        f.debug_struct("KafkaSettings")
+            .field("brokers", brokers)
+            .field("topics", topics)
+            .field("group_id", group_id)
+            .field("format", format)
+            .field("dead_letter_topic", dead_letter_topic)
+            .field("alerts_topic", alerts_topic)
+            .field("revocations_topic", revocations_topic)
+            .field("properties", &RedactedValues(properties))
+            .field("sasl_password_env", sasl_password_env)
+            .finish()
+    }
+}
+
+/// A map shown with its keys and every value redacted.
+struct RedactedValues<'a>(&'a std::collections::BTreeMap<String, String>);
+
+impl fmt::Debug for RedactedValues<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, Redacted)))
+            .finish()
+    }
+}
+
+/// What a redacted value prints as.
+struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+const REDACTED: &str = "<redacted>";
+
 fn default_group() -> String {
     "tocsin".into()
 }
@@ -207,6 +259,11 @@ pub struct ApiSettings {
     /// Bearer tokens with roles.
     #[serde(default)]
     pub tokens: Vec<TokenSettings>,
+    /// PEM file with the certificate chain to serve the API over HTTPS (leaf first). Set
+    /// together with `tls_key`; without both the API is plain HTTP.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file with the private key of `tls_cert` (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ApiSettings {
@@ -214,6 +271,8 @@ impl Default for ApiSettings {
         ApiSettings {
             listen: default_listen(),
             tokens: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -240,8 +299,9 @@ pub struct TokenSettings {
     pub name: String,
     /// What it may do.
     pub role: Role,
-    /// Hex SHA-256 of the token.
-    pub sha256: Option<String>,
+    /// Hex SHA-256 of the token (redacted in `Debug`: a hash of a guessable token is as good
+    /// as the token).
+    pub sha256: Option<Secret>,
     /// Or: environment variable holding the token itself.
     pub token_env: Option<String>,
 }
@@ -277,7 +337,7 @@ pub struct WebhookSettings {
     /// A name for metrics and logs (default: the URL's host).
     pub name: Option<String>,
     /// Signing secret (`whsec_<base64>` or raw). Prefer `secret_env`.
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
     /// Environment variable holding the signing secret.
     pub secret_env: Option<String>,
     /// Alerts below this severity are not sent.
@@ -286,9 +346,9 @@ pub struct WebhookSettings {
     /// Body format.
     #[serde(default)]
     pub format: WebhookFormat,
-    /// Extra request headers.
+    /// Extra request headers. Values are secrets: one may well be an `Authorization` header.
     #[serde(default)]
-    pub headers: std::collections::BTreeMap<String, String>,
+    pub headers: std::collections::BTreeMap<String, Secret>,
     /// Attempts before the delivery goes to the dead-letter file.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
@@ -347,6 +407,111 @@ fn default_per_tenant_hour() -> u32 {
 }
 fn default_ttl() -> u64 {
     86_400
+}
+
+/// A secret written in the configuration file: a webhook signing secret, a token's hash, a
+/// header value. `Debug` and `Display` print `<redacted>`; there is no `Serialize`, so settings
+/// cannot be written back out with it by accident; a value of the wrong type is refused without
+/// echoing it. The value itself is reached only through [`Secret::expose`], which is easy to grep.
+///
+/// ```
+/// use tocsin::settings::Secret;
+/// let s = Secret::from("whsec_c2VjcmV0");
+/// assert_eq!(format!("{s:?} {s}"), "<redacted> <redacted>");
+/// assert_eq!(s.expose(), "whsec_c2VjcmV0");
+/// ```
+///
+/// It cannot be serialised:
+///
+/// ```compile_fail
+/// fn serialise<T: serde::Serialize>(_: &T) {}
+/// serialise(&tocsin::settings::Secret::from("whsec_c2VjcmV0"));
+/// ```
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret in the clear, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Secret {
+        Secret(s)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Secret {
+        Secret(s.to_string())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+        d.deserialize_string(SecretVisitor)
+    }
+}
+
+/// Accepts a string only. serde's default refusal quotes the value it got (`invalid type:
+/// integer `123…``); for a secret the refusal names only the type.
+struct SecretVisitor;
+
+impl SecretVisitor {
+    fn refuse<E: serde::de::Error>(what: &str) -> Result<Secret, E> {
+        Err(E::custom(format_args!(
+            "expected a string, found {what} (the value is not shown: it is a secret)"
+        )))
+    }
+}
+
+impl serde::de::Visitor<'_> for SecretVisitor {
+    type Value = Secret;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Secret, E> {
+        Ok(Secret(v.to_string()))
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Secret, E> {
+        Ok(Secret(v))
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Secret, E> {
+        Self::refuse("a boolean")
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Secret, E> {
+        Self::refuse("an integer")
+    }
+    fn visit_i128<E: serde::de::Error>(self, _: i128) -> Result<Secret, E> {
+        Self::refuse("an integer")
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Secret, E> {
+        Self::refuse("an integer")
+    }
+    fn visit_u128<E: serde::de::Error>(self, _: u128) -> Result<Secret, E> {
+        Self::refuse("an integer")
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Secret, E> {
+        Self::refuse("a float")
+    }
+    fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<Secret, E> {
+        Self::refuse("bytes")
+    }
 }
 
 /// A configuration that cannot be used: names the file and, when known, the key.
@@ -408,9 +573,19 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), String> {
+        match (&self.api.tls_cert, &self.api.tls_key) {
+            (Some(_), None) => {
+                return Err("api.tls_key: missing; `tls_cert` is set, and TLS needs both".into())
+            }
+            (None, Some(_)) => {
+                return Err("api.tls_cert: missing; `tls_key` is set, and TLS needs both".into())
+            }
+            _ => {}
+        }
         for (i, t) in self.api.tokens.iter().enumerate() {
             match (&t.sha256, &t.token_env) {
                 (Some(h), None) => {
+                    let h = h.expose();
                     if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
                         return Err(format!("api.tokens[{i}].sha256: expected 64 hex digits"));
                     }
@@ -519,6 +694,125 @@ max_per_tenant_per_hour = 10
         );
     }
 
+    const WEBHOOK_SECRET: &str = "whsec_c2VjcmV0LXNpZ25pbmcta2V5LTQ3MTE=";
+    const TOKEN_HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    const HEADER_VALUE: &str = "Bearer hdr-4d1f9c0e";
+    const KAFKA_PASSWORD: &str = "kafka-pw-77a1e3";
+
+    fn settings_with_secrets() -> Settings {
+        Settings::parse(
+            &format!(
+                r#"
+[source.kafka]
+brokers = "127.0.0.1:9092"
+topics = ["auth-events"]
+properties = {{ "sasl.username" = "tocsin", "sasl.password" = "{KAFKA_PASSWORD}" }}
+[[api.tokens]]
+name = "soc"
+role = "reader"
+sha256 = "{TOKEN_HASH}"
+[[sinks.webhook]]
+url = "https://soc.example/hooks/tocsin"
+secret = "{WEBHOOK_SECRET}"
+headers = {{ "Authorization" = "{HEADER_VALUE}" }}
+"#
+            ),
+            "t.toml",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn debug_of_loaded_settings_shows_no_secret() {
+        let s = settings_with_secrets();
+        // The values did load: redaction hides them, it does not drop them.
+        assert_eq!(
+            s.sinks.webhook[0].secret.as_ref().unwrap().expose(),
+            WEBHOOK_SECRET
+        );
+        assert_eq!(
+            s.api.tokens[0].sha256.as_ref().unwrap().expose(),
+            TOKEN_HASH
+        );
+        for shown in [format!("{s:?}"), format!("{s:#?}")] {
+            for secret in [WEBHOOK_SECRET, TOKEN_HASH, HEADER_VALUE, KAFKA_PASSWORD] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            // Everything else is still there to debug with.
+            for visible in [
+                "soc.example",
+                "Authorization",
+                "sasl.password",
+                "auth-events",
+            ] {
+                assert!(shown.contains(visible), "{visible} missing from {shown}");
+            }
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
+        let secret = s.sinks.webhook[0].secret.clone().unwrap();
+        assert_eq!(secret.to_string(), "<redacted>");
+    }
+
+    #[test]
+    fn config_errors_about_secrets_never_quote_the_value() {
+        let cases = [
+            // A secret of the wrong type: serde's own message would quote it.
+            (
+                "[[sinks.webhook]]\nurl = \"https://soc.example/h\"\nsecret = 918273645\n",
+                "918273645",
+                "expected a string",
+            ),
+            (
+                "[[sinks.webhook]]\nurl = \"https://soc.example/h\"\nheaders = { \"X-Key\" = 55501234 }\n",
+                "55501234",
+                "expected a string",
+            ),
+            (
+                &format!(
+                    "[[sinks.webhook]]\nurl = \"https://soc.example/h\"\nsecret = \"{WEBHOOK_SECRET}\"\nsecret_env = \"X\"\n"
+                ),
+                WEBHOOK_SECRET,
+                "sinks.webhook[0]",
+            ),
+            (
+                "[[api.tokens]]\nname = \"soc\"\nrole = \"reader\"\nsha256 = \"tok-3e9a77\"\n",
+                "tok-3e9a77",
+                "api.tokens[0].sha256",
+            ),
+            (
+                &format!(
+                    "[[api.tokens]]\nname = \"soc\"\nrole = \"reader\"\nsha256 = \"{TOKEN_HASH}\"\ntoken_env = \"T\"\n"
+                ),
+                TOKEN_HASH,
+                "api.tokens[0]",
+            ),
+        ];
+        for (text, secret, names) in cases {
+            let err = Settings::parse(text, "t.toml").unwrap_err().to_string();
+            assert!(!err.contains(secret), "{err}");
+            assert!(err.contains(names), "{err}");
+        }
+    }
+
+    #[test]
+    fn tls_needs_both_files_or_neither() {
+        let err = Settings::parse("[api]\ntls_cert = \"c.pem\"\n", "t.toml").unwrap_err();
+        assert!(err.to_string().contains("api.tls_key: missing"), "{err}");
+        let err = Settings::parse("[api]\ntls_key = \"k.pem\"\n", "t.toml").unwrap_err();
+        assert!(err.to_string().contains("api.tls_cert: missing"), "{err}");
+        let s = Settings::parse(
+            "[api]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(s.api.tls_key, Some(PathBuf::from("k.pem")));
+        assert!(Settings::parse("[api]\n", "t.toml")
+            .unwrap()
+            .api
+            .tls_cert
+            .is_none());
+    }
+
     #[test]
     fn token_needs_exactly_one_secret_source() {
         let err =
@@ -560,6 +854,8 @@ mod example_tests {
             "properties",
             "sasl_password_env",
             "listen",
+            "tls_cert",
+            "tls_key",
             "name",
             "role",
             "sha256",

@@ -3,12 +3,14 @@
 //! account view, Prometheus metrics and health.
 //!
 //! Every `/v1` route needs a bearer token ([`auth`]); errors are `{"error": "..."}` everywhere
-//! ([`error`]); request bodies are capped at 64 KiB. The detector is reached through the
+//! ([`error`]); request bodies are capped at 64 KiB. Served as plain HTTP ([`serve`]) or, with
+//! `[api] tls_cert`/`tls_key`, as HTTPS ([`serve_tls`], [`tls`]). The detector is reached through the
 //! [`Baselines`] trait so that this module knows nothing of how baselines are kept.
 
 pub mod auth;
 pub mod error;
 mod routes;
+pub mod tls;
 
 use std::future::Future;
 use std::io;
@@ -31,6 +33,7 @@ use crate::respond::Responder;
 
 pub use auth::Tokens;
 use error::ApiError;
+pub use tls::TlsConfig;
 
 /// Largest request body accepted, bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -184,6 +187,23 @@ pub async fn serve(
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
     });
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Serves the API over HTTPS on `listener` until `shutdown` completes, then finishes in-flight
+/// requests: the same router and shutdown as [`serve`], behind [`tls::TlsListener`].
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    tls: TlsConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let listener = tls::TlsListener::new(listener, &tls)?;
+    if let Ok(addr) = axum::serve::Listener::local_addr(&listener) {
+        tracing::info!(%addr, "API listening (TLS)");
+    }
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

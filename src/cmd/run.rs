@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{CmdError, CmdResult};
-use crate::api::Tokens;
+use crate::api::{TlsConfig, Tokens};
 use crate::checkpoint::CheckpointStore;
 use crate::engine::{self, ResponderSink};
 use crate::metrics::Metrics;
@@ -56,6 +56,9 @@ pub fn run(args: RunArgs) -> CmdResult {
     };
     let tokens =
         Tokens::from_settings(&settings.api.tokens).map_err(|e| CmdError::Usage(e.to_string()))?;
+    let tls =
+        TlsConfig::from_settings(&settings.api).map_err(|e| CmdError::Usage(e.to_string()))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = std::net::TcpListener::bind(settings.api.listen).map_err(|e| {
         CmdError::Usage(format!(
             "api.listen: cannot listen on {}: {e}",
@@ -101,17 +104,20 @@ pub fn run(args: RunArgs) -> CmdResult {
     let local = listener.local_addr().ok();
     let api = engine::spawn_api(
         rt.handle(),
-        listener,
+        engine::ApiEndpoint {
+            listener,
+            tokens,
+            tls,
+        },
         pipeline,
         responder.clone(),
-        tokens,
         source.ready_flag(),
         stop.clone(),
     )
     .map_err(|e| CmdError::Failed(anyhow::anyhow!("cannot start the API: {e}")))?;
     if let Some(addr) = local {
         tracing::info!(%addr, "API listening");
-        eprintln!("api: listening on http://{addr}");
+        eprintln!("api: listening on {scheme}://{addr}");
     }
 
     watch_signals(stop.clone())?;

@@ -591,7 +591,7 @@ pub fn run(cfg: &DemoConfig, observer: &mut dyn Observer) -> Result<DemoReport, 
     settings.sinks.webhook = vec![WebhookSettings {
         url: format!("http://{soc_addr}{}", receivers::SOC_PATH),
         name: Some("soc".into()),
-        secret: Some(whsec),
+        secret: Some(whsec.into()),
         secret_env: None,
         min_severity: SOC_MIN_SEVERITY,
         format: WebhookFormat::Json,
@@ -685,10 +685,13 @@ pub fn run(cfg: &DemoConfig, observer: &mut dyn Observer) -> Result<DemoReport, 
         .map_err(io("reading the API's address"))?;
     let api = engine::spawn_api(
         rt.handle(),
-        api_listener,
+        engine::ApiEndpoint {
+            listener: api_listener,
+            tokens: Tokens::default().with_token("demo", Role::Reader, &api_token),
+            tls: None,
+        },
         pipeline.clone(),
         responder.clone(),
-        Tokens::default().with_token("demo", Role::Reader, &api_token),
         ready.clone(),
         stop_async.clone(),
     )

@@ -96,7 +96,7 @@ impl WebhookSink {
             None => url.host_str().unwrap_or("webhook").to_string(),
         };
         let secret = match (&s.secret, &s.secret_env) {
-            (Some(v), _) => Some(decode_secret(v)),
+            (Some(v), _) => Some(decode_secret(v.expose())),
             (None, Some(var)) => Some(decode_secret(
                 &secret_from_env("secret_env", var).map_err(err)?,
             )),
@@ -106,7 +106,8 @@ impl WebhookSink {
         for (k, v) in &s.headers {
             let name = HeaderName::from_bytes(k.as_bytes())
                 .map_err(|e| err(format!("headers.{k}: {e}")))?;
-            let value = HeaderValue::from_str(v).map_err(|e| err(format!("headers.{k}: {e}")))?;
+            let value =
+                HeaderValue::from_str(v.expose()).map_err(|e| err(format!("headers.{k}: {e}")))?;
             headers.insert(name, value);
         }
         Ok(WebhookSink {
