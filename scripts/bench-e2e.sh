@@ -3,6 +3,7 @@
 #
 #   scripts/bench-e2e.sh            # defaults below; figures on stdout, work files in a temp dir
 #   N=2000000 RATE=20000 scripts/bench-e2e.sh
+#   PARTS=latency scripts/bench-e2e.sh   # only part 2 (PARTS=throughput: only part 1)
 #
 # 1. Throughput. `tocsin gen` traffic (ACCOUNTS accounts, first N events) is produced to topic
 #    `bench-events` (PARTITIONS partitions, keyed by account). Then, in the same run and against
@@ -17,13 +18,16 @@
 #    first consumes LAT_ACCOUNTS accounts' 7 days of history at full speed (to warm baselines; not
 #    measured), then the following day (with attacks) is produced at RATE events/s for up to
 #    LAT_SECONDS s (`kafka_bench latency`). For each alert read from the alerts topic, latency =
-#    time read − time the producer sent the last event the alert names. Run twice: with
-#    librdkafka's defaults in `tocsin run`, then with `fetch.wait.max.ms = 10` in
-#    `[source.kafka.properties]` (the default 500 ms is a wait the broker may use in full when
-#    a partition has no new data). The probe itself always reads with a 5 ms fetch wait.
+#    time read − time the producer sent the last event the alert names. `tocsin run` runs with
+#    its own defaults (its consumer sets `fetch.wait.max.ms = 10`); LAT_PROPERTIES, if set, is
+#    a TOML inline table added as `[source.kafka] properties` (e.g.
+#    LAT_PROPERTIES='{ "fetch.wait.max.ms" = "500" }' for librdkafka's default), and LAT_KAFKA
+#    extra `[source.kafka]` lines (e.g. LAT_KAFKA='batch_max_delay_ms = 0'). The probe itself
+#    always reads with a 5 ms fetch wait.
 #
 # Needs: cargo, python3 (free port), tansu 0.6.0 (installed by scripts/test-broker.sh if missing,
-# ~7 minutes). Uses CARGO_TARGET_DIR if set. Everything started here is stopped on exit.
+# ~7 minutes). Uses CARGO_TARGET_DIR if set. TOCSIN_BIN=PATH and KAFKA_BENCH_BIN=PATH use those
+# binaries instead of building (to compare two builds). Everything started here is stopped on exit.
 set -euo pipefail
 
 N=${N:-1000000}
@@ -32,6 +36,9 @@ PARTITIONS=${PARTITIONS:-4}
 RATE=${RATE:-20000}
 LAT_ACCOUNTS=${LAT_ACCOUNTS:-5000}
 LAT_SECONDS=${LAT_SECONDS:-30}
+LAT_PROPERTIES=${LAT_PROPERTIES:-}
+LAT_KAFKA=${LAT_KAFKA:-}
+PARTS=${PARTS:-throughput latency}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
@@ -51,16 +58,17 @@ trap cleanup EXIT
 say() { echo "bench-e2e: $*" >&2; }
 
 cd "$root"
-say "building (release)..."
-cargo build --release --quiet --bin tocsin --example kafka_bench
-tocsin="$target/release/tocsin"
-kb="$target/release/examples/kafka_bench"
+if [ -z "${TOCSIN_BIN:-}" ] || [ -z "${KAFKA_BENCH_BIN:-}" ]; then
+    say "building (release)..."
+    cargo build --release --quiet --bin tocsin --example kafka_bench
+fi
+tocsin=${TOCSIN_BIN:-$target/release/tocsin}
+kb=${KAFKA_BENCH_BIN:-$target/release/examples/kafka_bench}
 
 say "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 eval "$("$root/scripts/test-broker.sh" start --dir "$work/broker" --owner $$ \
-    --topic "bench-events:$PARTITIONS" --topic "bench-latency-default:$PARTITIONS" \
-    --topic "bench-latency-tuned:$PARTITIONS" \
+    --topic "bench-events:$PARTITIONS" --topic "bench-latency:$PARTITIONS" \
     --topic tocsin-alerts:1 --topic tocsin-dead-letter:1 --topic tocsin-revocations:1)"
 broker=$TOCSIN_TEST_BROKER
 say "broker on $broker"
@@ -87,6 +95,7 @@ generate() { # generate ACCOUNTS DAYS OUT
 }
 
 # ---- 1. throughput ---------------------------------------------------------------------------
+if [[ " $PARTS " == *" throughput "* ]]; then
 say "generating $N events ($ACCOUNTS accounts)..."
 days=1
 while :; do
@@ -118,8 +127,10 @@ bare_rate=$(echo "$bare" | awk '{print $(NF-1)}')
 ours_rate=$(echo "$ours" | awk '{print $(NF-1)}')
 awk -v a="$ours_rate" -v b="$bare_rate" \
     'BEGIN { printf "throughput ratio tocsin run / bare consumer = %.1f%% (target >= 80%%)\n", 100 * a / b }'
+fi
 
 # ---- 2. event-to-alert latency --------------------------------------------------------------
+if [[ " $PARTS " == *" latency "* ]]; then
 say "generating $LAT_ACCOUNTS accounts x 8 days for the latency run..."
 generate "$LAT_ACCOUNTS" 8 "$work/lat-all.jsonl"
 # Day 8 starts at 2025-11-10T00:00Z (the generator starts on 2025-11-03).
@@ -130,23 +141,24 @@ rm -f "$work/lat-all.jsonl"
 history=$(wc -l <"$work/lat-history.jsonl")
 echo "latency run: $history history events, then $(wc -l <"$work/lat-day.jsonl") events at $RATE/s"
 
-latency_run() { # latency_run NAME [EXTRA CONFIG LINES]
-    local name=$1 extra=${2:-}
-    { config "tocsin-lat-$name-$$" "bench-latency-$name" "$work/state-lat-$name"; echo "$extra"; } >"$work/lat-$name.toml"
-    "$tocsin" run --config "$work/lat-$name.toml" 2>"$work/run-lat-$name.log" &
-    local pid=$!
-    pids+=("$pid")
-    "$kb" --brokers "$broker" produce --topic "bench-latency-$name" --file "$work/lat-history.jsonl"
-    # The history is processed when the group has committed it (default checkpoint: every 10 s).
-    "$kb" --brokers "$broker" committed --topic "bench-latency-$name" --group "tocsin-lat-$name-$$" \
-        --count "$history" >/dev/null
-    echo "latency, tocsin run with $name consumer settings (load $(cut -d' ' -f1-3 /proc/loadavg)):"
-    "$kb" --brokers "$broker" latency --topic "bench-latency-$name" --alerts-topic tocsin-alerts \
-        --file "$work/lat-day.jsonl" --rate "$RATE"
-    kill -TERM "$pid"
-    wait "$pid" || say "tocsin run exited with $?; log: $work/run-lat-$name.log"
-    tail -n 1 "$work/run-lat-$name.log"
-}
-latency_run default
-latency_run tuned $'[source.kafka.properties]\n"fetch.wait.max.ms" = "10"'
+group="tocsin-lat-$$"
+{
+    config "$group" bench-latency "$work/state-lat"
+    [ -z "$LAT_KAFKA" ] || echo "$LAT_KAFKA"
+    [ -z "$LAT_PROPERTIES" ] || echo "properties = $LAT_PROPERTIES"
+} >"$work/lat.toml"
+"$tocsin" run --config "$work/lat.toml" 2>"$work/run-lat.log" &
+pid=$!
+pids+=("$pid")
+"$kb" --brokers "$broker" produce --topic bench-latency --file "$work/lat-history.jsonl"
+# The history is processed when the group has committed it (default checkpoint: every 10 s).
+"$kb" --brokers "$broker" committed --topic bench-latency --group "$group" \
+    --count "$history" >/dev/null
+echo "latency, tocsin run (extra [source.kafka]: ${LAT_KAFKA:-none}; properties: ${LAT_PROPERTIES:-none}; load $(cut -d' ' -f1-3 /proc/loadavg)):"
+"$kb" --brokers "$broker" latency --topic bench-latency --alerts-topic tocsin-alerts \
+    --file "$work/lat-day.jsonl" --rate "$RATE"
+kill -TERM "$pid"
+wait "$pid" || say "tocsin run exited with $?; log: $work/run-lat.log"
+tail -n 1 "$work/run-lat.log"
+fi
 say "load at the end: $(cut -d' ' -f1-3 /proc/loadavg); work files in $work"

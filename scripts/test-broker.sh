@@ -19,8 +19,14 @@
 #   scripts/test-broker.sh topic BROKER NAME [PARTITIONS]
 #       Creates a topic (tansu does not create topics on first use).
 #
-#   scripts/test-broker.sh stop DIR
-#       Stops the broker started with that DIR.
+#   scripts/test-broker.sh stop DIR [--kill]
+#       Stops the broker started with that DIR (SIGTERM, SIGKILL after 5 s; with --kill at once,
+#       like a crash). Its data stays.
+#
+#   scripts/test-broker.sh restart DIR
+#       Starts a stopped broker again on the same port, storage and directory (with --file its
+#       data is still there), re-arms the --owner watchdog, and waits until it accepts
+#       connections. For tests of a broker outage.
 #
 # Exit status is non-zero with a message on stderr when anything fails.
 set -euo pipefail
@@ -81,19 +87,37 @@ start() {
     fi
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
-    local port url engine
+    local port engine
     port=$(free_port)
-    url="tcp://127.0.0.1:$port"
     if [ "$storage" = file ]; then
         # tansu resolves sqlite paths against its working directory.
         engine="sqlite://tansu.db"
     else
         engine="memory://tansu/"
     fi
+    # What `restart` needs to bring the same broker back.
+    echo "$port" >"$dir/tansu.port"
+    echo "$engine" >"$dir/tansu.engine"
+    echo "$owner" >"$dir/tansu.owner"
+    launch "$dir"
+    for t in "${topics[@]}"; do
+        create_topic "127.0.0.1:$port" "${t%%:*}" "$( [ "${t#*:}" != "$t" ] && echo "${t#*:}" || echo 1 )"
+    done
+    echo "TOCSIN_TEST_BROKER=127.0.0.1:$port"
+    echo "TOCSIN_TEST_BROKER_DIR=$dir"
+}
+
+# Starts tansu in DIR with the port, storage and owner recorded there by `start`.
+launch() {
+    local dir=$1 port engine owner url
+    port=$(cat "$dir/tansu.port")
+    engine=$(cat "$dir/tansu.engine")
+    owner=$(cat "$dir/tansu.owner")
+    url="tcp://127.0.0.1:$port"
     (
         cd "$dir"
         exec tansu broker --listener-url "$url" --advertised-listener-url "$url" \
-            --storage-engine "$engine" >"$dir/tansu.log" 2>&1
+            --storage-engine "$engine" >>"$dir/tansu.log" 2>&1
     ) &
     local pid=$!
     echo "$pid" >"$dir/tansu.pid"
@@ -111,19 +135,25 @@ start() {
             kill "$pid" 2>/dev/null || true
         ) </dev/null >/dev/null 2>&1 &
     fi
-    for t in "${topics[@]}"; do
-        create_topic "127.0.0.1:$port" "${t%%:*}" "$( [ "${t#*:}" != "$t" ] && echo "${t#*:}" || echo 1 )"
-    done
-    echo "TOCSIN_TEST_BROKER=127.0.0.1:$port"
-    echo "TOCSIN_TEST_BROKER_DIR=$dir"
+}
+
+restart() {
+    local dir=${1:?restart needs the broker directory}
+    [ -f "$dir/tansu.port" ] || die "no broker was started with directory $dir"
+    if [ -f "$dir/tansu.pid" ] && kill -0 "$(cat "$dir/tansu.pid")" 2>/dev/null; then
+        die "the broker in $dir is still running"
+    fi
+    launch "$dir"
+    echo "TOCSIN_TEST_BROKER=127.0.0.1:$(cat "$dir/tansu.port")"
 }
 
 stop() {
     local dir=${1:?stop needs the broker directory}
     [ -f "$dir/tansu.pid" ] || die "no broker pid file in $dir"
-    local pid
+    local pid signal=TERM
+    [ "${2:-}" != --kill ] || signal=KILL
     pid=$(cat "$dir/tansu.pid")
-    if kill "$pid" 2>/dev/null; then
+    if kill -s "$signal" "$pid" 2>/dev/null; then
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$pid" 2>/dev/null || true
     fi
@@ -137,5 +167,6 @@ case $cmd in
     start) start "$@" ;;
     topic) [ $# -ge 2 ] || die "usage: topic BROKER NAME [PARTITIONS]"; create_topic "$@" ;;
     stop) stop "$@" ;;
-    *) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    restart) restart "$@" ;;
+    *) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -179,6 +179,10 @@ pub struct KafkaSettings {
     /// Where revocations go (keyed by account). Empty string: not produced.
     #[serde(default = "default_revocations_topic")]
     pub revocations_topic: String,
+    /// Longest time, in milliseconds, a consumed record waits for its batch to fill before it
+    /// is handed to a worker (0: at once). Bounds the latency batching adds on a slow stream.
+    #[serde(default = "default_batch_max_delay_ms")]
+    pub batch_max_delay_ms: u64,
     /// Extra librdkafka properties (e.g. `"security.protocol" = "SASL_SSL"`).
     #[serde(default)]
     pub properties: std::collections::BTreeMap<String, String>,
@@ -247,6 +251,10 @@ fn default_alerts_topic() -> String {
 }
 fn default_revocations_topic() -> String {
     "tocsin-revocations".into()
+}
+/// Default of `[source.kafka] batch_max_delay_ms`.
+pub fn default_batch_max_delay_ms() -> u64 {
+    2
 }
 
 /// `[api]`
@@ -851,6 +859,7 @@ mod example_tests {
             "dead_letter_topic",
             "alerts_topic",
             "revocations_topic",
+            "batch_max_delay_ms",
             "properties",
             "sasl_password_env",
             "listen",

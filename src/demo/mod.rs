@@ -642,6 +642,7 @@ pub fn run(cfg: &DemoConfig, observer: &mut dyn Observer) -> Result<DemoReport, 
         dead_letter_topic: topics[2].into(),
         alerts_topic: topics[0].into(),
         revocations_topic: topics[1].into(),
+        batch_max_delay_ms: crate::settings::default_batch_max_delay_ms(),
         // The broker holds an empty fetch this long: short, so a trickle is seen at once.
         properties: BTreeMap::from([("fetch.wait.max.ms".to_string(), "5".to_string())]),
         sasl_password_env: None,

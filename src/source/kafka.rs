@@ -19,15 +19,36 @@
 //! # Offsets and checkpoints
 //!
 //! Offsets are managed by hand (`enable.auto.commit=false`, `enable.auto.offset.store=false`).
-//! Periodically, when partitions are revoked and on shutdown the dispatcher *quiesces*: it stops
-//! dispatching, waits until every worker has drained its queue, flushes the producer (so every
-//! dead letter, alert and revocation of the processed records is acknowledged by the brokers),
-//! writes a [`crate::checkpoint`] holding the state parts and the next offset of every partition,
-//! and only then commits those offsets to Kafka. On start the checkpoint is restored and every
-//! assigned partition is positioned at its checkpointed offset in the rebalance callback, so the
-//! state and the position always agree. After a crash the engine re-processes the records since
-//! the last checkpoint; alert ids are deterministic, so the alerts it re-emits carry the same ids
-//! and receivers de-duplicate them (at-least-once).
+//! Periodically, when partitions are revoked and on shutdown the dispatcher takes a checkpoint
+//! in two steps, so that the stream stalls only for the first:
+//!
+//! 1. **Barrier and freeze** (the stream waits): the dispatcher stops dispatching, sends a barrier
+//!    down every worker queue and waits until each worker has reached it, so the state reflects
+//!    exactly the records dispatched so far; it copies the state parts into memory and notes the
+//!    next offset of every partition. The barrier also starts a new *output epoch*: every dead
+//!    letter, alert and revocation a worker produces is tagged with its epoch, and the
+//!    acknowledgements are counted per epoch. Then dispatching resumes.
+//! 2. **Write** (in the background, on the `tocsin-checkpoint` thread): once every output of the
+//!    closed epoch is acknowledged by the brokers, the frozen copy and its offsets are written as
+//!    a [`crate::checkpoint`]; only then does the dispatcher commit those offsets to Kafka.
+//!
+//! So a checkpoint never holds offsets ahead of its state, and never covers a record whose outputs
+//! are not yet acknowledged (at-least-once). One checkpoint is in progress at a time. While the
+//! brokers are unreachable the write simply waits (librdkafka keeps retrying the outputs); a
+//! periodic checkpoint is then late, not fatal. A checkpoint taken because partitions are being
+//! revoked, or at shutdown, is waited for (up to [`SourceOptions::quiesce_timeout`]).
+//!
+//! On start the checkpoint is restored and every assigned partition is positioned at its
+//! checkpointed offset in the rebalance callback, so the state and the position always agree.
+//! After a crash the engine re-processes the records since the last checkpoint; alert ids are
+//! deterministic, so the alerts it re-emits carry the same ids and receivers de-duplicate them
+//! (at-least-once).
+//!
+//! # Latency
+//!
+//! Records are handed to a worker when its batch is full ([`SourceOptions::batch_records`]), or
+//! once the oldest record waiting in a batch is `[source.kafka] batch_max_delay_ms` old (checked
+//! on every poll; the poll never blocks past that moment), or when the poll finds nothing new.
 //!
 //! A new consumer group with no checkpoint starts at the earliest offset (`auto.offset.reset`),
 //! so history already in the topic builds the baselines.
@@ -48,18 +69,20 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::Serialize;
 
 use crate::alert::{Alert, ResponseAction};
-use crate::checkpoint::{CheckpointError, CheckpointStore, Snapshot, SourceOffsets};
+use crate::checkpoint::{
+    CheckpointError, CheckpointErrorKind, CheckpointStore, Snapshot, SourceOffsets,
+};
 use crate::pipeline::{Pipeline, RecordStats, Skip};
 use crate::settings::{secret_from_env, KafkaSettings};
 use crate::source::decode::{Format, Rejection};
@@ -97,7 +120,8 @@ pub struct SourceOptions {
     pub batch_records: usize,
     /// Batches queued per worker before the dispatcher waits (backpressure).
     pub queue_batches: usize,
-    /// How long a checkpoint may wait for workers to drain and the producer to flush.
+    /// How long a checkpoint may wait for workers to drain, and a revoke or shutdown checkpoint
+    /// for its outputs to be acknowledged and its file written.
     pub quiesce_timeout: Duration,
 }
 
@@ -221,7 +245,7 @@ impl KafkaSource {
         drop(part_refs);
 
         let base = self.client_config()?;
-        let delivery = Arc::new(DeliveryReport::default());
+        let delivery = Arc::new(Deliveries::default());
         let producer = Arc::new(self.producer(&base, delivery.clone())?);
         let counters = Arc::new(Counters::default());
         let topics: Arc<[String]> = self.settings.topics.clone().into();
@@ -251,18 +275,37 @@ impl KafkaSource {
         }
         drop(pool_tx);
 
+        let abandon = Arc::new(AtomicBool::new(false));
+        let (job_tx, job_rx) = mpsc::sync_channel::<CheckpointJob>(1);
+        let (done_tx, done_rx) = mpsc::channel::<CheckpointDone>();
+        let writer = {
+            let store = self.store.clone();
+            let delivery = delivery.clone();
+            let abandon = abandon.clone();
+            std::thread::Builder::new()
+                .name("tocsin-checkpoint".into())
+                .spawn(move || write_checkpoints(job_rx, done_tx, store, delivery, abandon))
+                .map_err(|e| {
+                    KafkaSourceError::Quiesce(format!("cannot start the checkpoint writer: {e}"))
+                })?
+        };
+
         let core = Core {
             senders,
             pending: (0..workers).map(|_| None).collect(),
             pool: pool_rx,
             batch_records: self.options.batch_records.max(1),
+            batch_max_delay: Duration::from_millis(self.settings.batch_max_delay_ms),
+            pending_since: None,
             topics: topics.clone(),
             next_offsets: resume.unwrap_or_default(),
             dirty: false,
             last_checkpoint: Instant::now(),
             checkpoints: 0,
-            producer: producer.clone(),
-            delivery: delivery.clone(),
+            epoch: 0,
+            in_progress: None,
+            jobs: Some(job_tx),
+            done: done_rx,
             store: self.store.clone(),
             parts: self.parts.clone(),
             quiesce_timeout: self.options.quiesce_timeout,
@@ -297,11 +340,18 @@ impl KafkaSource {
 
         let result = self.consume(&consumer, stop);
         let shutdown = match &result {
-            Ok(()) => consumer
-                .context()
-                .core
-                .lock()
-                .checkpoint(&consumer, "shutdown"),
+            Ok(()) => {
+                let timeout = self.options.quiesce_timeout;
+                let mut core = consumer.context().core.lock();
+                match core.checkpoint_now(&consumer, "shutdown", true, timeout) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(KafkaSourceError::Quiesce(format!(
+                        "the final checkpoint did not complete within {timeout:?}: dead letters, \
+                         alerts or revocations not acknowledged by the brokers"
+                    ))),
+                    Err(e) => Err(e),
+                }
+            }
             Err(_) => Ok(()),
         };
         let checkpoints = {
@@ -309,10 +359,16 @@ impl KafkaSource {
             // Closing the consumer below revokes the partitions; nothing is left to checkpoint,
             // and after a failure nothing must be.
             core.dirty = false;
+            core.in_progress = None;
             core.fatal = None;
             core.senders.clear();
+            core.jobs = None;
             core.checkpoints
         };
+        // A checkpoint still waiting for its outputs after a failure is given up: the previous
+        // one stays valid.
+        abandon.store(true, Ordering::Relaxed);
+        let _ = writer.join();
         drop(consumer);
         for h in handles {
             let _ = h.join();
@@ -328,19 +384,27 @@ impl KafkaSource {
         stop: &AtomicBool,
     ) -> Result<(), KafkaSourceError> {
         let interval = self.options.checkpoint_interval;
+        let mut timeout = IDLE_POLL;
         while !stop.load(Ordering::Relaxed) {
-            match consumer.poll(Duration::from_millis(100)) {
-                None => consumer.context().core.lock().flush_pending()?,
-                Some(Ok(msg)) => consumer.context().core.lock().dispatch(&msg)?,
+            let polled = consumer.poll(timeout);
+            let mut core = consumer.context().core.lock();
+            match polled {
+                None => core.flush_pending()?,
+                Some(Ok(msg)) => core.dispatch(&msg)?,
                 Some(Err(e)) => tracing::warn!(error = %e, "kafka consumer error"),
             }
-            let mut core = consumer.context().core.lock();
+            core.flush_due()?;
             if let Some(e) = core.fatal.take() {
                 return Err(e);
             }
-            if core.dirty && core.last_checkpoint.elapsed() >= interval {
-                core.checkpoint(consumer, "periodic")?;
+            core.collect_checkpoint(consumer)?;
+            if core.dirty
+                && core.in_progress.is_none()
+                && core.last_checkpoint.elapsed() >= interval
+            {
+                core.begin_checkpoint("periodic")?;
             }
+            timeout = core.poll_timeout();
         }
         Ok(())
     }
@@ -364,7 +428,7 @@ impl KafkaSource {
     fn producer(
         &self,
         base: &ClientConfig,
-        delivery: Arc<DeliveryReport>,
+        delivery: Arc<Deliveries>,
     ) -> Result<ThreadedProducer<DeliveryContext>, KafkaSourceError> {
         let mut c = base.clone();
         c.set("enable.idempotence", "true")
@@ -432,8 +496,75 @@ impl Batch {
 
 enum Work {
     Batch(Batch),
-    /// Answered once everything queued before it is processed.
-    Barrier(SyncSender<()>),
+    /// Answered once everything queued before it is processed; from then on the worker tags its
+    /// outputs with the given epoch slot.
+    Barrier(SyncSender<()>, usize),
+}
+
+/// Longest blocking poll when no batch is waiting to be handed over.
+const IDLE_POLL: Duration = Duration::from_millis(100);
+
+/// A state part's bytes as they were at a checkpoint barrier, written while the workers go on.
+struct Frozen(Vec<u8>);
+
+impl Snapshot for Frozen {
+    fn write_snapshot(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        w.write_all(&self.0)
+    }
+
+    fn read_snapshot(&self, _r: &mut dyn std::io::Read) -> Result<(), String> {
+        Err("a frozen checkpoint copy is write-only".into())
+    }
+}
+
+/// A checkpoint frozen at a barrier, for the writer thread.
+struct CheckpointJob {
+    offsets: SourceOffsets,
+    parts: Vec<(String, Frozen)>,
+    /// The epoch slot whose outputs must be acknowledged first.
+    slot: usize,
+}
+
+/// What the writer made of a [`CheckpointJob`].
+struct CheckpointDone {
+    offsets: SourceOffsets,
+    result: Result<(), KafkaSourceError>,
+}
+
+/// The checkpoint writer thread: for each job, waits until the outputs of its epoch are
+/// acknowledged, then writes the file. Stops when the jobs channel closes.
+fn write_checkpoints(
+    jobs: Receiver<CheckpointJob>,
+    done: mpsc::Sender<CheckpointDone>,
+    store: CheckpointStore,
+    delivery: Arc<Deliveries>,
+    abandon: Arc<AtomicBool>,
+) {
+    for job in jobs {
+        let result = delivery.wait_settled(job.slot, &abandon).and_then(|()| {
+            let parts: Vec<(&str, &dyn Snapshot)> = job
+                .parts
+                .iter()
+                .map(|(n, p)| (n.as_str(), p as &dyn Snapshot))
+                .collect();
+            store.write(&job.offsets, &parts).map_err(Into::into)
+        });
+        let out = CheckpointDone {
+            offsets: job.offsets,
+            result,
+        };
+        if done.send(out).is_err() {
+            return;
+        }
+    }
+}
+
+/// A checkpoint between its barrier and its write.
+struct InProgress {
+    why: &'static str,
+    started: Instant,
+    /// How long the stream waited for the barrier and the freeze.
+    stalled: Duration,
 }
 
 /// Dispatcher state, touched by the polling thread only (in the loop and in rebalance callbacks,
@@ -444,15 +575,24 @@ struct Core {
     pending: Vec<Option<Batch>>,
     pool: Receiver<Batch>,
     batch_records: usize,
+    batch_max_delay: Duration,
+    /// When the oldest record of the pending batches was dispatched.
+    pending_since: Option<Instant>,
     topics: Arc<[String]>,
-    /// Next offset of every partition dispatched so far; after a quiesce, of every partition
+    /// Next offset of every partition dispatched so far; at a barrier, of every partition
     /// processed. Starts as the checkpoint's offsets.
     next_offsets: SourceOffsets,
+    /// Records dispatched since the last barrier.
     dirty: bool,
+    /// When the last barrier was taken.
     last_checkpoint: Instant,
     checkpoints: u64,
-    producer: Arc<ThreadedProducer<DeliveryContext>>,
-    delivery: Arc<DeliveryReport>,
+    /// The epoch slot the workers tag their outputs with (see [`Deliveries`]).
+    epoch: usize,
+    in_progress: Option<InProgress>,
+    /// To the writer thread; `None` once the source is stopping.
+    jobs: Option<SyncSender<CheckpointJob>>,
+    done: Receiver<CheckpointDone>,
     store: CheckpointStore,
     parts: Vec<StatePart>,
     quiesce_timeout: Duration,
@@ -477,6 +617,9 @@ impl Core {
         };
         batch.push(topic, msg);
         let full = batch.records.len() >= self.batch_records;
+        if self.pending_since.is_none() {
+            self.pending_since = Some(Instant::now());
+        }
         self.record_position(topic, msg.partition(), msg.offset());
         if full {
             self.send_pending(worker)?;
@@ -517,20 +660,40 @@ impl Core {
         for w in 0..self.pending.len() {
             self.send_pending(w)?;
         }
+        self.pending_since = None;
         Ok(())
     }
 
-    /// Quiesce, flush, write the checkpoint, commit. See the module doc.
-    fn checkpoint(
-        &mut self,
-        consumer: &BaseConsumer<SourceContext>,
-        why: &'static str,
-    ) -> Result<(), KafkaSourceError> {
+    /// Hands over the pending batches once their oldest record has waited `batch_max_delay`.
+    fn flush_due(&mut self) -> Result<(), KafkaSourceError> {
+        match self.pending_since {
+            Some(t) if t.elapsed() >= self.batch_max_delay => self.flush_pending(),
+            _ => Ok(()),
+        }
+    }
+
+    /// How long the next poll may block: never past the moment the pending batches are due.
+    fn poll_timeout(&self) -> Duration {
+        match self.pending_since {
+            None => IDLE_POLL,
+            Some(t) => (t + self.batch_max_delay)
+                .saturating_duration_since(Instant::now())
+                .min(IDLE_POLL),
+        }
+    }
+
+    /// Step 1 of a checkpoint (see the module doc): barrier, freeze, hand over to the writer.
+    /// Only called when no checkpoint is in progress.
+    fn begin_checkpoint(&mut self, why: &'static str) -> Result<(), KafkaSourceError> {
+        debug_assert!(self.in_progress.is_none());
         let started = Instant::now();
         self.flush_pending()?;
+        // The epoch before the closed one is fully acknowledged (its checkpoint completed), so
+        // its slot is free for the new epoch.
+        let next = 1 - self.epoch;
         let (ack_tx, ack_rx) = mpsc::sync_channel(self.senders.len());
         for (i, s) in self.senders.iter().enumerate() {
-            s.send(Work::Barrier(ack_tx.clone()))
+            s.send(Work::Barrier(ack_tx.clone(), next))
                 .map_err(|_| KafkaSourceError::Quiesce(format!("worker {i} has stopped")))?;
         }
         let deadline = started + self.quiesce_timeout;
@@ -549,37 +712,123 @@ impl Core {
                 }
             }
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        self.producer
-            .flush(left)
-            .map_err(|source| KafkaSourceError::Kafka {
-                context: "flushing dead letters, alerts and revocations",
-                source,
-            })?;
-        self.delivery.check()?;
-        let parts: Vec<(&str, &dyn Snapshot)> = self
-            .parts
-            .iter()
-            .map(|(n, p)| (n.as_str(), p.as_ref()))
-            .collect();
-        self.store.write(&self.next_offsets, &parts)?;
+        // Every worker is idle at the barrier: the state reflects exactly `next_offsets`.
+        let mut parts = Vec::with_capacity(self.parts.len());
+        for (name, part) in &self.parts {
+            let mut bytes = Vec::new();
+            part.write_snapshot(&mut bytes)
+                .map_err(|e| CheckpointError {
+                    path: self.store.path(),
+                    kind: CheckpointErrorKind::Io(e),
+                })?;
+            parts.push((name.clone(), Frozen(bytes)));
+        }
+        let job = CheckpointJob {
+            offsets: self.next_offsets.clone(),
+            parts,
+            slot: self.epoch,
+        };
+        self.epoch = next;
+        self.jobs
+            .as_ref()
+            .ok_or_else(|| KafkaSourceError::Quiesce("the source is stopping".into()))?
+            .send(job)
+            .map_err(|_| KafkaSourceError::Quiesce("the checkpoint writer has stopped".into()))?;
+        self.in_progress = Some(InProgress {
+            why,
+            started,
+            stalled: started.elapsed(),
+        });
         self.dirty = false;
         self.last_checkpoint = Instant::now();
+        Ok(())
+    }
+
+    /// Step 2's end, without waiting: commits a checkpoint the writer has finished (a failed
+    /// one stops the source).
+    fn collect_checkpoint(
+        &mut self,
+        consumer: &BaseConsumer<SourceContext>,
+    ) -> Result<(), KafkaSourceError> {
+        match self.done.try_recv() {
+            Ok(done) => self.finish_checkpoint(consumer, done, CommitMode::Async),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Takes a checkpoint and waits for it (revoke, shutdown): first the one in progress, if
+    /// any, then a new one if records were dispatched since (or if `always`). `Ok(false)` when
+    /// it did not complete within `timeout` (outputs not acknowledged: the brokers are away);
+    /// it then goes on in the background and the previous checkpoint stays valid meanwhile.
+    fn checkpoint_now(
+        &mut self,
+        consumer: &BaseConsumer<SourceContext>,
+        why: &'static str,
+        always: bool,
+        timeout: Duration,
+    ) -> Result<bool, KafkaSourceError> {
+        let deadline = Instant::now() + timeout;
+        if self.in_progress.is_some() && !self.wait_checkpoint(consumer, deadline)? {
+            return Ok(false);
+        }
+        if !self.dirty && !always {
+            return Ok(true);
+        }
+        self.begin_checkpoint(why)?;
+        self.wait_checkpoint(consumer, deadline)
+    }
+
+    fn wait_checkpoint(
+        &mut self,
+        consumer: &BaseConsumer<SourceContext>,
+        deadline: Instant,
+    ) -> Result<bool, KafkaSourceError> {
+        match self
+            .done
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            Ok(done) => {
+                self.finish_checkpoint(consumer, done, CommitMode::Sync)?;
+                Ok(true)
+            }
+            Err(RecvTimeoutError::Timeout) => Ok(false),
+            Err(RecvTimeoutError::Disconnected) => Err(KafkaSourceError::Quiesce(
+                "the checkpoint writer has stopped".into(),
+            )),
+        }
+    }
+
+    fn finish_checkpoint(
+        &mut self,
+        consumer: &BaseConsumer<SourceContext>,
+        done: CheckpointDone,
+        mode: CommitMode,
+    ) -> Result<(), KafkaSourceError> {
+        let Some(p) = self.in_progress.take() else {
+            return Ok(());
+        };
+        done.result?;
         self.checkpoints += 1;
-        self.commit(consumer);
+        self.commit(consumer, &done.offsets, mode);
         tracing::debug!(
-            reason = why,
-            partitions = self.next_offsets.len(),
+            reason = p.why,
+            partitions = done.offsets.len(),
             records = self.records,
-            ms = started.elapsed().as_millis() as u64,
+            stalled_ms = p.stalled.as_secs_f64() * 1e3,
+            ms = p.started.elapsed().as_millis() as u64,
             "checkpoint written"
         );
         Ok(())
     }
 
-    /// Reports the checkpointed offsets of the assigned partitions to Kafka. A failed commit is
+    /// Reports a checkpoint's offsets of the assigned partitions to Kafka. A failed commit is
     /// only logged: the checkpoint, not the commit, is what the engine resumes from.
-    fn commit(&self, consumer: &BaseConsumer<SourceContext>) {
+    fn commit(
+        &self,
+        consumer: &BaseConsumer<SourceContext>,
+        offsets: &SourceOffsets,
+        mode: CommitMode,
+    ) {
         let assigned = match consumer.assignment() {
             Ok(a) => a,
             Err(e) => {
@@ -589,15 +838,12 @@ impl Core {
         };
         let mut tpl = TopicPartitionList::new();
         for e in assigned.elements() {
-            if let Some(&o) = self
-                .next_offsets
-                .get(&(e.topic().to_string(), e.partition()))
-            {
+            if let Some(&o) = offsets.get(&(e.topic().to_string(), e.partition())) {
                 let _ = tpl.add_partition_offset(e.topic(), e.partition(), Offset::Offset(o));
             }
         }
         if tpl.count() > 0 {
-            if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+            if let Err(e) = consumer.commit(&tpl, mode) {
                 tracing::warn!(error = %e, "offset commit failed; the checkpoint stays authoritative");
             }
         }
@@ -635,6 +881,12 @@ struct SourceContext {
 impl ClientContext for SourceContext {}
 
 impl ConsumerContext for SourceContext {
+    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "offset commit failed; the checkpoint stays authoritative");
+        }
+    }
+
     fn rebalance(
         &self,
         consumer: &BaseConsumer<Self>,
@@ -662,9 +914,18 @@ impl ConsumerContext for SourceContext {
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 tracing::info!(partitions = tpl.count(), "partitions revoked");
-                if core.dirty && core.fatal.is_none() {
-                    if let Err(e) = core.checkpoint(consumer, "revoke") {
-                        core.fatal = Some(e);
+                if (core.dirty || core.in_progress.is_some()) && core.fatal.is_none() {
+                    let timeout = core.quiesce_timeout;
+                    match core.checkpoint_now(consumer, "revoke", false, timeout) {
+                        Ok(true) => {}
+                        // The state and the in-memory positions still agree; the checkpoint
+                        // completes when the brokers are back.
+                        Ok(false) => tracing::warn!(
+                            ?timeout,
+                            "checkpoint before revocation not complete in time; partitions \
+                             released with the previous checkpoint's offsets committed"
+                        ),
+                        Err(e) => core.fatal = Some(e),
                     }
                 }
                 if cooperative {
@@ -710,17 +971,43 @@ impl Counters {
     }
 }
 
-/// Delivery failures since start: any one of them forbids further checkpoints.
+/// The outputs (dead letters, alerts, revocations) handed to the producer and not yet
+/// acknowledged, per output epoch, and the delivery failures since start (any one of them
+/// forbids further checkpoints).
+///
+/// A worker tags each output with its current epoch *slot*; checkpoint barriers flip the slot.
+/// Two slots suffice: a barrier is only taken once the previous checkpoint has completed, that
+/// is once the epoch before the closed one is fully acknowledged.
 #[derive(Default)]
-struct DeliveryReport {
+struct Deliveries {
+    in_flight: [AtomicU64; 2],
     failures: AtomicU64,
     last: Mutex<String>,
+    /// Signalled when a slot drains or a delivery fails.
+    settled: Condvar,
+    settled_lock: Mutex<()>,
 }
 
-impl DeliveryReport {
+impl Deliveries {
+    fn sent(&self, slot: usize) {
+        self.in_flight[slot].fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn settled(&self, slot: usize) {
+        if self.in_flight[slot].fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
+        let _guard = self.settled_lock.lock();
+        self.settled.notify_all();
+    }
+
     fn fail(&self, what: String) {
         self.failures.fetch_add(1, Ordering::Relaxed);
         *self.last.lock() = what;
+        self.wake();
     }
 
     fn check(&self) -> Result<(), KafkaSourceError> {
@@ -732,19 +1019,51 @@ impl DeliveryReport {
             }),
         }
     }
+
+    /// Waits until every output of `slot` is acknowledged. Fails when a delivery failed, or when
+    /// `abandon` is set. Says so, once, when it waits long (the brokers are away).
+    fn wait_settled(&self, slot: usize, abandon: &AtomicBool) -> Result<(), KafkaSourceError> {
+        let started = Instant::now();
+        let mut warned = false;
+        let mut guard = self.settled_lock.lock();
+        loop {
+            self.check()?;
+            let left = self.in_flight[slot].load(Ordering::Acquire);
+            if left == 0 {
+                return Ok(());
+            }
+            if abandon.load(Ordering::Relaxed) {
+                return Err(KafkaSourceError::Quiesce(format!(
+                    "checkpoint abandoned with {left} outputs not acknowledged"
+                )));
+            }
+            if !warned && started.elapsed() >= Duration::from_secs(1) {
+                warned = true;
+                tracing::warn!(
+                    outputs = left,
+                    "checkpoint waits for dead letters, alerts or revocations to be acknowledged \
+                     (brokers unreachable?)"
+                );
+            }
+            self.settled
+                .wait_for(&mut guard, Duration::from_millis(100));
+        }
+    }
 }
 
-struct DeliveryContext(Arc<DeliveryReport>);
+struct DeliveryContext(Arc<Deliveries>);
 
 impl ClientContext for DeliveryContext {}
 
 impl ProducerContext for DeliveryContext {
-    type DeliveryOpaque = ();
+    /// The output's epoch slot.
+    type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+    fn delivery(&self, result: &DeliveryResult<'_>, slot: usize) {
         if let Err((e, msg)) = result {
             self.0.fail(format!("to {}: {e}", msg.topic()));
         }
+        self.0.settled(slot);
     }
 }
 
@@ -782,10 +1101,17 @@ struct RevocationRecord<'a> {
     created_at: &'a str,
 }
 
+/// A worker's output buffers for one batch, and the epoch slot its outputs carry.
+struct Outputs<'a> {
+    slot: usize,
+    alerts: &'a mut Vec<Alert>,
+    json: &'a mut Vec<u8>,
+}
+
 struct Worker {
     pipeline: Arc<Pipeline>,
     producer: Arc<ThreadedProducer<DeliveryContext>>,
-    delivery: Arc<DeliveryReport>,
+    delivery: Arc<Deliveries>,
     sink: Arc<dyn AlertSink>,
     settings: OutputTopics,
     topics: Arc<[String]>,
@@ -798,17 +1124,24 @@ impl Worker {
         let mut alerts = Vec::new();
         let mut stats = RecordStats::default();
         let mut json = Vec::with_capacity(2048);
+        let mut slot = 0;
         while let Ok(work) = rx.recv() {
             let mut batch = match work {
                 Work::Batch(b) => b,
-                Work::Barrier(ack) => {
+                Work::Barrier(ack, next) => {
+                    slot = next;
                     let _ = ack.send(());
                     continue;
                 }
             };
             let now_ms = wall_clock_ms();
+            let mut out = Outputs {
+                slot,
+                alerts: &mut alerts,
+                json: &mut json,
+            };
             for r in &batch.records {
-                self.process(&batch, r, now_ms, &mut stats, &mut alerts, &mut json);
+                self.process(&batch, r, now_ms, &mut stats, &mut out);
             }
             self.publish(&mut stats, batch.records.len() as u64);
             batch.records.clear();
@@ -825,9 +1158,9 @@ impl Worker {
         r: &RecordRef,
         now_ms: i64,
         stats: &mut RecordStats,
-        alerts: &mut Vec<Alert>,
-        json: &mut Vec<u8>,
+        out: &mut Outputs<'_>,
     ) {
+        let slot = out.slot;
         let payload = &batch.data[r.payload.0..r.payload.1];
         let key = r.key.map(|(a, b)| &batch.data[a..b]);
         let mut rejected: Option<Rejection> = None;
@@ -836,7 +1169,7 @@ impl Worker {
             payload,
             Some(now_ms),
             stats,
-            alerts,
+            out.alerts,
             &mut |skip| {
                 if let Skip::Rejected(rej) = skip {
                     // A record can carry several events; the first rejection names it.
@@ -845,16 +1178,18 @@ impl Worker {
             },
         );
         if let Some(rej) = rejected {
-            self.dead_letter(r, key, payload, &rej);
+            self.dead_letter(slot, r, key, payload, &rej);
         }
-        for alert in alerts.drain(..) {
+        let json = &mut *out.json;
+        for alert in out.alerts.drain(..) {
             self.sink.submit(&alert);
             self.counters.alerts.fetch_add(1, Ordering::Relaxed);
             if !self.settings.alerts.is_empty() {
                 json.clear();
                 if serde_json::to_writer(&mut *json, &alert).is_ok() {
                     self.produce(
-                        BaseRecord::to(&self.settings.alerts)
+                        slot,
+                        BaseRecord::with_opaque_to(&self.settings.alerts, slot)
                             .key(alert.account.as_bytes())
                             .payload(json.as_slice()),
                     );
@@ -879,7 +1214,8 @@ impl Worker {
                 if serde_json::to_writer(&mut *json, &rev).is_ok() {
                     self.counters.revocations.fetch_add(1, Ordering::Relaxed);
                     self.produce(
-                        BaseRecord::to(&self.settings.revocations)
+                        slot,
+                        BaseRecord::with_opaque_to(&self.settings.revocations, slot)
                             .key(alert.account.as_bytes())
                             .payload(json.as_slice()),
                     );
@@ -888,7 +1224,14 @@ impl Worker {
         }
     }
 
-    fn dead_letter(&self, r: &RecordRef, key: Option<&[u8]>, payload: &[u8], rej: &Rejection) {
+    fn dead_letter(
+        &self,
+        slot: usize,
+        r: &RecordRef,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        rej: &Rejection,
+    ) {
         self.counters.dead_letters.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
             topic = %self.topics[r.topic],
@@ -933,18 +1276,20 @@ impl Worker {
         } else {
             payload
         };
-        let mut record = BaseRecord::to(&self.settings.dead_letter)
+        let mut record = BaseRecord::with_opaque_to(&self.settings.dead_letter, slot)
             .payload(body)
             .headers(headers);
         if let Some(k) = key {
             record = record.key(k);
         }
-        self.produce(record);
+        self.produce(slot, record);
     }
 
-    /// Hands a record to the producer, waiting while its queue is full (backpressure from the
-    /// brokers reaches the workers, then the dispatcher). Other errors are delivery failures.
-    fn produce(&self, mut record: BaseRecord<'_, [u8], [u8]>) {
+    /// Hands a record of epoch `slot` to the producer, waiting while its queue is full
+    /// (backpressure from the brokers reaches the workers, then the dispatcher). Other errors are
+    /// delivery failures.
+    fn produce(&self, slot: usize, mut record: BaseRecord<'_, [u8], [u8], usize>) {
+        self.delivery.sent(slot);
         loop {
             match self.producer.send(record) {
                 Ok(()) => return,
@@ -954,6 +1299,7 @@ impl Worker {
                 }
                 Err((e, back)) => {
                     self.delivery.fail(format!("to {}: {e}", back.topic));
+                    self.delivery.settled(slot);
                     return;
                 }
             }

@@ -72,10 +72,34 @@ fn find_broker() -> Option<String> {
         loud("no tansu broker installed and TOCSIN_TEST_BROKER is not set");
         return None;
     }
+    match start_broker() {
+        Some(b) => Some(b.addr),
+        None if ci => panic!("CI=true and the test broker could not be started"),
+        None => {
+            loud("scripts/test-broker.sh could not start a broker");
+            None
+        }
+    }
+}
+
+/// A broker started by `scripts/test-broker.sh` (file storage); its watchdog stops it when this
+/// test process exits.
+pub struct StartedBroker {
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// Its directory: pid file, log and data.
+    pub dir: PathBuf,
+}
+
+fn broker_script() -> Command {
+    let mut c = Command::new("bash");
+    c.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/test-broker.sh"));
+    c
+}
+
+fn start_broker() -> Option<StartedBroker> {
     // In CI the script installs tansu when it is missing.
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/test-broker.sh");
-    let out = Command::new("bash")
-        .arg(&script)
+    let out = broker_script()
         // File storage: tansu 0.6.0's memory storage serves a fetch that starts inside a record
         // batch from the *next* batch (records skipped), which breaks resuming at a checkpoint.
         .args([
@@ -85,19 +109,64 @@ fn find_broker() -> Option<String> {
             &std::process::id().to_string(),
         ])
         .stderr(Stdio::inherit())
-        .output();
-    let found = out.ok().and_then(|o| {
-        String::from_utf8_lossy(&o.stdout)
+        .output()
+        .ok()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let value = |name: &str| {
+        stdout
             .lines()
-            .find_map(|l| l.strip_prefix("TOCSIN_TEST_BROKER=").map(str::to_string))
-    });
-    match found {
+            .find_map(|l| l.strip_prefix(name).map(str::to_string))
+    };
+    Some(StartedBroker {
+        addr: value("TOCSIN_TEST_BROKER=")?,
+        dir: PathBuf::from(value("TOCSIN_TEST_BROKER_DIR=")?),
+    })
+}
+
+/// A file-backed broker of the calling test's own, which it may stop and restart (the shared
+/// [`broker`] serves the other tests of the process and must stay up). `None`, after a loud
+/// message, when tansu is not installed; with `CI=true` a missing broker fails the test.
+pub fn own_broker() -> Option<StartedBroker> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let have_tansu = Command::new("tansu")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_tansu && !ci {
+        loud("this test stops and restarts a broker of its own, and tansu is not installed");
+        return None;
+    }
+    match start_broker() {
         Some(b) => Some(b),
         None if ci => panic!("CI=true and the test broker could not be started"),
         None => {
             loud("scripts/test-broker.sh could not start a broker");
             None
         }
+    }
+}
+
+impl StartedBroker {
+    /// Kills the broker at once, like a crash (its data stays in its directory).
+    pub fn kill(&self) {
+        let st = broker_script()
+            .arg("stop")
+            .arg(&self.dir)
+            .arg("--kill")
+            .status()
+            .expect("test-broker.sh stop");
+        assert!(st.success(), "test-broker.sh stop --kill failed");
+    }
+
+    /// Starts the stopped broker again on the same port with the same data.
+    pub fn restart(&self) {
+        let out = broker_script()
+            .arg("restart")
+            .arg(&self.dir)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("test-broker.sh restart");
+        assert!(out.status.success(), "test-broker.sh restart failed");
     }
 }
 
@@ -193,6 +262,45 @@ pub fn produce(broker: &str, topic: &str, records: &[(String, Vec<u8>)]) {
         }
     }
     p.flush(Duration::from_secs(60)).expect("flush test input");
+}
+
+/// Produces `records` in order with one producer, spread evenly over `over` (a live stream
+/// rather than a burst), and waits until all are acknowledged. Returns the producer, so that
+/// dropping it (which can take a while) does not delay what the caller does next.
+pub fn produce_paced(
+    broker: &str,
+    topic: &str,
+    records: &[(String, Vec<u8>)],
+    over: Duration,
+) -> ThreadedProducer<DefaultProducerContext> {
+    let p = producer(broker);
+    let started = Instant::now();
+    let n = records.len().max(1) as u32;
+    for (i, (key, payload)) in records.iter().enumerate() {
+        let due = started + over * i as u32 / n;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let mut rec = BaseRecord::to(topic).payload(payload.as_slice());
+        if !key.is_empty() {
+            rec = rec.key(key.as_str());
+        }
+        while let Err((e, back)) = p.send(rec) {
+            assert!(
+                matches!(
+                    e,
+                    rdkafka::error::KafkaError::MessageProduction(
+                        rdkafka::types::RDKafkaErrorCode::QueueFull
+                    )
+                ),
+                "produce failed: {e}"
+            );
+            rec = back;
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    p.flush(Duration::from_secs(60)).expect("flush test input");
+    p
 }
 
 /// Every message of `topic`, read from the beginning until the topic has been quiet for a while.
