@@ -24,18 +24,57 @@ pub fn hour_bucket(hour_of_week: u8) -> usize {
 }
 
 /// Local-hour profile, decayed: counts saturate at 255 (then all halve) and halve every 30 days.
+///
+/// The sum of the buckets is kept with them: every event reads it (twice), and summing the
+/// buckets each time was ~3% of the hot path's instructions (BENCHMARKS.md §2). It is not
+/// written to snapshots (the wire format is [`HourProfileWire`], as before it existed) and is
+/// recomputed when one is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "HourProfileWire", into = "HourProfileWire")]
 pub struct HourProfile {
-    #[serde(with = "hours_serde")]
     buckets: [u8; HOUR_BUCKETS],
+    /// Sum of `buckets` (at most 48 × 255).
+    total: u16,
     /// Day of the last 30-day halving.
     decayed_day: u16,
+}
+
+/// [`HourProfile`] as snapshots hold it: the buckets and the day of the last halving.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+struct HourProfileWire {
+    #[serde(with = "hours_serde")]
+    buckets: [u8; HOUR_BUCKETS],
+    decayed_day: u16,
+}
+
+impl From<HourProfileWire> for HourProfile {
+    fn from(w: HourProfileWire) -> HourProfile {
+        HourProfile {
+            buckets: w.buckets,
+            total: sum(&w.buckets),
+            decayed_day: w.decayed_day,
+        }
+    }
+}
+
+impl From<HourProfile> for HourProfileWire {
+    fn from(h: HourProfile) -> HourProfileWire {
+        HourProfileWire {
+            buckets: h.buckets,
+            decayed_day: h.decayed_day,
+        }
+    }
+}
+
+fn sum(buckets: &[u8; HOUR_BUCKETS]) -> u16 {
+    buckets.iter().map(|&b| u16::from(b)).sum()
 }
 
 impl Default for HourProfile {
     fn default() -> Self {
         HourProfile {
             buckets: [0; HOUR_BUCKETS],
+            total: 0,
             decayed_day: 0,
         }
     }
@@ -60,6 +99,7 @@ impl HourProfile {
         }
         if let Some(b) = self.buckets.get_mut(bucket) {
             *b += 1;
+            self.total += 1;
         }
     }
 
@@ -67,11 +107,12 @@ impl HourProfile {
         for b in &mut self.buckets {
             *b /= 2;
         }
+        self.total = sum(&self.buckets);
     }
 
-    /// Total of all buckets.
+    /// Total of all buckets (a whole number: the same `f32` as summing them).
     pub fn total(&self) -> f32 {
-        self.buckets.iter().map(|&b| b as f32).sum()
+        f32::from(self.total)
     }
 
     /// Share of the profile "around" `bucket`: the bucket itself, half of each neighbouring hour
@@ -236,9 +277,91 @@ pub struct Pending {
 /// Values held back at once (oldest dropped first).
 pub const PENDING_SLOTS: usize = 6;
 
+/// The values held back for one account. Most accounts have none (only a login that raised a
+/// high or critical alert holds values back), so the detector keeps these sets in a map of
+/// their own instead of 48 bytes in every [`AccountBaseline`]. In snapshots a set follows its
+/// account's baseline, where the baseline's last field used to be: the same bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PendingSet(pub [Option<Pending>; PENDING_SLOTS]);
+
+impl PendingSet {
+    /// True when nothing is held back.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+
+    /// True when `key` of this kind is held back.
+    pub fn contains(&self, kind: PendingKind, key: u32) -> bool {
+        self.0
+            .iter()
+            .flatten()
+            .any(|p| p.kind == kind && p.key == key)
+    }
+
+    /// The held-back values.
+    pub fn iter(&self) -> impl Iterator<Item = &Pending> {
+        self.0.iter().flatten()
+    }
+
+    /// Holds `key` back instead of learning it.
+    pub fn hold_back(&mut self, kind: PendingKind, key: u32, today: u16) {
+        if key == 0 || self.contains(kind, key) {
+            return;
+        }
+        let slot = match self.0.iter().position(|p| p.is_none()) {
+            Some(i) => i,
+            None => {
+                // Full: drop the oldest.
+                let mut oldest = 0;
+                for (i, p) in self.0.iter().enumerate() {
+                    if let (Some(p), Some(o)) = (p, &self.0[oldest]) {
+                        if p.day < o.day {
+                            oldest = i;
+                        }
+                    }
+                }
+                oldest
+            }
+        };
+        self.0[slot] = Some(Pending {
+            kind,
+            key,
+            day: today,
+        });
+    }
+
+    /// If `key` is held back since an earlier day, releases it and returns true (promote it).
+    /// A held-back value seen again the same day (the attacker again) stays held back.
+    pub fn release_if_older(&mut self, kind: PendingKind, key: u32, today: u16) -> bool {
+        for p in &mut self.0 {
+            if let Some(v) = p {
+                if v.kind == kind && v.key == key && v.day < today {
+                    *p = None;
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Forgets a held-back value (true if it was there).
+    pub fn drop_pending(&mut self, kind: PendingKind, key: u32) -> bool {
+        let mut found = false;
+        for p in &mut self.0 {
+            if matches!(p, Some(v) if v.kind == kind && v.key == key) {
+                *p = None;
+                found = true;
+            }
+        }
+        found
+    }
+}
+
 /// One account's baseline. Fixed size — `size_of::<AccountBaseline>()` is the worst case, and
 /// `tests::account_baseline_fits_its_budget` holds it to [`ACCOUNT_BYTES_BOUND`]. The account's
-/// name is not stored: the map is keyed by its 64-bit hash.
+/// name is not stored: the map is keyed by its 64-bit hash. Values held back are not here but
+/// in a [`PendingSet`], for the few accounts that have any.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AccountBaseline {
     /// Countries of trusted successful logins (key: packed ISO code).
@@ -275,77 +398,27 @@ pub struct AccountBaseline {
     pub volume: VolumeBaseline,
     /// Account-level access windows.
     pub windows: VolumeWindows,
-    /// Values held back (see [`Pending`]).
-    pub pending: [Option<Pending>; PENDING_SLOTS],
 }
 
-/// Documented worst-case size of one [`AccountBaseline`] in memory, in bytes. The map adds its
-/// key (8 bytes) and per-entry overhead, which `Detector::stats` estimates separately.
+/// Documented worst-case bytes of one account's baseline in memory: the [`AccountBaseline`]
+/// as the heap holds it (boxed: an 8-byte allocator header, rounded up to 16) plus its slot in
+/// the accounts map (key, pointer, control byte) at the map's worst load, 7/16 full. Values
+/// held back, sessions, failure counters and shared state are estimated separately by
+/// `Detector::stats`.
 pub const ACCOUNT_BYTES_BOUND: usize = 512;
+
+/// [`ACCOUNT_BYTES_BOUND`]'s sum for a baseline of `size` bytes.
+pub const fn account_bytes(size: usize) -> usize {
+    let boxed = (size + 8 + 15) & !15;
+    // A slot of 8 + 8 + 1 bytes; a hashbrown table is at least 7/16 full once it has grown.
+    let slot = (17usize * 16).div_ceil(7);
+    boxed + slot
+}
 
 impl AccountBaseline {
     /// True while the account has fewer trusted logins than `learning_logins`.
     pub fn learning(&self, learning_logins: u32) -> bool {
         self.logins < learning_logins
-    }
-
-    /// Holds `key` back instead of learning it.
-    pub fn hold_back(&mut self, kind: PendingKind, key: u32, today: u16) {
-        if key == 0
-            || self
-                .pending
-                .iter()
-                .flatten()
-                .any(|p| p.kind == kind && p.key == key)
-        {
-            return;
-        }
-        let slot = match self.pending.iter().position(|p| p.is_none()) {
-            Some(i) => i,
-            None => {
-                // Full: drop the oldest.
-                let mut oldest = 0;
-                for (i, p) in self.pending.iter().enumerate() {
-                    if let (Some(p), Some(o)) = (p, &self.pending[oldest]) {
-                        if p.day < o.day {
-                            oldest = i;
-                        }
-                    }
-                }
-                oldest
-            }
-        };
-        self.pending[slot] = Some(Pending {
-            kind,
-            key,
-            day: today,
-        });
-    }
-
-    /// If `key` is held back since an earlier day, releases it and returns true (promote it).
-    /// A held-back value seen again the same day (the attacker again) stays held back.
-    pub fn release_if_older(&mut self, kind: PendingKind, key: u32, today: u16) -> bool {
-        for p in &mut self.pending {
-            if let Some(v) = p {
-                if v.kind == kind && v.key == key && v.day < today {
-                    *p = None;
-                    return true;
-                }
-            }
-        }
-        false
-    }
-
-    /// Forgets a held-back value (true if it was there).
-    pub fn drop_pending(&mut self, kind: PendingKind, key: u32) -> bool {
-        let mut found = false;
-        for p in &mut self.pending {
-            if matches!(p, Some(v) if v.kind == kind && v.key == key) {
-                *p = None;
-                found = true;
-            }
-        }
-        found
     }
 
     /// The table a pending kind belongs to.
@@ -398,8 +471,9 @@ mod tests {
     fn account_baseline_fits_its_budget() {
         let size = std::mem::size_of::<AccountBaseline>();
         assert!(
-            size <= ACCOUNT_BYTES_BOUND,
-            "AccountBaseline is {size} bytes"
+            account_bytes(size) <= ACCOUNT_BYTES_BOUND,
+            "AccountBaseline is {size} bytes, {} with its box and map slot",
+            account_bytes(size)
         );
     }
 
@@ -420,6 +494,38 @@ mod tests {
     }
 
     #[test]
+    fn the_kept_hour_total_is_the_sum_of_the_buckets_through_decay_and_saturation() {
+        let mut h = HourProfile::default();
+        let check = |h: &HourProfile| {
+            let summed: f32 = h.buckets().iter().map(|&b| b as f32).sum();
+            assert_eq!(h.total(), summed);
+        };
+        // Saturate one bucket (it halves everything at 255) and let months pass (decay).
+        for i in 0..1200u16 {
+            h.add(hour_bucket((i % 2) as u8 * 60), 100 + i / 4);
+            check(&h);
+        }
+        h.add(hour_bucket(9), 2000);
+        check(&h);
+        // Snapshots do not carry the total: it is recomputed on reading.
+        let bytes = postcard::to_allocvec(&h).unwrap();
+        let back: HourProfile = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, h);
+        check(&back);
+    }
+
+    #[test]
+    fn the_hour_profile_wire_format_is_unchanged() {
+        // Written by the layout without a kept total: 48 buckets (length-prefixed) and the day.
+        let mut old = vec![48u8];
+        old.extend((0..48u8).map(|i| i % 7));
+        old.extend(postcard::to_allocvec(&300u16).unwrap());
+        let h: HourProfile = postcard::from_bytes(&old).unwrap();
+        assert_eq!(h.total(), (0..48u32).map(|i| i % 7).sum::<u32>() as f32);
+        assert_eq!(postcard::to_allocvec(&h).unwrap(), old);
+    }
+
+    #[test]
     fn volume_baseline_learns_the_usual_session() {
         let mut v = VolumeBaseline::default();
         for n in [3, 4, 2, 3, 5, 3] {
@@ -432,7 +538,7 @@ mod tests {
 
     #[test]
     fn a_value_held_back_is_released_only_on_a_later_day() {
-        let mut a = AccountBaseline::default();
+        let mut a = PendingSet::default();
         a.hold_back(PendingKind::Device, 42, 10);
         assert!(!a.release_if_older(PendingKind::Device, 42, 10));
         assert!(a.release_if_older(PendingKind::Device, 42, 11));

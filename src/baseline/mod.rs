@@ -27,7 +27,7 @@ use crate::timefmt::DAY_MS;
 pub mod account;
 pub mod topk;
 
-pub use account::{AccountBaseline, Decayed, PendingKind};
+pub use account::{AccountBaseline, Decayed, PendingKind, PendingSet};
 
 /// The stable 64-bit key of an account (or tenant) name.
 pub fn name_key64(name: &str) -> u64 {

@@ -111,6 +111,27 @@ catalog! {
     PopulationAsnShare = "population.asn_share": Num, "Share (0..1) of all accounts' logins from this ASN.";
 }
 
+/// The only event kind for which the bool feature `index` can be true, if there is one: the
+/// detector computes `login.*` as false except on logins, `mfa.*` except on second-factor
+/// steps and `access` except on accesses, so a rule requiring one of them
+/// ([`super::rules::Expr::required`]) is skipped on other events without being evaluated.
+pub fn only_true_for(index: usize) -> Option<crate::event::EventKind> {
+    use crate::event::EventKind;
+    const LOGIN: [F; 3] = [F::LoginSuccess, F::LoginFailure, F::LoginFirstTry];
+    if LOGIN.iter().any(|&f| f as usize == index) {
+        Some(EventKind::Login)
+    } else if [F::MfaSuccess, F::MfaFailure]
+        .iter()
+        .any(|&f| f as usize == index)
+    {
+        Some(EventKind::Mfa)
+    } else if F::Access as usize == index {
+        Some(EventKind::Access)
+    } else {
+        None
+    }
+}
+
 /// The catalog index of a feature name.
 pub fn index_of(name: &str) -> Option<usize> {
     FEATURES.iter().position(|f| f.name == name)

@@ -16,8 +16,12 @@
 //!
 //! # Concurrency
 //!
-//! `process(&self)` uses `dashmap` entries; no two entries of one map are held at once, and
-//! every map lock is released before the next map is touched. Replay is single-threaded and
+//! `process(&self)` uses `dashmap` entries; no two entries of one map are held at once. The
+//! account's baseline and sessions are read in place: their (shared) guards are held while
+//! the features, rules and alerts are computed, and released before learning. Locks nest in
+//! one order only: `accounts`, then `sessions`, then any other map; `accounts`, then `pending`
+//! while learning. No code takes `accounts` or `sessions` while holding another map's lock,
+//! so the worker threads cannot deadlock. Replay is single-threaded and
 //! deterministic: nothing iterates a hash map into the output.
 
 use std::collections::{HashMap, VecDeque};
@@ -33,8 +37,8 @@ use crate::baseline::account::{hour_bucket, ACCOUNT_BYTES_BOUND};
 use crate::baseline::{
     self, city_key, country_key, day_of, device_key, distance_km, key32, name_key64, prefix_key,
     secs_of, source_key, to_cdeg, AccountBaseline, FailureCount, OpenSession, PendingKind,
-    Population, SessionSet, SourceFailures, TenantState, Zones, NAMES_CAP, SESSION_LIVE_S, TAU_10M,
-    TAU_1H,
+    PendingSet, Population, SessionSet, SourceFailures, TenantState, Zones, NAMES_CAP,
+    SESSION_LIVE_S, TAU_10M, TAU_1H,
 };
 use crate::enrich::Enriched;
 use crate::event::{canonical_ip, Action, Event, EventKind, Outcome};
@@ -182,8 +186,15 @@ struct Memo {
 /// Baselines + risk + rules. `Send + Sync`.
 pub struct Detector {
     rules: RuleSet,
+    /// Per rule (same order), the event kinds it can fire on: bit `EventKind as u8`.
+    rule_kinds: Vec<u8>,
     settings: DetectSettings,
-    accounts: KeyedMap<AccountBaseline>,
+    /// Boxed: the table then holds 16-byte (key, pointer) slots, and its empty slots (a hash
+    /// table is 44–87% full) cost 16 bytes each instead of a whole baseline (BENCHMARKS.md §3).
+    /// One allocation per new account, none per event.
+    accounts: KeyedMap<Box<AccountBaseline>>,
+    /// Values held back, for the accounts that have any (few: see [`PendingSet`]).
+    pending: KeyedMap<PendingSet>,
     sessions: KeyedMap<SessionSet>,
     account_failures: KeyedMap<FailureCount>,
     pair_failures: KeyedMap<FailureCount>,
@@ -233,12 +244,13 @@ struct Keys {
     place: Option<(f32, f32)>,
 }
 
-/// What the detector knew before an event, in the terms features are computed from.
+/// What the detector knew before an event, in the terms features are computed from. The
+/// baseline and sessions are read in place, through the maps' guards.
 #[derive(Clone, Copy)]
-struct Before {
-    acct: AccountBaseline,
+struct Before<'b> {
+    acct: &'b AccountBaseline,
     existing: bool,
-    sessions: SessionSet,
+    sessions: &'b SessionSet,
     learning: bool,
     how: u8,
     bucket: usize,
@@ -276,10 +288,17 @@ impl Detector {
                 "unknown detect.default_timezone; hours will be computed in UTC"
             );
         }
+        let rule_kinds = rules
+            .rules
+            .iter()
+            .map(|r| kind_mask(r.when.required()))
+            .collect();
         Detector {
             rules,
+            rule_kinds,
             settings: detect.clone(),
             accounts: KeyedMap::default(),
+            pending: KeyedMap::default(),
             sessions: KeyedMap::default(),
             account_failures: KeyedMap::default(),
             pair_failures: KeyedMap::default(),
@@ -346,13 +365,29 @@ impl Detector {
             self.count_failure(&k, now_s);
         }
 
-        let existing = self.accounts.get(&k.account).map(|r| *r);
-        let acct = existing.unwrap_or_default();
-        let sessions = self
-            .sessions
-            .get(&k.account)
-            .map(|r| *r)
-            .unwrap_or_default();
+        // Read in place: the guards are held (shared) until learning, which takes the maps'
+        // entries again. While they are held this thread touches neither map again (a second
+        // lock of a shard behind the other worker's pending write would deadlock), and nothing
+        // anywhere takes `accounts` or `sessions` while holding another map's lock.
+        let acct_guard = self.accounts.get(&k.account);
+        let sessions_guard = self.sessions.get(&k.account);
+        let no_acct;
+        let no_sessions;
+        let acct: &AccountBaseline = match &acct_guard {
+            Some(r) => r.value(),
+            None => {
+                no_acct = AccountBaseline::default();
+                &no_acct
+            }
+        };
+        let sessions: &SessionSet = match &sessions_guard {
+            Some(r) => r.value(),
+            None => {
+                no_sessions = SessionSet::default();
+                &no_sessions
+            }
+        };
+        let existing = acct_guard.is_some();
         let learning = acct.learning(self.settings.learning_logins);
 
         let offset = self.zones.offset_min(acct.tz, ev.ts_ms);
@@ -364,7 +399,7 @@ impl Detector {
             let pop = self.population.read();
             let r = if is_auth {
                 risk::score(
-                    &acct,
+                    acct,
                     &pop,
                     &LoginKeys {
                         prefix: k.prefix,
@@ -390,7 +425,7 @@ impl Detector {
 
         let b = Before {
             acct,
-            existing: existing.is_some(),
+            existing,
             sessions,
             learning,
             how,
@@ -413,8 +448,9 @@ impl Detector {
         // Rules.
         let mut worst: Option<Severity> = None;
         let first_alert = out.len();
-        for rule in &self.rules.rules {
-            if !rule.when.eval(&f) {
+        let kind_bit = 1u8 << (ev.kind as u8);
+        for (rule, &kinds) in self.rules.rules.iter().zip(&self.rule_kinds) {
+            if kinds & kind_bit == 0 || !rule.when.eval(&f) {
                 continue;
             }
             if rule.mode == Mode::Active {
@@ -429,7 +465,7 @@ impl Detector {
                 ev,
                 enr,
                 feats: &f,
-                acct: &acct,
+                acct,
                 risk,
                 risk_score,
                 today,
@@ -462,18 +498,11 @@ impl Detector {
         }
 
         // Learning.
+        drop(acct_guard);
+        drop(sessions_guard);
         let flagged = worst.is_some_and(|s| s >= Severity::High);
         self.learn(
-            ev,
-            enr,
-            &k,
-            today,
-            now_s,
-            bucket,
-            risk_score,
-            flagged,
-            existing.is_none(),
-            windows,
+            ev, enr, &k, today, now_s, bucket, risk_score, flagged, !existing, windows,
         );
     }
 
@@ -483,7 +512,7 @@ impl Detector {
         ev: &'e Event<'_>,
         enr: &'e Enriched,
         k: &Keys,
-        b: &Before,
+        b: &Before<'_>,
     ) -> (EventFeatures<'e>, Derived) {
         let Before {
             acct,
@@ -968,6 +997,7 @@ impl Detector {
             (PendingKind::Device, k.device),
         ];
         if flagged {
+            let mut held = None;
             for (kind, key) in values {
                 if let Some(key) = key {
                     let known = match kind {
@@ -977,31 +1007,38 @@ impl Detector {
                         PendingKind::Prefix => a.prefixes.contains(key),
                         PendingKind::Device => a.devices.contains(key),
                     };
-                    if !known {
-                        a.hold_back(kind, key, today);
+                    if !known && key != 0 {
+                        // Lock order: `accounts`, then `pending`.
+                        held.get_or_insert_with(|| self.pending.entry(k.account).or_default())
+                            .hold_back(kind, key, today);
                     }
                 }
             }
             return;
         }
+        let mut held = self.pending.get_mut(&k.account);
         for (kind, key) in values {
             if let Some(key) = key {
                 // A value held back from a flagged login and now seen again on a later day
                 // counts both sightings.
-                let w = if a.release_if_older(kind, key, today) {
+                let w = if held
+                    .as_mut()
+                    .is_some_and(|p| p.release_if_older(kind, key, today))
+                {
                     2.0
                 } else {
                     1.0
                 };
-                if a.pending
-                    .iter()
-                    .flatten()
-                    .any(|p| p.kind == kind && p.key == key)
-                {
+                if held.as_ref().is_some_and(|p| p.contains(kind, key)) {
                     continue;
                 }
                 a.table_mut(kind).add(key, w, today);
             }
+        }
+        let emptied = held.as_ref().is_some_and(|p| p.is_empty());
+        drop(held);
+        if emptied {
+            self.pending.remove_if(&k.account, |_, p| p.is_empty());
         }
         a.browsers.add(k.browser, 1.0, today);
         a.oses.add(k.os, 1.0, today);
@@ -1133,13 +1170,22 @@ impl Detector {
             (PendingKind::Prefix, memo.prefix),
             (PendingKind::Device, memo.device),
         ];
+        // Lock order: `accounts`, then `pending`.
+        let mut held = self.pending.get_mut(&memo.account);
         for (kind, key) in values {
             let Some(key) = key else { continue };
-            a.drop_pending(kind, key);
+            if let Some(p) = held.as_mut() {
+                p.drop_pending(kind, key);
+            }
             match verdict {
                 Verdict::FalsePositive => a.table_mut(kind).add(key, 2.0, today),
                 Verdict::ConfirmedCompromise => a.table_mut(kind).remove(key),
             }
+        }
+        let emptied = held.as_ref().is_some_and(|p| p.is_empty());
+        drop(held);
+        if emptied {
+            self.pending.remove_if(&memo.account, |_, p| p.is_empty());
         }
         Ok(())
     }
@@ -1148,7 +1194,7 @@ impl Detector {
     /// account never seen.
     pub fn account_view(&self, account: &str) -> Option<serde_json::Value> {
         let key = name_key64(account);
-        let a = self.accounts.get(&key).map(|r| *r)?;
+        let a = self.accounts.get(&key).map(|r| **r)?;
         let today = day_of(a.last_login.ts_s as i64 * 1000).max(a.first_day);
         let name = |t: NameTable, k: u32| {
             self.names
@@ -1214,10 +1260,12 @@ impl Detector {
                 )
             })
             .collect();
-        let pending: Vec<_> = a
+        let pending: Vec<_> = self
             .pending
+            .get(&key)
+            .map(|set| *set)
+            .unwrap_or_default()
             .iter()
-            .flatten()
             .map(|p| serde_json::json!({"kind": format!("{:?}", p.kind).to_lowercase(), "since": day(p.day)}))
             .collect();
         let open_sessions = self
@@ -1272,6 +1320,7 @@ impl Detector {
         by_age.select_nth_unstable(n.saturating_sub(1));
         for &(_, _, key) in &by_age[..n] {
             self.accounts.remove(&key);
+            self.pending.remove(&key);
             self.sessions.remove(&key);
         }
         self.evicted
@@ -1305,7 +1354,8 @@ impl Detector {
         DetectorStats {
             accounts,
             evicted: self.evicted.load(std::sync::atomic::Ordering::Relaxed),
-            state_bytes: per(accounts, std::mem::size_of::<AccountBaseline>())
+            state_bytes: self.accounts_bytes()
+                + per(self.pending.len(), std::mem::size_of::<PendingSet>())
                 + per(self.sessions.len(), std::mem::size_of::<SessionSet>())
                 + per(
                     self.account_failures.len(),
@@ -1324,6 +1374,16 @@ impl Detector {
                 + names
                 + population,
         }
+    }
+
+    /// Bytes the accounts map holds: every bucket of its tables, used or not (a key, a pointer
+    /// and hashbrown's control byte; a table keeps between 1/8 and 9/16 of its buckets empty),
+    /// and each boxed baseline as glibc's malloc serves it (an 8-byte header, rounded up to 16).
+    fn accounts_bytes(&self) -> usize {
+        // hashbrown's capacity is 7/8 of its buckets.
+        let buckets = self.accounts.capacity() * 8 / 7;
+        let slot = std::mem::size_of::<(u64, Box<AccountBaseline>)>() + 1;
+        buckets * slot + self.accounts.len() * boxed_bytes(std::mem::size_of::<AccountBaseline>())
     }
 
     /// Writes every piece of detection state (not the rules) to `w`: a magic, a format version,
@@ -1346,8 +1406,16 @@ impl Detector {
             .map(|e| (*e.key(), e.value().to_string()))
             .collect();
         names.sort();
+        let mut accounts: Vec<(u64, AccountBaseline)> =
+            self.accounts.iter().map(|e| (*e.key(), **e)).collect();
+        accounts.sort_by_key(|e| e.0);
+        // Each baseline with its held-back values, as the format has always had them.
+        let accounts: Vec<(u64, (AccountBaseline, PendingSet))> = accounts
+            .into_iter()
+            .map(|(k, a)| (k, (a, self.pending.get(&k).map(|p| *p).unwrap_or_default())))
+            .collect();
         let snap = SnapshotV1 {
-            accounts: sorted(&self.accounts),
+            accounts,
             sessions: sorted(&self.sessions),
             account_failures: sorted(&self.account_failures),
             pair_failures: sorted(&self.pair_failures),
@@ -1391,7 +1459,14 @@ impl Detector {
                 m.insert(k, x);
             }
         }
-        fill(&self.accounts, snap.accounts);
+        self.accounts.clear();
+        self.pending.clear();
+        for (k, (a, p)) in snap.accounts {
+            self.accounts.insert(k, Box::new(a));
+            if !p.is_empty() {
+                self.pending.insert(k, p);
+            }
+        }
         fill(&self.sessions, snap.sessions);
         fill(&self.account_failures, snap.account_failures);
         fill(&self.pair_failures, snap.pair_failures);
@@ -1408,13 +1483,37 @@ impl Detector {
     }
 }
 
+/// What a heap allocation of `size` bytes occupies with glibc's malloc on 64-bit Linux: the
+/// request plus an 8-byte header, rounded up to 16, at least 32.
+const fn boxed_bytes(size: usize) -> usize {
+    let chunk = (size + 8 + 15) & !15;
+    if chunk < 32 {
+        32
+    } else {
+        chunk
+    }
+}
+
+/// The event kinds a rule requiring the bool features `required` can fire on.
+fn kind_mask(required: &[usize]) -> u8 {
+    let mut mask = u8::MAX;
+    for &i in required {
+        if let Some(kind) = features::only_true_for(i) {
+            mask &= 1 << (kind as u8);
+        }
+    }
+    mask
+}
+
 const SNAPSHOT_MAGIC: &[u8; 8] = b"TOCSDET\0";
 /// Version of the snapshot layout; bump it (and add an upgrade step) when a state type changes.
 pub const SNAPSHOT_VERSION: u32 = 1;
 
 #[derive(Serialize, Deserialize)]
 struct SnapshotV1 {
-    accounts: Vec<(u64, AccountBaseline)>,
+    /// A baseline then its held-back values: the bytes of the baseline type that held them
+    /// inline as its last field, so snapshots written before the split still load.
+    accounts: Vec<(u64, (AccountBaseline, PendingSet))>,
     sessions: Vec<(u64, SessionSet)>,
     account_failures: Vec<(u64, FailureCount)>,
     pair_failures: Vec<(u64, FailureCount)>,
@@ -1426,7 +1525,9 @@ struct SnapshotV1 {
     suppress: Vec<(u64, i64)>,
 }
 
-const _: () = assert!(std::mem::size_of::<AccountBaseline>() <= ACCOUNT_BYTES_BOUND);
+const _: () = assert!(
+    baseline::account::account_bytes(std::mem::size_of::<AccountBaseline>()) <= ACCOUNT_BYTES_BOUND
+);
 
 #[cfg(test)]
 mod tests;

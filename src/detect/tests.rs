@@ -438,6 +438,62 @@ fn account_state_stays_within_its_documented_bound() {
 }
 
 #[test]
+fn rules_are_skipped_only_on_event_kinds_they_cannot_fire_on() {
+    let (_dir, d) = detector();
+    let bit = |k: EventKind| 1u8 << (k as u8);
+    for (rule, &kinds) in d.rules.rules.iter().zip(&d.rule_kinds) {
+        let want = if rule.when_src.starts_with("login.success") {
+            bit(EventKind::Login)
+        } else if rule.when_src.starts_with("access") {
+            bit(EventKind::Access)
+        } else {
+            u8::MAX
+        };
+        assert_eq!(kinds, want, "{}", rule.id);
+    }
+    // The shipped rules: each opens with a conjunct that names its kind.
+    let set = rules::load_dir(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/rules")),
+        &["stable".into(), "incubating".into()],
+        FEATURES,
+    )
+    .unwrap();
+    let shipped = Detector::with_rules(set, &DetectSettings::default());
+    for (rule, &kinds) in shipped.rules.rules.iter().zip(&shipped.rule_kinds) {
+        assert_eq!(
+            kinds.count_ones(),
+            1,
+            "{} can fire on more than one kind",
+            rule.id
+        );
+    }
+}
+
+#[test]
+fn values_held_back_live_outside_the_baseline_and_survive_a_snapshot() {
+    let (_dir, d) = detector();
+    history(&d);
+    run(
+        &d,
+        &login("2025-11-13T23:31:00Z", "188.166.23.7", "s-x1"),
+        &attacker(),
+    );
+    let key = name_key64("dr.martin@cabinet-rouen");
+    let held = d.pending.get(&key).map(|p| *p).unwrap();
+    assert!(!held.is_empty());
+    let mut bytes = Vec::new();
+    d.write_snapshot(&mut bytes).unwrap();
+    let (_dir2, restored) = detector();
+    restored.read_snapshot(&mut bytes.as_slice()).unwrap();
+    assert_eq!(restored.pending.get(&key).map(|p| *p), Some(held));
+    // Only accounts with something held back have a set.
+    assert_eq!(restored.pending.len(), 1);
+    let mut again = Vec::new();
+    restored.write_snapshot(&mut again).unwrap();
+    assert_eq!(again, bytes);
+}
+
+#[test]
 fn feedback_after_a_restart_reads_the_alert_itself() {
     let (_dir, d) = detector();
     history(&d);

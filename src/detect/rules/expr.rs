@@ -3,6 +3,13 @@
 //! A compiled [`Expr`] is an array of nodes that refer to each other by index; constants are
 //! parsed once, `in [...]` sets are sorted slices, named lists are shared with [`Lists`]. So
 //! [`Expr::eval`] walks the array and allocates nothing, whatever the event.
+//!
+//! `a && b && c` is one n-ary node, not a left-nested chain of binary ones: almost every rule
+//! opens with `login.success &&` or `access &&`, and a flat conjunction lets that first false
+//! test end the walk after two node visits instead of descending the whole chain first
+//! (BENCHMARKS.md §2 measured ~55 visits per rule with binary nodes). The bool features a
+//! conjunction requires are recorded ([`Expr::required`]) so a caller can skip a rule without
+//! evaluating it when one of them cannot hold.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -91,8 +98,10 @@ enum Op {
     /// Catalog index.
     Feature(u32),
     Not(u32),
-    And(u32, u32),
-    Or(u32, u32),
+    /// Conjunction of `len` operands starting at `start` in [`Expr::args`], left to right.
+    All(u32, u32),
+    /// Disjunction, likewise.
+    Any(u32, u32),
     Neg(u32),
     Arith(Arith, u32, u32),
     Cmp(Cmp, u32, u32),
@@ -106,6 +115,10 @@ enum Op {
 #[derive(Clone, Debug)]
 pub struct Expr {
     nodes: Vec<Op>,
+    /// Operand lists of [`Op::All`] and [`Op::Any`].
+    args: Vec<u32>,
+    /// Bool features that are top-level conjuncts: the expression is false unless each is true.
+    required: Vec<usize>,
     strings: Vec<Box<str>>,
     sets: Vec<LitSet>,
     lists: Vec<Arc<List>>,
@@ -116,7 +129,7 @@ impl Expr {
     /// True when the expression holds for the event `f` describes. Missing values follow the
     /// language's rules: arithmetic with a missing operand is missing, a comparison or `in`
     /// with a missing operand is false, a missing bool is false.
-    pub fn eval(&self, f: &dyn FeatureSource) -> bool {
+    pub fn eval<S: FeatureSource + ?Sized>(&self, f: &S) -> bool {
         match self.nodes.len().checked_sub(1) {
             Some(root) => self.truth(root, f),
             None => false,
@@ -129,11 +142,45 @@ impl Expr {
         &self.features
     }
 
-    fn truth(&self, i: usize, f: &dyn FeatureSource) -> bool {
-        matches!(self.value(i, f), Value::Bool(true))
+    /// Catalog indices of bool features the expression cannot hold without: the expression is
+    /// a feature alone or a conjunction with these features among its operands. A caller that
+    /// knows one of them is not true for an event may skip [`Expr::eval`]; it would be false.
+    pub fn required(&self) -> &[usize] {
+        &self.required
     }
 
-    fn value<'s>(&'s self, i: usize, f: &'s dyn FeatureSource) -> Value<'s> {
+    fn operands(&self, start: u32, len: u32) -> &[u32] {
+        let start = start as usize;
+        self.args.get(start..start + len as usize).unwrap_or(&[])
+    }
+
+    /// `value(i) == Bool(true)`, without building the value for bool nodes.
+    fn truth<S: FeatureSource + ?Sized>(&self, i: usize, f: &S) -> bool {
+        let Some(op) = self.nodes.get(i) else {
+            return false;
+        };
+        let at = |j: u32| j as usize;
+        match *op {
+            Op::Bool(b) => b,
+            Op::Feature(k) => matches!(f.feature(at(k)), Value::Bool(true)),
+            Op::Not(a) => !self.truth(at(a), f),
+            Op::All(s, n) => self.operands(s, n).iter().all(|&a| self.truth(at(a), f)),
+            Op::Any(s, n) => self.operands(s, n).iter().any(|&a| self.truth(at(a), f)),
+            Op::Cmp(op, a, b) => compare(op, self.value(at(a), f), self.value(at(b), f)),
+            Op::InSet(a, s) => {
+                let v = self.value(at(a), f);
+                self.sets.get(at(s)).is_some_and(|set| set_contains(set, v))
+            }
+            Op::InList(a, l) => {
+                let v = self.value(at(a), f);
+                self.lists.get(at(l)).is_some_and(|list| list.contains(v))
+            }
+            // Not bool values: never `true`.
+            Op::Num(_) | Op::Str(_) | Op::Ip(_) | Op::Neg(_) | Op::Arith(..) => false,
+        }
+    }
+
+    fn value<'s, S: FeatureSource + ?Sized>(&'s self, i: usize, f: &'s S) -> Value<'s> {
         let Some(op) = self.nodes.get(i) else {
             return Value::Missing;
         };
@@ -147,9 +194,6 @@ impl Expr {
             },
             Op::Ip(ip) => Value::Ip(ip),
             Op::Feature(k) => f.feature(at(k)),
-            Op::Not(a) => Value::Bool(!self.truth(at(a), f)),
-            Op::And(a, b) => Value::Bool(self.truth(at(a), f) && self.truth(at(b), f)),
-            Op::Or(a, b) => Value::Bool(self.truth(at(a), f) || self.truth(at(b), f)),
             Op::Neg(a) => match self.value(at(a), f) {
                 Value::Num(n) => Value::Num(-n),
                 _ => Value::Missing,
@@ -158,17 +202,12 @@ impl Expr {
                 (Value::Num(x), Value::Num(y)) => arith(op, x, y),
                 _ => Value::Missing,
             },
-            Op::Cmp(op, a, b) => {
-                Value::Bool(compare(op, self.value(at(a), f), self.value(at(b), f)))
-            }
-            Op::InSet(a, s) => {
-                let v = self.value(at(a), f);
-                Value::Bool(self.sets.get(at(s)).is_some_and(|set| set_contains(set, v)))
-            }
-            Op::InList(a, l) => {
-                let v = self.value(at(a), f);
-                Value::Bool(self.lists.get(at(l)).is_some_and(|list| list.contains(v)))
-            }
+            Op::Not(_)
+            | Op::All(..)
+            | Op::Any(..)
+            | Op::Cmp(..)
+            | Op::InSet(..)
+            | Op::InList(..) => Value::Bool(self.truth(i, f)),
         }
     }
 }
@@ -230,6 +269,8 @@ pub fn compile(src: &str, catalog: &[FeatureDef], lists: &Lists) -> Result<Expr,
         lists,
         expr: Expr {
             nodes: Vec::new(),
+            args: Vec::new(),
+            required: Vec::new(),
             strings: Vec::new(),
             sets: Vec::new(),
             lists: Vec::new(),
@@ -244,7 +285,22 @@ pub fn compile(src: &str, catalog: &[FeatureDef], lists: &Lists) -> Result<Expr,
             format!("the rule must be a condition (bool), but this expression is {ty}"),
         ));
     }
+    let root = c.expr.nodes.len() - 1;
+    c.expr.required = match c.expr.nodes[root] {
+        Op::Feature(k) => vec![k as usize],
+        Op::All(s, n) => {
+            let mut req = Vec::new();
+            for &a in c.expr.operands(s, n) {
+                if let Some(Op::Feature(k)) = c.expr.nodes.get(a as usize) {
+                    req.push(*k as usize);
+                }
+            }
+            req
+        }
+        _ => Vec::new(),
+    };
     c.expr.nodes.shrink_to_fit();
+    c.expr.args.shrink_to_fit();
     Ok(c.expr)
 }
 
@@ -320,14 +376,16 @@ impl Compiler<'_> {
         let what = format!("`{}`", op.symbol());
         match op {
             BinOp::And | BinOp::Or => {
-                let (a_i, a_ty) = self.node(a)?;
-                expect(a, a_ty, Type::Bool, &what)?;
-                let (b_i, b_ty) = self.node(b)?;
-                expect(b, b_ty, Type::Bool, &what)?;
+                let mut operands = Vec::new();
+                self.chain(op, a, &what, &mut operands)?;
+                self.chain(op, b, &what, &mut operands)?;
+                let start = self.expr.args.len() as u32;
+                let len = operands.len() as u32;
+                self.expr.args.extend(operands);
                 let node = if op == BinOp::And {
-                    Op::And(a_i, b_i)
+                    Op::All(start, len)
                 } else {
-                    Op::Or(a_i, b_i)
+                    Op::Any(start, len)
                 };
                 Ok((self.push(node), Type::Bool))
             }
@@ -373,6 +431,28 @@ impl Compiler<'_> {
                 Ok((self.push(Op::Cmp(cmp, a_i, b_i)), Type::Bool))
             }
         }
+    }
+
+    /// Compiles the operands of a chain of one boolean operator (`a && b && c`, however it is
+    /// grouped) left to right into `out`, so the chain becomes one n-ary node. Evaluation
+    /// order, short-circuiting and type errors are those of the nested binary form.
+    fn chain(
+        &mut self,
+        op: BinOp,
+        n: &syntax::Node,
+        what: &str,
+        out: &mut Vec<u32>,
+    ) -> Result<(), ExprError> {
+        if let NodeKind::Bin(inner, a, b) = &n.kind {
+            if *inner == op {
+                self.chain(op, a, what, out)?;
+                return self.chain(op, b, what, out);
+            }
+        }
+        let (i, ty) = self.node(n)?;
+        expect(n, ty, Type::Bool, what)?;
+        out.push(i);
+        Ok(())
     }
 
     /// Compiles one side of `==`/`!=`. A string literal facing an `ip` feature is an address:

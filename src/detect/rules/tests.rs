@@ -273,6 +273,32 @@ fn the_spec_example_rule_reads_as_intended() {
 }
 
 #[test]
+fn a_conjunction_records_the_bool_features_it_requires() {
+    assert_eq!(expr("a").required(), &[A]);
+    assert_eq!(
+        expr("a && n > 1 && (b || c) && !c && b").required(),
+        &[A, B]
+    );
+    // However the chain is grouped, it is one conjunction.
+    assert_eq!(expr("(a && b) && (c && n > 1)").required(), &[A, B, C]);
+    assert!(expr("a || b").required().is_empty());
+    assert!(expr("!a").required().is_empty());
+    assert!(expr("n > 1").required().is_empty());
+}
+
+#[test]
+fn long_chains_keep_their_grouping_and_short_circuit_semantics() {
+    let ev = Event::default().b(A, true).b(B, false).b(C, true);
+    assert!(!eval("a && b && c", &ev));
+    assert!(eval("a && (b || c) && c", &ev));
+    assert!(eval("b || b || c", &ev));
+    assert!(!eval("b || (a && b) || !c", &ev));
+    // A missing operand is false wherever it sits in the chain.
+    assert!(!eval("a && c && m > 0", &ev));
+    assert!(eval("m > 0 || a", &ev));
+}
+
+#[test]
 fn features_are_listed_once_in_order_of_first_use() {
     let e = expr("n > 3 && (geo.country == \"FR\" || n < 1) && a");
     assert_eq!(e.features(), &[N, COUNTRY, A]);
