@@ -201,6 +201,7 @@ impl fmt::Debug for KafkaSettings {
             dead_letter_topic,
             alerts_topic,
             revocations_topic,
+            batch_max_delay_ms,
             properties,
             sasl_password_env,
         } = self;
@@ -212,6 +213,7 @@ impl fmt::Debug for KafkaSettings {
             .field("dead_letter_topic", dead_letter_topic)
             .field("alerts_topic", alerts_topic)
             .field("revocations_topic", revocations_topic)
+            .field("batch_max_delay_ms", batch_max_delay_ms)
             .field("properties", &RedactedValues(properties))
             .field("sasl_password_env", sasl_password_env)
             .finish()
