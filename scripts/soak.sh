@@ -52,7 +52,11 @@ broker_dir=""
 engine_pid=""
 producer_pid=""
 cleanup() {
-    [[ -n "$producer_pid" ]] && kill "$producer_pid" 2>/dev/null || true
+    if [[ -n "$producer_pid" ]]; then
+        # The producer is a subshell running `tocsin gen | python`: stop its children too.
+        pkill -P "$producer_pid" 2>/dev/null || true
+        kill "$producer_pid" 2>/dev/null || true
+    fi
     if [[ -n "$engine_pid" ]] && kill "$engine_pid" 2>/dev/null; then
         # Let it drain while the broker is still up (bounded: 30 s).
         for _ in $(seq 30); do kill -0 "$engine_pid" 2>/dev/null || break; sleep 1; done
@@ -60,6 +64,9 @@ cleanup() {
     [[ -n "$broker_dir" ]] && "$root/scripts/test-broker.sh" stop "$broker_dir" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+# Interrupted or terminated: exit, so that the EXIT trap stops everything started here.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 say "work directory: $work"
 if [[ -n "${SOAK_TOCSIN:-}" ]]; then
@@ -199,7 +206,7 @@ producer_pid=$!
 # The engine's own gauges, from its /metrics: state size, accounts, outbox, consumer lag.
 gauge() {
     local v
-    v=$(curl -sf --max-time 2 "http://127.0.0.1:$api_port/metrics" | awk -v m="$1" '$1 == m { s += $2 } END { if (NR) printf "%d", s }')
+    v=$(curl -sf --max-time 2 "http://127.0.0.1:$api_port/metrics" | awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $2 } END { if (NR) printf "%d", s }')
     echo "${v:-0}"
 }
 

@@ -75,6 +75,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
+use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::Serialize;
@@ -83,6 +84,7 @@ use crate::alert::{Alert, ResponseAction};
 use crate::checkpoint::{
     CheckpointError, CheckpointErrorKind, CheckpointStore, Snapshot, SourceOffsets,
 };
+use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, RecordStats, Skip};
 use crate::settings::{secret_from_env, KafkaSettings};
 use crate::source::decode::{Format, Rejection};
@@ -312,9 +314,11 @@ impl KafkaSource {
             fatal: None,
             records: 0,
         };
+        let metrics = self.pipeline.metrics().cloned();
         let context = SourceContext {
             core: Mutex::new(core),
             ready: self.ready.clone(),
+            metrics: metrics.clone(),
         };
         let mut consumer_config = base.clone();
         consumer_config
@@ -325,7 +329,15 @@ impl KafkaSource {
             // librdkafka waits up to 500 ms for a fetch to fill by default: on a quiet stream
             // that is most of the event-to-alert latency (BENCHMARKS.md). Detection wants the
             // event now; `properties` can still override it.
-            .set("fetch.wait.max.ms", "10");
+            .set("fetch.wait.max.ms", "10")
+            // librdkafka pre-fetches up to 64 MiB by default, which a consumer that is behind
+            // fills and keeps: memory that no state budget accounts for (the soak test saw RSS
+            // double once a backlog formed). 16 MiB is still ~60,000 typical events ahead.
+            .set("queued.max.messages.kbytes", PREFETCH_KBYTES);
+        if metrics.is_some() {
+            // Per-partition consumer lag for `tocsin_consumer_lag_messages`.
+            consumer_config.set("statistics.interval.ms", STATS_INTERVAL_MS);
+        }
         apply_properties(&mut consumer_config, &self.settings.properties);
         let consumer: BaseConsumer<SourceContext> = consumer_config
             .create_with_context(context)
@@ -876,9 +888,30 @@ fn worker_for(topic: usize, partition: i32, workers: usize) -> usize {
 struct SourceContext {
     core: Mutex<Core>,
     ready: Arc<AtomicBool>,
+    metrics: Option<Arc<Metrics>>,
 }
 
-impl ClientContext for SourceContext {}
+/// Default `queued.max.messages.kbytes` of the consumer (see where it is set).
+const PREFETCH_KBYTES: &str = "16384";
+/// How often librdkafka reports its statistics (consumer lag), when there are metrics.
+const STATS_INTERVAL_MS: &str = "5000";
+
+impl ClientContext for SourceContext {
+    /// Called from `poll` every `statistics.interval.ms`: publishes the lag of every partition
+    /// this consumer is fetching (librdkafka reports -1 while it does not know it yet).
+    fn stats(&self, statistics: Statistics) {
+        let Some(metrics) = &self.metrics else {
+            return;
+        };
+        for (name, topic) in &statistics.topics {
+            for (&id, p) in &topic.partitions {
+                if id >= 0 && p.consumer_lag >= 0 && p.fetch_state == "active" {
+                    metrics.set_consumer_lag(name, id, p.consumer_lag);
+                }
+            }
+        }
+    }
+}
 
 impl ConsumerContext for SourceContext {
     fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
