@@ -28,7 +28,11 @@
 # Environment (all optional): SOAK_TOCSIN (a tocsin binary to use instead of building one, e.g.
 # a debug build for a quick smoke run), SOAK_DIR (work dir, default a new temp dir, kept),
 # SOAK_ACCOUNTS (default 5000), SOAK_DAYS (default 40: about 10.8 M events), SOAK_SEED (1), SOAK_PARTITIONS (4),
-# SOAK_SAMPLE_SECS (5), SOAK_TIMEOUT_SECS (5400), SOAK_WARMUP_EVENTS, SOAK_MAX_GROWTH_PCT.
+# SOAK_SAMPLE_SECS (5), SOAK_TIMEOUT_SECS (5400), SOAK_WARMUP_EVENTS, SOAK_MAX_GROWTH_PCT,
+# SOAK_RATE (events/s the producer keeps to; default 0: as fast as it can, so the engine falls
+# behind and librdkafka's pre-fetch queues fill, up to `queued.max.messages.kbytes` per
+# partition, which shows in RSS), SOAK_KAFKA_PROPERTIES (a TOML inline table for `[source.kafka] properties`, e.g.
+# '{ "fetch.max.bytes" = "8388608" }').
 # If `tocsin gen` stops before EVENTS lines, raise SOAK_ACCOUNTS or SOAK_DAYS.
 set -euo pipefail
 
@@ -42,6 +46,8 @@ sample_secs="${SOAK_SAMPLE_SECS:-5}"
 timeout_secs="${SOAK_TIMEOUT_SECS:-5400}"
 warmup_events="${SOAK_WARMUP_EVENTS:-2000000}"
 max_growth_pct="${SOAK_MAX_GROWTH_PCT:-10}"
+kafka_properties="${SOAK_KAFKA_PROPERTIES:-}"
+rate="${SOAK_RATE:-0}"
 work="${SOAK_DIR:-$(mktemp -d -t tocsin-soak.XXXXXX)}"
 mkdir -p "$work"
 
@@ -110,6 +116,7 @@ format = "native"
 dead_letter_topic = "tocsin-dead-letter"
 alerts_topic = "tocsin-alerts"
 revocations_topic = "tocsin-revocations"
+${kafka_properties:+properties = $kafka_properties}
 [api]
 listen = "127.0.0.1:$api_port"
 # `tocsin gen` traffic replays days in seconds, so per-minute revocation limits would trip on
@@ -154,8 +161,11 @@ cat >"$work/produce.py" <<'EOF'
 # far behind while the engine reads from it), a delivery callback counts failures, and the
 # final flush waits as long as the broker keeps acknowledging (gives up after 300 s without
 # progress).
-import sys
+import sys, time
 from confluent_kafka import Producer
+
+rate = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0  # events/s; 0: as fast as possible
+started = time.monotonic()
 
 failed = 0
 def delivered(err, _msg):
@@ -180,8 +190,12 @@ for line in sys.stdin.buffer:
         except BufferError:
             p.poll(0.1)
     n += 1
-    if n % 10000 == 0:
+    if n % 1000 == 0:
         p.poll(0)
+        if rate > 0:
+            ahead = n / rate - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
 left, stalled = len(p), 0
 while left and stalled < 300:
     now = p.flush(10)
@@ -198,7 +212,7 @@ say "producing $events events (tocsin gen --accounts $accounts --days $days --se
     set +o pipefail
     "$tocsin" gen --accounts "$accounts" --days "$days" --seed "$seed" --attacks all 2>"$work/gen.log" \
         | head -n "$events" \
-        | "$work/venv/bin/python" "$work/produce.py" "$broker" auth-events >"$work/produced"
+        | "$work/venv/bin/python" "$work/produce.py" "$broker" auth-events "$rate" >"$work/produced"
     exit "${PIPESTATUS[2]}"
 ) &
 producer_pid=$!
