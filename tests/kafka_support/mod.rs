@@ -236,37 +236,13 @@ pub fn producer(broker: &str) -> ThreadedProducer<DefaultProducerContext> {
 
 /// Produces `(key, payload)` records in order and waits until all are acknowledged.
 pub fn produce(broker: &str, topic: &str, records: &[(String, Vec<u8>)]) {
-    let p = producer(broker);
-    for (key, payload) in records {
-        let mut rec = BaseRecord::to(topic).payload(payload.as_slice());
-        if !key.is_empty() {
-            rec = rec.key(key.as_str());
-        }
-        loop {
-            match p.send(rec) {
-                Ok(()) => break,
-                Err((e, back)) => {
-                    assert!(
-                        matches!(
-                            e,
-                            rdkafka::error::KafkaError::MessageProduction(
-                                rdkafka::types::RDKafkaErrorCode::QueueFull
-                            )
-                        ),
-                        "produce failed: {e}"
-                    );
-                    rec = back;
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-            }
-        }
-    }
-    p.flush(Duration::from_secs(60)).expect("flush test input");
+    drop(produce_paced(broker, topic, records, Duration::ZERO));
 }
 
 /// Produces `records` in order with one producer, spread evenly over `over` (a live stream
-/// rather than a burst), and waits until all are acknowledged. Returns the producer, so that
-/// dropping it (which can take a while) does not delay what the caller does next.
+/// rather than a burst; `Duration::ZERO`: at once), and waits until all are acknowledged.
+/// Returns the producer, so that dropping it (which can take a while) does not delay what the
+/// caller does next.
 pub fn produce_paced(
     broker: &str,
     topic: &str,
@@ -285,6 +261,7 @@ pub fn produce_paced(
         if !key.is_empty() {
             rec = rec.key(key.as_str());
         }
+        // A full queue waits for the broker; any other error fails the test.
         while let Err((e, back)) = p.send(rec) {
             assert!(
                 matches!(
