@@ -32,7 +32,11 @@
 # SOAK_RATE (events/s the producer keeps to; default 0: as fast as it can, so the engine falls
 # behind and librdkafka's pre-fetch queues fill, up to `queued.max.messages.kbytes` per
 # partition, which shows in RSS), SOAK_KAFKA_PROPERTIES (a TOML inline table for `[source.kafka] properties`, e.g.
-# '{ "fetch.max.bytes" = "8388608" }').
+# '{ "fetch.max.bytes" = "8388608" }'), SOAK_BROKER_STORAGE (file, the default: tansu's sqlite
+# file; or memory: on this machine tansu 0.6.0's sqlite storage slowed to ~5,000 events/s past
+# ~5.5 M events, 100% CPU in the broker, which makes the engine lag and its pre-fetch fill),
+# SOAK_RECENT_ALERTS (`[api] recent_alerts`, default 10000: the API's in-memory alert history,
+# which at ~500 alerts per million events is still filling at 10 M events).
 # If `tocsin gen` stops before EVENTS lines, raise SOAK_ACCOUNTS or SOAK_DAYS.
 set -euo pipefail
 
@@ -48,6 +52,9 @@ warmup_events="${SOAK_WARMUP_EVENTS:-2000000}"
 max_growth_pct="${SOAK_MAX_GROWTH_PCT:-10}"
 kafka_properties="${SOAK_KAFKA_PROPERTIES:-}"
 rate="${SOAK_RATE:-0}"
+broker_storage="${SOAK_BROKER_STORAGE:-file}"
+recent_alerts="${SOAK_RECENT_ALERTS:-10000}"
+[[ "$broker_storage" == file || "$broker_storage" == memory ]] || { echo "soak: SOAK_BROKER_STORAGE is file or memory" >&2; exit 2; }
 work="${SOAK_DIR:-$(mktemp -d -t tocsin-soak.XXXXXX)}"
 mkdir -p "$work"
 
@@ -93,8 +100,10 @@ if [[ ! -x "$work/venv/bin/python" ]]; then
     "$work/venv/bin/pip" install --quiet confluent-kafka >&2
 fi
 
-say "starting the broker (file storage)"
-"$root/scripts/test-broker.sh" start --file --dir "$work/broker" --owner $$ \
+storage_flag=()
+[[ "$broker_storage" == file ]] && storage_flag=(--file)
+say "starting the broker ($broker_storage storage)"
+"$root/scripts/test-broker.sh" start "${storage_flag[@]}" --dir "$work/broker" --owner $$ \
     --topic "auth-events:$partitions" --topic tocsin-dead-letter --topic tocsin-alerts \
     --topic tocsin-revocations >"$work/broker.env"
 broker="$(sed -n 's/^TOCSIN_TEST_BROKER=//p' "$work/broker.env")"
@@ -119,6 +128,7 @@ revocations_topic = "tocsin-revocations"
 ${kafka_properties:+properties = $kafka_properties}
 [api]
 listen = "127.0.0.1:$api_port"
+recent_alerts = $recent_alerts
 # `tocsin gen` traffic replays days in seconds, so per-minute revocation limits would trip on
 # every wall-clock minute: lift them (the guard has its own tests).
 [revocation]
@@ -224,7 +234,7 @@ gauge() {
     echo "${v:-0}"
 }
 
-echo "elapsed_s,rss_kb,events_counted,state_bytes,accounts,outbox_entries,lag_messages" >"$work/rss.csv"
+echo "elapsed_s,rss_kb,events_counted,state_bytes,accounts,outbox_entries,lag_messages,recent_alerts" >"$work/rss.csv"
 start=$(date +%s)
 produced=""
 while :; do
@@ -234,7 +244,7 @@ while :; do
     n=$(counted || echo 0)
     now=$(($(date +%s) - start))
     state=$(gauge tocsin_state_bytes)
-    echo "$now,$rss,$n,$state,$(gauge tocsin_accounts_tracked),$(gauge tocsin_outbox_entries),$(gauge tocsin_consumer_lag_messages)" >>"$work/rss.csv"
+    echo "$now,$rss,$n,$state,$(gauge tocsin_accounts_tracked),$(gauge tocsin_outbox_entries),$(gauge tocsin_consumer_lag_messages),$(gauge tocsin_recent_alerts)" >>"$work/rss.csv"
     say "t=${now}s rss=$((rss / 1024)) MiB state=$((state / 1024)) KiB counted=$n"
     if [[ -z "$produced" ]] && ! kill -0 "$producer_pid" 2>/dev/null; then
         wait "$producer_pid" || die "the producer failed (see above)"

@@ -162,22 +162,36 @@ impl CheckpointStore {
         offsets: &SourceOffsets,
         parts: &[(&str, &dyn Snapshot)],
     ) -> Result<(), CheckpointError> {
-        self.write_via(offsets, parts, |p| File::create(p))
+        self.write_with(&mut Vec::new(), offsets, parts)
+    }
+
+    /// [`write`](Self::write) encoding into `buf` (cleared first): a caller that checkpoints
+    /// every few seconds keeps one buffer the size of the state instead of growing a new one
+    /// each time.
+    pub fn write_with(
+        &self,
+        buf: &mut Vec<u8>,
+        offsets: &SourceOffsets,
+        parts: &[(&str, &dyn Snapshot)],
+    ) -> Result<(), CheckpointError> {
+        self.write_via(buf, offsets, parts, |p| File::create(p))
     }
 
     /// [`write`](Self::write) with the temporary file opened by `create`: the file system, or
     /// in tests a disk that fills up on cue.
     fn write_via<F: TempFile>(
         &self,
+        body: &mut Vec<u8>,
         offsets: &SourceOffsets,
         parts: &[(&str, &dyn Snapshot)],
         create: impl FnOnce(&Path) -> io::Result<F>,
     ) -> Result<(), CheckpointError> {
         fs::create_dir_all(&self.dir).map_err(|e| self.err(e))?;
         let tmp = self.dir.join(TMP_NAME);
-        let body = encode_body(offsets, parts).map_err(|e| self.err(e))?;
+        encode_body(body, offsets, parts).map_err(|e| self.err(e))?;
+        let body = &body[..];
         let mut hasher = Xxh3::new();
-        hasher.update(&body);
+        hasher.update(body);
         let mut header = [0u8; HEADER_LEN];
         header[..8].copy_from_slice(MAGIC);
         header[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -186,7 +200,7 @@ impl CheckpointStore {
         let replace = || -> io::Result<()> {
             let mut f = create(&tmp)?;
             f.write_all(&header)?;
-            f.write_all(&body)?;
+            f.write_all(body)?;
             f.sync()?;
             drop(f);
             fs::rename(&tmp, self.path())
@@ -254,24 +268,28 @@ impl CheckpointStore {
     }
 }
 
-fn encode_body(offsets: &SourceOffsets, parts: &[(&str, &dyn Snapshot)]) -> io::Result<Vec<u8>> {
-    let mut body = Vec::with_capacity(4096);
+fn encode_body(
+    body: &mut Vec<u8>,
+    offsets: &SourceOffsets,
+    parts: &[(&str, &dyn Snapshot)],
+) -> io::Result<()> {
+    body.clear();
     body.extend_from_slice(&(offsets.len() as u32).to_le_bytes());
     for ((topic, partition), offset) in offsets {
-        put_name(&mut body, topic)?;
+        put_name(body, topic)?;
         body.extend_from_slice(&partition.to_le_bytes());
         body.extend_from_slice(&offset.to_le_bytes());
     }
     body.extend_from_slice(&(parts.len() as u32).to_le_bytes());
     for (name, part) in parts {
-        put_name(&mut body, name)?;
+        put_name(body, name)?;
         let len_at = body.len();
         body.extend_from_slice(&0u64.to_le_bytes());
-        part.write_snapshot(&mut body)?;
+        part.write_snapshot(body)?;
         let len = (body.len() - len_at - 8) as u64;
         body[len_at..len_at + 8].copy_from_slice(&len.to_le_bytes());
     }
-    Ok(body)
+    Ok(())
 }
 
 fn put_name(body: &mut Vec<u8>, name: &str) -> io::Result<()> {
@@ -599,7 +617,7 @@ mod tests {
             .chain([("fsync fails".to_string(), on_disk(usize::MAX, true))]);
         for (what, disk) in failures {
             let err = store
-                .write_via(&later, &[("baselines", &new)], disk)
+                .write_via(&mut Vec::new(), &later, &[("baselines", &new)], disk)
                 .unwrap_err();
             assert!(
                 matches!(&err.kind, CheckpointErrorKind::Io(e) if e.kind() == io::ErrorKind::StorageFull),
@@ -619,7 +637,7 @@ mod tests {
 
         // The file cannot even be created (no space for an inode): same outcome.
         let err = store
-            .write_via(&later, &[("baselines", &new)], |_| {
+            .write_via(&mut Vec::new(), &later, &[("baselines", &new)], |_| {
                 Err::<FillingDisk, _>(enospc())
             })
             .unwrap_err();
@@ -629,7 +647,12 @@ mod tests {
         // With room again, the same disk takes the new checkpoint: the failures above came
         // from the disk, not from the test's stand-in.
         store
-            .write_via(&later, &[("baselines", &new)], on_disk(full_len, false))
+            .write_via(
+                &mut Vec::new(),
+                &later,
+                &[("baselines", &new)],
+                on_disk(full_len, false),
+            )
             .unwrap();
         assert_eq!(store.load().unwrap().unwrap().offsets, later);
         assert!(!tmp.exists());

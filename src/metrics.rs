@@ -31,6 +31,7 @@ pub struct Metrics {
     deliveries: IntCounterVec,
     outbox_refused: IntCounterVec,
     outbox_depth: IntGauge,
+    recent_alerts: IntGauge,
     consumer_lag: IntGaugeVec,
     latency: Histogram,
     latency_quantiles: prometheus::GaugeVec,
@@ -108,6 +109,11 @@ impl Metrics {
             "Deliveries waiting in the durable outbox.",
         )
         .expect("valid");
+        let recent_alerts = IntGauge::new(
+            "tocsin_recent_alerts",
+            "Alerts held in memory for the API (at most `[api] recent_alerts`).",
+        )
+        .expect("valid");
         let consumer_lag = IntGaugeVec::new(
             Opts::new(
                 "tocsin_consumer_lag_messages",
@@ -165,6 +171,7 @@ impl Metrics {
         for c in [
             Box::new(guard_trips.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(outbox_depth.clone()),
+            Box::new(recent_alerts.clone()),
             Box::new(consumer_lag.clone()),
             Box::new(latency.clone()),
             Box::new(latency_quantiles.clone()),
@@ -188,6 +195,7 @@ impl Metrics {
             deliveries,
             outbox_refused,
             outbox_depth,
+            recent_alerts,
             consumer_lag,
             latency,
             latency_quantiles,
@@ -241,6 +249,11 @@ impl Metrics {
     /// The outbox refused a delivery because it was full.
     pub fn outbox_refused(&self, destination: &str) {
         self.outbox_refused.with_label_values(&[destination]).inc();
+    }
+
+    /// Alerts held for the API.
+    pub fn set_recent_alerts(&self, alerts: usize) {
+        self.recent_alerts.set(alerts as i64);
     }
 
     /// Entries pending in the outbox.

@@ -274,7 +274,20 @@ pub struct ApiSettings {
     pub tls_cert: Option<PathBuf>,
     /// PEM file with the private key of `tls_cert` (PKCS#8, PKCS#1 or SEC1).
     pub tls_key: Option<PathBuf>,
+    /// Alerts kept in memory for `GET /v1/alerts` and verdicts, newest first; the oldest is
+    /// dropped beyond this (each costs a few KiB: BENCHMARKS.md §5). Alerts themselves are
+    /// delivered whatever this is.
+    #[serde(default = "default_recent_alerts")]
+    pub recent_alerts: usize,
 }
+
+/// Default of `[api] recent_alerts`.
+pub fn default_recent_alerts() -> usize {
+    10_000
+}
+
+/// Largest `[api] recent_alerts` accepted: a typo should not reserve gigabytes.
+pub const MAX_RECENT_ALERTS: usize = 1_000_000;
 
 impl Default for ApiSettings {
     fn default() -> Self {
@@ -283,6 +296,7 @@ impl Default for ApiSettings {
             tokens: Vec::new(),
             tls_cert: None,
             tls_key: None,
+            recent_alerts: default_recent_alerts(),
         }
     }
 }
@@ -583,6 +597,12 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if !(1..=MAX_RECENT_ALERTS).contains(&self.api.recent_alerts) {
+            return Err(format!(
+                "api.recent_alerts: {} is out of range 1..={MAX_RECENT_ALERTS}",
+                self.api.recent_alerts
+            ));
+        }
         match (&self.api.tls_cert, &self.api.tls_key) {
             (Some(_), None) => {
                 return Err("api.tls_key: missing; `tls_cert` is set, and TLS needs both".into())
@@ -801,6 +821,19 @@ headers = {{ "Authorization" = "{HEADER_VALUE}" }}
             let err = Settings::parse(text, "t.toml").unwrap_err().to_string();
             assert!(!err.contains(secret), "{err}");
             assert!(err.contains(names), "{err}");
+        }
+    }
+
+    #[test]
+    fn recent_alerts_is_bounded() {
+        assert_eq!(Settings::default().api.recent_alerts, 10_000);
+        let s = Settings::parse("[api]\nrecent_alerts = 500\n", "t.toml").unwrap();
+        assert_eq!(s.api.recent_alerts, 500);
+        for bad in ["0", "1000001"] {
+            let err = Settings::parse(&format!("[api]\nrecent_alerts = {bad}\n"), "t.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("api.recent_alerts"), "{err}");
         }
     }
 

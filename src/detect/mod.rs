@@ -31,6 +31,7 @@ use std::io::{Read, Write};
 use dashmap::DashMap;
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
 
 use crate::alert::{Alert, Severity, Verdict};
 use crate::baseline::account::{hour_bucket, ACCOUNT_BYTES_BOUND};
@@ -54,6 +55,25 @@ use explain::{Evidence, NameTable};
 use features::{EventFeatures, F, FEATURES};
 use risk::{LoginKeys, RiskScore};
 use rules::{Mode, RuleSet, Value};
+
+/// A writer that remembers the first error of the one it wraps (see `write_snapshot`).
+struct KeepIoError<'w> {
+    w: &'w mut dyn Write,
+    error: Option<std::io::Error>,
+}
+
+impl Write for KeepIoError<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.w.write(buf).inspect_err(|e| {
+            self.error
+                .get_or_insert_with(|| std::io::Error::new(e.kind(), e.to_string()));
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}
 
 /// The detector's maps are keyed by xxh3 hashes of accounts, sources and tenants: already
 /// uniform 64-bit values, so hashing them again (SipHash by default) is pure cost on the hot
@@ -183,6 +203,12 @@ struct Memo {
     device: Option<u32>,
 }
 
+/// Alerts remembered for feedback, by alert-id hash, with their order of arrival.
+type Memos = (
+    HashMap<u64, Memo, BuildHasherDefault<PreHashed>>,
+    VecDeque<u64>,
+);
+
 /// Baselines + risk + rules. `Send + Sync`.
 pub struct Detector {
     rules: RuleSet,
@@ -206,7 +232,9 @@ pub struct Detector {
     names: DashMap<u64, Box<str>>,
     zones: Zones,
     suppress: KeyedMap<i64>,
-    memos: Mutex<(HashMap<String, Memo>, VecDeque<String>)>,
+    /// By the xxh3 hash of the alert id, oldest first in the queue: 8-byte keys instead of two
+    /// copies of each id (memory grows with alerts until `MEMO_CAP`).
+    memos: Mutex<Memos>,
     /// Held while one thread evicts for the account budget; others skip the sweep.
     evicting: Mutex<()>,
     /// Accounts evicted for the budget since start.
@@ -308,7 +336,7 @@ impl Detector {
             names: DashMap::new(),
             zones: Zones::new(&detect.default_timezone),
             suppress: KeyedMap::default(),
-            memos: Mutex::new((HashMap::new(), VecDeque::new())),
+            memos: Mutex::new((HashMap::default(), VecDeque::new())),
             evicting: Mutex::new(()),
             evicted: std::sync::atomic::AtomicU64::new(0),
         }
@@ -486,8 +514,9 @@ impl Detector {
             };
             let mut m = self.memos.lock();
             for a in &out[first_alert..] {
-                if m.0.insert(a.id.clone(), memo).is_none() {
-                    m.1.push_back(a.id.clone());
+                let id = xxh3_64(a.id.as_bytes());
+                if m.0.insert(id, memo).is_none() {
+                    m.1.push_back(id);
                 }
             }
             while m.1.len() > MEMO_CAP {
@@ -1120,7 +1149,13 @@ impl Detector {
     /// device, place, ASN and network for that account; `confirmed_compromise` removes them
     /// from the account's tables and held-back values.
     pub fn feedback(&self, alert: &Alert, verdict: Verdict) -> Result<(), DetectError> {
-        let memo = self.memos.lock().0.get(&alert.id).copied();
+        // Another alert's id hashing alike would fail the account check below, not mislearn.
+        let memo = self
+            .memos
+            .lock()
+            .0
+            .get(&xxh3_64(alert.id.as_bytes()))
+            .copied();
         let memo = match memo {
             Some(m) => m,
             None => {
@@ -1349,6 +1384,11 @@ impl Detector {
             })
             .sum();
         let names: usize = self.names.iter().map(|n| n.len() + 8 + ENTRY + 16).sum();
+        // Per remembered alert: a map slot (key, memo, control byte) and a queue slot.
+        let memos = {
+            let m = self.memos.lock();
+            m.0.capacity() * (8 + std::mem::size_of::<Memo>() + 1) + m.1.capacity() * 8
+        };
         // Two sketches of 4 × 4096 u32, plus the exact tables (a few hundred keys each).
         let population = 2 * 4 * 4096 * 4 + self.population.read().distinct_keys() * 24;
         DetectorStats {
@@ -1370,6 +1410,7 @@ impl Detector {
                     std::mem::size_of::<SourceFailures>(),
                 )
                 + per(self.suppress.len(), 8)
+                + memos
                 + tenants
                 + names
                 + population,
@@ -1406,14 +1447,16 @@ impl Detector {
             .map(|e| (*e.key(), e.value().to_string()))
             .collect();
         names.sort();
-        let mut accounts: Vec<(u64, AccountBaseline)> =
-            self.accounts.iter().map(|e| (*e.key(), **e)).collect();
-        accounts.sort_by_key(|e| e.0);
-        // Each baseline with its held-back values, as the format has always had them.
-        let accounts: Vec<(u64, (AccountBaseline, PendingSet))> = accounts
-            .into_iter()
-            .map(|(k, a)| (k, (a, self.pending.get(&k).map(|p| *p).unwrap_or_default())))
-            .collect();
+        // Each baseline with its held-back values, as the format has always had them; one
+        // copy, made in one pass (a checkpoint every few seconds should not churn the heap).
+        let mut accounts: Vec<(u64, (AccountBaseline, PendingSet))> =
+            Vec::with_capacity(self.accounts.len());
+        for e in self.accounts.iter() {
+            let k = *e.key();
+            let pending = self.pending.get(&k).map(|p| *p).unwrap_or_default();
+            accounts.push((k, (**e, pending)));
+        }
+        accounts.sort_unstable_by_key(|e| e.0);
         let snap = SnapshotV1 {
             accounts,
             sessions: sorted(&self.sessions),
@@ -1426,12 +1469,18 @@ impl Detector {
             zones: self.zones.names(),
             suppress: sorted(&self.suppress),
         };
-        let bytes =
-            postcard::to_allocvec(&snap).map_err(|e| SnapshotError::Decode(e.to_string()))?;
         w.write_all(SNAPSHOT_MAGIC)?;
         w.write_all(&SNAPSHOT_VERSION.to_le_bytes())?;
-        w.write_all(&bytes)?;
-        Ok(())
+        // Straight into `w`: no intermediate buffer the size of the state. postcard reports a
+        // failed write as its own error; the writer's error is kept to be returned as it was.
+        let mut out = KeepIoError { w, error: None };
+        match postcard::to_io(&snap, &mut out) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(match out.error.take() {
+                Some(io) => SnapshotError::Io(io),
+                None => SnapshotError::Decode(e.to_string()),
+            }),
+        }
     }
 
     /// Replaces the detection state with a snapshot written by [`Detector::write_snapshot`].

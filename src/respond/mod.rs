@@ -42,8 +42,6 @@ use webhook::{DeliveryError, WebhookSink};
 
 /// Alerts waiting between the pipeline and the responder; beyond, `submit` waits.
 const INTAKE_CAPACITY: usize = 4_096;
-/// Alerts kept for `GET /v1/alerts` and feedback.
-const RECENT_ALERTS: usize = 10_000;
 
 /// Why the responder could not start: a configuration or state-directory problem.
 #[derive(Debug, thiserror::Error)]
@@ -178,7 +176,7 @@ impl Responder {
         metrics.set_outbox_depth(outbox.len());
         let inner = Arc::new(Inner {
             store,
-            recent: Arc::new(RecentAlerts::new(RECENT_ALERTS)),
+            recent: Arc::new(RecentAlerts::new(settings.api.recent_alerts)),
             metrics,
             sinks,
             operator,
@@ -302,6 +300,7 @@ impl Inner {
         let Some(entry) = self.recent.push(alert) else {
             return; // The same detection again (replay, restart): already acted on.
         };
+        self.metrics.set_recent_alerts(self.recent.len());
         let alert = &entry.alert;
         self.metrics.alert(&alert.rule, alert.severity.as_str());
         if alert.rule == guard::GUARD_RULE {

@@ -308,6 +308,7 @@ impl KafkaSource {
             in_progress: None,
             jobs: Some(job_tx),
             done: done_rx,
+            spare: Vec::new(),
             store: self.store.clone(),
             parts: self.parts.clone(),
             quiesce_timeout: self.options.quiesce_timeout,
@@ -541,6 +542,8 @@ struct CheckpointJob {
 struct CheckpointDone {
     offsets: SourceOffsets,
     result: Result<(), KafkaSourceError>,
+    /// The job's frozen buffers, emptied, for the next freeze to fill again.
+    buffers: Vec<Vec<u8>>,
 }
 
 /// The checkpoint writer thread: for each job, waits until the outputs of its epoch are
@@ -552,6 +555,9 @@ fn write_checkpoints(
     delivery: Arc<Deliveries>,
     abandon: Arc<AtomicBool>,
 ) {
+    // Kept across checkpoints, like the frozen buffers: the heap does not see a new buffer the
+    // size of the state every few seconds.
+    let mut body = Vec::new();
     for job in jobs {
         let result = delivery.wait_settled(job.slot, &abandon).and_then(|()| {
             let parts: Vec<(&str, &dyn Snapshot)> = job
@@ -559,11 +565,14 @@ fn write_checkpoints(
                 .iter()
                 .map(|(n, p)| (n.as_str(), p as &dyn Snapshot))
                 .collect();
-            store.write(&job.offsets, &parts).map_err(Into::into)
+            store
+                .write_with(&mut body, &job.offsets, &parts)
+                .map_err(Into::into)
         });
         let out = CheckpointDone {
             offsets: job.offsets,
             result,
+            buffers: job.parts.into_iter().map(|(_, f)| f.0).collect(),
         };
         if done.send(out).is_err() {
             return;
@@ -605,6 +614,8 @@ struct Core {
     /// To the writer thread; `None` once the source is stopping.
     jobs: Option<SyncSender<CheckpointJob>>,
     done: Receiver<CheckpointDone>,
+    /// Buffers of the last checkpoint, back from the writer, for the next freeze.
+    spare: Vec<Vec<u8>>,
     store: CheckpointStore,
     parts: Vec<StatePart>,
     quiesce_timeout: Duration,
@@ -727,7 +738,8 @@ impl Core {
         // Every worker is idle at the barrier: the state reflects exactly `next_offsets`.
         let mut parts = Vec::with_capacity(self.parts.len());
         for (name, part) in &self.parts {
-            let mut bytes = Vec::new();
+            let mut bytes = self.spare.pop().unwrap_or_default();
+            bytes.clear();
             part.write_snapshot(&mut bytes)
                 .map_err(|e| CheckpointError {
                     path: self.store.path(),
@@ -819,6 +831,7 @@ impl Core {
         let Some(p) = self.in_progress.take() else {
             return Ok(());
         };
+        self.spare = done.buffers;
         done.result?;
         self.checkpoints += 1;
         self.commit(consumer, &done.offsets, mode);
