@@ -286,7 +286,7 @@ pub fn default_recent_alerts() -> usize {
     10_000
 }
 
-/// Largest `[api] recent_alerts` accepted: a typo should not reserve gigabytes.
+/// Largest `[api] recent_alerts` accepted: a typo should not let the history grow to gigabytes.
 pub const MAX_RECENT_ALERTS: usize = 1_000_000;
 
 impl Default for ApiSettings {
