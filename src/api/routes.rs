@@ -164,7 +164,7 @@ pub(super) async fn list_alerts(
     }
     let mut found = Vec::new();
     let next = st.responder.recent_alerts().list(q, limit, &mut found);
-    let items: Vec<_> = found.iter().map(|e| &e.alert).collect();
+    let items: Vec<_> = found.iter().map(|e| e.json()).collect();
     Ok(Json(json!({ "items": items, "next_cursor": next })).into_response())
 }
 
@@ -187,13 +187,15 @@ pub(super) async fn feedback(
             "no recent alert {id} (only the last alerts are kept)"
         )));
     };
+    let alert = entry.alert().map_err(|e| {
+        tracing::error!(alert_id = %id, error = %e, "recent alert does not parse back");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "feedback failed")
+    })?;
     let baselines = Arc::clone(&st.baselines);
-    let applied = entry.clone();
-    tokio::task::spawn_blocking(move || baselines.feedback(&applied.alert, b.verdict))
+    tokio::task::spawn_blocking(move || baselines.feedback(&alert, b.verdict))
         .await
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "feedback failed"))?
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
-    *entry.verdict.lock() = Some(b.verdict);
     tracing::info!(alert_id = %id, verdict = ?b.verdict, "feedback applied");
     tracing::debug!(alert_id = %id, note = ?b.note, "feedback note");
     Ok(Json(json!({ "alert_id": id, "verdict": b.verdict, "applied": true })).into_response())

@@ -338,6 +338,51 @@ fn snapshot_round_trip_keeps_every_decision() {
     assert_eq!(again, original);
 }
 
+/// Accepts `room` bytes, then fails as a full disk does.
+struct FullDisk {
+    room: usize,
+}
+
+impl std::io::Write for FullDisk {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.room == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "No space left on device",
+            ));
+        }
+        let n = buf.len().min(self.room);
+        self.room -= n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn snapshot_write_failure_is_the_writers_error() {
+    let (_dir, d) = detector();
+    history(&d);
+    let mut whole = Vec::new();
+    d.write_snapshot(&mut whole).unwrap();
+    // Failing in the header, and part-way through the body (postcard's own writes).
+    for room in [4, 12, whole.len() / 2, whole.len() - 1] {
+        let err = d.write_snapshot(&mut FullDisk { room }).unwrap_err();
+        match err {
+            SnapshotError::Io(e) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "room {room}");
+                assert!(e.to_string().contains("No space left"), "room {room}: {e}");
+            }
+            other => panic!("room {room}: expected the I/O error, got {other}"),
+        }
+    }
+    assert!(d
+        .write_snapshot(&mut FullDisk { room: whole.len() })
+        .is_ok());
+}
+
 #[test]
 fn snapshot_from_another_version_is_refused_and_state_kept() {
     let (_dir, d) = detector();

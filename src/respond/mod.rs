@@ -297,11 +297,17 @@ fn manual_revocation_id(new: &NewRevocation, now_ms: i64) -> String {
 impl Inner {
     /// Everything an alert causes, synchronously (run in a blocking task: it writes to disk).
     fn handle(&self, alert: Alert) {
-        let Some(entry) = self.recent.push(alert) else {
-            return; // The same detection again (replay, restart): already acted on.
-        };
+        match self.recent.push(&alert) {
+            Ok(true) => {}
+            // The same detection again (replay, restart): already acted on.
+            Ok(false) => return,
+            // Not in the API's history, but still acted on: never dropped.
+            Err(e) => {
+                tracing::error!(alert_id = %alert.id, error = %e, "alert not kept for the API")
+            }
+        }
         self.metrics.set_recent_alerts(self.recent.len());
-        let alert = &entry.alert;
+        let alert = &alert;
         self.metrics.alert(&alert.rule, alert.severity.as_str());
         if alert.rule == guard::GUARD_RULE {
             self.metrics.guard_trip();

@@ -6,18 +6,43 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
+use serde_json::value::RawValue;
 
-use crate::alert::{Alert, Verdict};
+use crate::alert::Alert;
 
-/// One alert as the API lists it.
+/// One alert as the API lists it, held compactly: the alert's JSON (what the API returns, about
+/// half the memory of the parsed [`Alert`]) and the few fields the listing filters on.
 #[derive(Debug)]
 pub struct RecentAlert {
     /// Position in the log; pass it back as `since` to read what follows.
     pub cursor: u64,
-    /// The alert.
-    pub alert: Alert,
-    /// The analyst's verdict, once given.
-    pub verdict: parking_lot::Mutex<Option<Verdict>>,
+    id: Arc<str>,
+    account: Box<str>,
+    /// The alert's event time (epoch ms), when its `ts` parses.
+    ts_ms: Option<i64>,
+    json: Box<RawValue>,
+}
+
+impl RecentAlert {
+    /// The alert's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The account the alert is about.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The alert as CONTRACT §3 JSON, exactly as it was raised.
+    pub fn json(&self) -> &RawValue {
+        &self.json
+    }
+
+    /// The alert, parsed back (for feedback).
+    pub fn alert(&self) -> Result<Alert, serde_json::Error> {
+        serde_json::from_str(self.json.get())
+    }
 }
 
 /// Which alerts to list.
@@ -34,8 +59,16 @@ pub struct AlertQuery<'a> {
 #[derive(Default)]
 struct Ring {
     entries: VecDeque<Arc<RecentAlert>>,
-    by_id: HashMap<String, Arc<RecentAlert>, ahash::RandomState>,
+    /// Alert id → cursor; the key shares the entry's id.
+    by_id: HashMap<Arc<str>, u64, ahash::RandomState>,
     last_cursor: u64,
+}
+
+impl Ring {
+    fn at(&self, cursor: u64) -> Option<&Arc<RecentAlert>> {
+        let first = self.entries.front()?.cursor;
+        self.entries.get(cursor.checked_sub(first)? as usize)
+    }
 }
 
 /// The last `capacity` alerts. `Send + Sync`; share it as an `Arc`.
@@ -54,31 +87,41 @@ impl RecentAlerts {
         }
     }
 
-    /// Records `alert`; returns `None` when an alert with the same id is already recorded.
-    pub fn push(&self, alert: Alert) -> Option<Arc<RecentAlert>> {
+    /// Records `alert`; returns false when an alert with the same id is already recorded.
+    pub fn push(&self, alert: &Alert) -> Result<bool, serde_json::Error> {
+        if self.ring.read().by_id.contains_key(alert.id.as_str()) {
+            return Ok(false);
+        }
+        // Serialised outside the lock; the check is repeated under it.
+        let json = serde_json::value::to_raw_value(alert)?;
+        let id: Arc<str> = Arc::from(alert.id.as_str());
         let mut ring = self.ring.write();
-        if ring.by_id.contains_key(&alert.id) {
-            return None;
+        if ring.by_id.contains_key(&id) {
+            return Ok(false);
         }
         ring.last_cursor += 1;
-        let entry = Arc::new(RecentAlert {
-            cursor: ring.last_cursor,
-            alert,
-            verdict: parking_lot::Mutex::new(None),
-        });
-        ring.by_id.insert(entry.alert.id.clone(), entry.clone());
-        ring.entries.push_back(entry.clone());
+        let cursor = ring.last_cursor;
+        ring.by_id.insert(id.clone(), cursor);
+        ring.entries.push_back(Arc::new(RecentAlert {
+            cursor,
+            id,
+            account: alert.account.as_str().into(),
+            ts_ms: crate::timefmt::parse_rfc3339(&alert.ts),
+            json,
+        }));
         while ring.entries.len() > self.capacity {
             if let Some(old) = ring.entries.pop_front() {
-                ring.by_id.remove(&old.alert.id);
+                ring.by_id.remove(&old.id);
             }
         }
-        Some(entry)
+        Ok(true)
     }
 
     /// The alert with this id, if still recorded.
     pub fn get(&self, id: &str) -> Option<Arc<RecentAlert>> {
-        self.ring.read().by_id.get(id).cloned()
+        let ring = self.ring.read();
+        let cursor = *ring.by_id.get(id)?;
+        ring.at(cursor).cloned()
     }
 
     /// Alerts matching `q`, oldest first, at most `limit`, into `out`. Returns the cursor to
@@ -95,11 +138,11 @@ impl RecentAlerts {
                 break;
             }
             next = e.cursor;
-            if q.account.is_some_and(|a| a != e.alert.account) {
+            if q.account.is_some_and(|a| a != e.account()) {
                 continue;
             }
-            if let Some(t) = q.since_ms {
-                if crate::timefmt::parse_rfc3339(&e.alert.ts).is_some_and(|ts| ts < t) {
+            if let (Some(t), Some(ts)) = (q.since_ms, e.ts_ms) {
+                if ts < t {
                     continue;
                 }
             }
@@ -150,19 +193,24 @@ mod tests {
     #[test]
     fn duplicates_are_refused_and_the_ring_is_bounded() {
         let r = RecentAlerts::new(2);
-        assert!(r.push(alert("a", "x")).is_some());
-        assert!(r.push(alert("a", "x")).is_none());
-        r.push(alert("b", "y"));
-        r.push(alert("c", "x"));
+        assert!(r.push(&alert("a", "x")).unwrap());
+        assert!(!r.push(&alert("a", "x")).unwrap());
+        r.push(&alert("b", "y")).unwrap();
+        r.push(&alert("c", "x")).unwrap();
         assert!(r.get("a").is_none());
         assert_eq!(r.len(), 2);
+        // The id that fell out may be recorded again; the others are found by id.
+        assert!(r.push(&alert("a", "z")).unwrap());
+        assert!(r.get("b").is_none());
+        assert_eq!(r.get("c").unwrap().account(), "x");
+        assert_eq!(r.get("a").unwrap().account(), "z");
     }
 
     #[test]
     fn cursor_paging_and_account_filter() {
         let r = RecentAlerts::new(10);
         for (i, acc) in ["x", "y", "x", "x"].iter().enumerate() {
-            r.push(alert(&format!("a{i}"), acc));
+            r.push(&alert(&format!("a{i}"), acc)).unwrap();
         }
         let mut out = Vec::new();
         let q = AlertQuery {
@@ -182,6 +230,33 @@ mod tests {
             &mut out,
         );
         assert_eq!((out.len(), next), (1, 4));
-        assert_eq!(out[0].alert.id, "a3");
+        assert_eq!(out[0].id(), "a3");
+    }
+
+    #[test]
+    fn the_alert_comes_back_as_it_was_raised() {
+        let r = RecentAlerts::new(4);
+        let mut a = alert("a", "x");
+        a.session = Some("s-1".into());
+        r.push(&a).unwrap();
+        let e = r.get("a").unwrap();
+        assert_eq!(e.alert().unwrap(), a);
+        assert_eq!(e.json().get(), serde_json::to_string(&a).unwrap());
+    }
+
+    #[test]
+    fn since_time_filters_on_the_event_time() {
+        let r = RecentAlerts::new(4);
+        let mut early = alert("early", "x");
+        early.ts = "2025-11-10T08:00:00Z".into();
+        r.push(&early).unwrap();
+        r.push(&alert("late", "x")).unwrap();
+        let mut out = Vec::new();
+        let q = AlertQuery {
+            since_ms: crate::timefmt::parse_rfc3339("2025-11-10T12:00:00Z"),
+            ..Default::default()
+        };
+        assert_eq!(r.list(q, 10, &mut out), 2);
+        assert_eq!(out.iter().map(|e| e.id()).collect::<Vec<_>>(), ["late"]);
     }
 }
