@@ -181,8 +181,40 @@ pub struct DetectorStats {
     pub state_bytes: usize,
 }
 
-/// Caps of the failure maps; above them, entries idle for an hour are dropped.
+/// Caps of the failure maps (see [`sweep_failures`]).
 const FAILURE_MAP_CAP: usize = 200_000;
+/// A failure map is first swept once it holds this many entries.
+const FAILURE_SWEEP_MIN: usize = 1_024;
+
+/// Drops entries of a failure map that no feature can see any more, once the map has doubled
+/// since its last sweep (`next` holds the size that triggers the next one). The failure
+/// features look back at most an hour, so entries idle for an hour go first; the map then
+/// holds about twice the sources active in the last hour, not `FAILURE_MAP_CAP` stale ones.
+/// If a flood within the hour leaves it at the cap, entries idle for 10 minutes go too, then
+/// all but this second's: the counters of a flood that large are lost rather than memory.
+fn sweep_failures<V>(
+    m: &KeyedMap<V>,
+    next: &std::sync::atomic::AtomicUsize,
+    now_s: u32,
+    last_s: impl Fn(&V) -> u32,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    if m.len() <= next.load(Relaxed) {
+        return;
+    }
+    for idle_s in [3600, 600, 1] {
+        m.retain(|_, v| now_s.saturating_sub(last_s(v)) < idle_s);
+        if m.len() < FAILURE_MAP_CAP {
+            break;
+        }
+    }
+    next.store(
+        m.len()
+            .saturating_mul(2)
+            .clamp(FAILURE_SWEEP_MIN, FAILURE_MAP_CAP),
+        Relaxed,
+    );
+}
 /// Cap of the suppression map; above it, entries older than a day are dropped.
 const SUPPRESS_CAP: usize = 500_000;
 /// Alerts remembered for feedback.
@@ -225,6 +257,8 @@ pub struct Detector {
     account_failures: KeyedMap<FailureCount>,
     pair_failures: KeyedMap<FailureCount>,
     source_failures: KeyedMap<SourceFailures>,
+    /// Sizes that trigger the next sweep of the account, pair and source failure maps.
+    failure_sweep_at: [std::sync::atomic::AtomicUsize; 3],
     tenants: KeyedMap<TenantState>,
     population: RwLock<Population>,
     /// Display names by (table, key): keys are small structured values, not hashes, so this
@@ -331,6 +365,9 @@ impl Detector {
             account_failures: KeyedMap::default(),
             pair_failures: KeyedMap::default(),
             source_failures: KeyedMap::default(),
+            failure_sweep_at: std::array::from_fn(|_| {
+                std::sync::atomic::AtomicUsize::new(FAILURE_SWEEP_MIN)
+            }),
             tenants: KeyedMap::default(),
             population: RwLock::new(Population::default()),
             names: DashMap::new(),
@@ -871,26 +908,26 @@ impl Detector {
     }
 
     fn count_failure(&self, k: &Keys, now_s: u32) {
-        let bump = |m: &KeyedMap<FailureCount>, key: u64| {
+        let [at_account, at_pair, at_source] = &self.failure_sweep_at;
+        let bump = |m: &KeyedMap<FailureCount>, key: u64, next| {
             let mut e = m.entry(key).or_default();
             e.recent.add(1.0, now_s, TAU_10M);
             e.last_s = e.last_s.max(now_s);
             drop(e);
-            if m.len() > FAILURE_MAP_CAP {
-                m.retain(|_, v| now_s.saturating_sub(v.last_s) < 3600);
-            }
+            sweep_failures(m, next, now_s, |v| v.last_s);
         };
-        bump(&self.account_failures, k.account);
+        bump(&self.account_failures, k.account, at_account);
         if let Some(src) = k.source {
-            bump(&self.pair_failures, src ^ k.account.rotate_left(17));
+            bump(
+                &self.pair_failures,
+                src ^ k.account.rotate_left(17),
+                at_pair,
+            );
             self.source_failures
                 .entry(src)
                 .or_default()
                 .add(k.account32, now_s);
-            if self.source_failures.len() > FAILURE_MAP_CAP {
-                self.source_failures
-                    .retain(|_, v| now_s.saturating_sub(v.last_s) < 3600);
-            }
+            sweep_failures(&self.source_failures, at_source, now_s, |v| v.last_s);
         }
     }
 

@@ -661,3 +661,69 @@ mod no_panic {
         }
     }
 }
+
+#[test]
+fn failure_maps_hold_the_last_hour_not_every_source_ever_seen() {
+    let (_dir, d) = detector();
+    let start = parse_rfc3339("2025-11-03T00:00:00Z").unwrap();
+    // A failed login every 10 s, each from a new address: 360 sources an hour for 55 hours.
+    let n = 20_000u32;
+    for i in 0..n {
+        let mut ev = Event::new(start + i64::from(i) * 10_000, EventKind::Login, "a");
+        ev.outcome = Some(Outcome::Failure);
+        ev.ip = Some(std::net::IpAddr::V4(std::net::Ipv4Addr::from(
+            0x0a00_0000 + i,
+        )));
+        ev.tenant = Some("t".into());
+        let mut out = Vec::new();
+        d.process(&ev, &home(), ev.ts_ms, &mut out);
+    }
+    let bound = 2 * 360 + FAILURE_SWEEP_MIN;
+    assert!(
+        d.source_failures.len() <= bound,
+        "{}",
+        d.source_failures.len()
+    );
+    assert!(d.pair_failures.len() <= bound, "{}", d.pair_failures.len());
+    // What the features look at is still there: the last hour's sources.
+    assert!(d.source_failures.len() >= 360);
+    assert_eq!(d.account_failures.len(), 1);
+}
+
+#[test]
+fn a_failure_flood_within_the_hour_stays_under_the_cap() {
+    let m: KeyedMap<FailureCount> = KeyedMap::default();
+    let next = std::sync::atomic::AtomicUsize::new(FAILURE_SWEEP_MIN);
+    let now_s = 1_000_000u32;
+    // Every entry active within the last 10 minutes but the newest second's few.
+    for i in 0..(FAILURE_MAP_CAP as u64 + 10) {
+        let last_s = if i < 5 {
+            now_s
+        } else {
+            now_s - 1 - (i % 500) as u32
+        };
+        m.insert(
+            i,
+            FailureCount {
+                last_s,
+                ..Default::default()
+            },
+        );
+    }
+    sweep_failures(&m, &next, now_s, |v| v.last_s);
+    assert_eq!(
+        m.len(),
+        5,
+        "only this second's entries survive a flood this large"
+    );
+    // Below the trigger size nothing is swept (amortised: no scan per failure).
+    m.insert(
+        u64::MAX,
+        FailureCount {
+            last_s: 1,
+            ..Default::default()
+        },
+    );
+    sweep_failures(&m, &next, now_s, |v| v.last_s);
+    assert_eq!(m.len(), 6);
+}
