@@ -504,6 +504,17 @@ async fn deliver_one(inner: &Arc<Inner>, p: Pending) {
                 .failed(p.seq, &e.message, e.permanent, now_ms())
                 .map(Some),
         };
+        // Counted under the outbox lock, so a reader who sees the outbox drained also sees
+        // every delivery that drained it.
+        let label = match &r {
+            Ok(None) => Some("delivered"),
+            Ok(Some(AfterFailure::Retry(_))) => Some("retry"),
+            Ok(Some(_)) => Some("dead_letter"),
+            Err(_) => None,
+        };
+        if let Some(label) = label {
+            worker.metrics.delivery(&p.job.destination, label);
+        }
         worker.metrics.set_outbox_depth(outbox.len());
         (r, result)
     })
@@ -513,12 +524,11 @@ async fn deliver_one(inner: &Arc<Inner>, p: Pending) {
         return;
     };
     match (bookkeeping, result) {
-        (Ok(None), _) => inner.metrics.delivery(&dest, "delivered"),
+        (Ok(None), _) => {}
         (Ok(Some(AfterFailure::Retry(at))), Err(e)) => {
-            inner.metrics.delivery(&dest, "retry");
             tracing::warn!(destination = %dest, error = %e, retry_in_ms = at - now_ms(), "delivery failed; will retry");
         }
-        (Ok(Some(_)), _) => inner.metrics.delivery(&dest, "dead_letter"),
+        (Ok(Some(_)), _) => {}
         (Err(e), _) => {
             tracing::error!(destination = %dest, error = %e, "outbox bookkeeping failed")
         }
