@@ -11,7 +11,8 @@
 # RUSTC_BOOTSTRAP=1 lets stable rustc accept the -Z flags cargo-fuzz passes for sanitizer
 # coverage; no nightly is downloaded. Builds go to fuzz/target (git-ignored).
 #
-# The committed seeds in fuzz/corpus/TARGET/ are read, never written: new inputs libFuzzer finds
+# The committed seeds in fuzz/corpus/TARGET/ (seed-*, and regression-*: inputs of crashes that were
+# fixed) are read, never written: new inputs libFuzzer finds
 # go to fuzz/target/corpus/TARGET/, crashes to fuzz/artifacts/TARGET/ (both git-ignored). To
 # replay a crash: `RUSTC_BOOTSTRAP=1 cargo fuzz run TARGET fuzz/artifacts/TARGET/crash-...`
 # (from the repository root); to minimise it: `RUSTC_BOOTSTRAP=1 cargo fuzz tmin TARGET FILE`.

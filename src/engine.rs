@@ -116,6 +116,7 @@ pub fn spawn_api(
             let stats = pipeline.detector.stats();
             metrics.set_accounts_tracked(stats.accounts);
             metrics.set_accounts_evicted(stats.evicted);
+            metrics.set_tenants(stats.tenants, stats.tenants_evicted);
             metrics.set_state_bytes(stats.state_bytes as u64);
         }
     });

@@ -37,6 +37,8 @@ pub struct Metrics {
     latency_quantiles: prometheus::GaugeVec,
     accounts_tracked: IntGauge,
     accounts_evicted: IntCounter,
+    tenants_tracked: IntGauge,
+    tenants_evicted: IntCounter,
     state_bytes: IntGauge,
     checkpoint_duration: Histogram,
     last_checkpoint_seconds: Gauge,
@@ -150,6 +152,16 @@ impl Metrics {
             "Baselines evicted to keep detect.max_accounts (a flood of account names, or growth).",
         )
         .expect("valid");
+        let tenants_tracked = IntGauge::new(
+            "tocsin_tenants_tracked",
+            "Tenants whose shared networks are remembered.",
+        )
+        .expect("valid");
+        let tenants_evicted = IntCounter::new(
+            "tocsin_tenants_evicted_total",
+            "Tenants forgotten to keep the tenant tables within their budget (64 bytes per detect.max_accounts).",
+        )
+        .expect("valid");
         let state_bytes = IntGauge::new(
             "tocsin_state_bytes",
             "Estimated bytes of detection state in memory.",
@@ -177,6 +189,8 @@ impl Metrics {
             Box::new(latency_quantiles.clone()),
             Box::new(accounts_tracked.clone()),
             Box::new(accounts_evicted.clone()),
+            Box::new(tenants_tracked.clone()),
+            Box::new(tenants_evicted.clone()),
             Box::new(state_bytes.clone()),
             Box::new(checkpoint_duration.clone()),
             Box::new(last_checkpoint_seconds.clone()),
@@ -201,6 +215,8 @@ impl Metrics {
             latency_quantiles,
             accounts_tracked,
             accounts_evicted,
+            tenants_tracked,
+            tenants_evicted,
             state_bytes,
             checkpoint_duration,
             last_checkpoint_seconds,
@@ -291,6 +307,16 @@ impl Metrics {
         let now = self.accounts_evicted.get();
         if total > now {
             self.accounts_evicted.inc_by(total - now);
+        }
+    }
+
+    /// Tenants tracked, and the evicted-tenants counter raised to `evicted` (the detector's
+    /// own count since start).
+    pub fn set_tenants(&self, tracked: usize, evicted: u64) {
+        self.tenants_tracked.set(tracked as i64);
+        let now = self.tenants_evicted.get();
+        if evicted > now {
+            self.tenants_evicted.inc_by(evicted - now);
         }
     }
 

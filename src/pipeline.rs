@@ -93,6 +93,47 @@ impl Pipeline {
     ) {
         stats.records += 1;
         let started = self.metrics.as_ref().map(|_| Instant::now());
+        // A panic here is a bug in Tocsin, but the record that triggers it must not stop the
+        // engine (or let a stranger stop it at will): it is refused like a malformed record,
+        // dead-lettered by the caller, counted and logged. Decoding is pure and the detector's
+        // maps do not poison, so the state stays usable.
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.decode_and_process(format, record, now_ms, stats, out, on_skip)
+        }));
+        if caught.is_err() {
+            let rej = Rejection::new(
+                RejectKind::Internal,
+                "Tocsin failed on this record (a bug): please report it with the record",
+            );
+            *stats.rejected.entry(rej.kind).or_default() += 1;
+            if let Some(m) = &self.metrics {
+                m.rejected(rej.kind.as_str());
+            }
+            tracing::error!(
+                format = format.as_str(),
+                bytes = record.len(),
+                "record processing panicked; record refused (a bug: please report it)"
+            );
+            on_skip(Skip::Rejected(&rej));
+        }
+        if let (Some(m), Some(t)) = (&self.metrics, started) {
+            m.observe_latency_ns(t.elapsed().as_nanos() as u64);
+        }
+    }
+
+    fn decode_and_process(
+        &self,
+        format: Format,
+        record: &[u8],
+        now_ms: Option<i64>,
+        stats: &mut RecordStats,
+        out: &mut Vec<Alert>,
+        on_skip: &mut dyn FnMut(Skip<'_>),
+    ) {
+        #[cfg(test)]
+        if record.starts_with(tests::PANIC_MARKER) {
+            panic!("injected by a test");
+        }
         decode::decode(format, record, &mut |r| match r {
             Ok(Decoded::Event(ev)) => {
                 stats.events += 1;
@@ -120,9 +161,6 @@ impl Pipeline {
                 on_skip(Skip::Rejected(&rej));
             }
         });
-        if let (Some(m), Some(t)) = (&self.metrics, started) {
-            m.observe_latency_ns(t.elapsed().as_nanos() as u64);
-        }
     }
 }
 
@@ -172,5 +210,42 @@ impl crate::api::Baselines for Pipeline {
         self.detector
             .feedback(alert, verdict)
             .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records starting with this make `decode_and_process` panic (fault injection).
+    pub(super) const PANIC_MARKER: &[u8] = b"\xffinjected-panic";
+
+    #[test]
+    fn a_record_that_panics_is_refused_and_the_next_one_is_processed() {
+        let pipeline = Pipeline::from_settings(&Settings::default()).expect("default pipeline");
+        let mut stats = RecordStats::default();
+        let mut out = Vec::new();
+        let mut skipped = Vec::new();
+        let good = br#"{"ts":"2025-11-10T09:00:00Z","type":"login","outcome":"success","account":"a","ip":"203.0.113.7"}"#;
+        for record in [PANIC_MARKER, &good[..]] {
+            pipeline.process_record(
+                Format::Native,
+                record,
+                None,
+                &mut stats,
+                &mut out,
+                &mut |s| {
+                    if let Skip::Rejected(r) = s {
+                        skipped.push(r.clone());
+                    }
+                },
+            );
+        }
+        assert_eq!(stats.records, 2);
+        assert_eq!(stats.events, 1, "the record after the panic is processed");
+        assert_eq!(stats.rejected.get(&RejectKind::Internal), Some(&1));
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].kind.as_str(), "internal_error");
+        assert!(skipped[0].detail.contains("bug"));
     }
 }

@@ -227,3 +227,35 @@ fn login_dated_after_2149_does_not_overflow_the_hour_profile() {
     detector.process(&event, &Enriched::default(), now_ms, &mut alerts);
     detector.process(&event, &Enriched::default(), event.ts_ms, &mut alerts);
 }
+
+/// Bug (found by the `decode_vendor` fuzz target, 2026-12-04): an OCSF or ECS operation name
+/// with a multi-byte character (`"Getñtosh"`, `"Télécharger le dossier"`) made the action-hint
+/// word splitter slice inside the character and panic, so one record could stop a worker of
+/// `tocsin run`. Every such record now decodes; the hint reads the ASCII words around it.
+#[test]
+fn operation_name_with_multibyte_characters_decodes_without_panic() {
+    let (record, account) = record_with_event(Format::Ocsf, "api_activity.jsonl");
+    for (operation, expected) in [
+        ("Getñtosh", Some(tocsin::event::Action::Read)),
+        ("Télécharger le dossier", None),
+        (
+            "ÉxportPatientRecords; export",
+            Some(tocsin::event::Action::Export),
+        ),
+        ("導出", None),
+    ] {
+        let mut r = record.clone();
+        r["api"]["operation"] = Value::String(operation.into());
+        let line = serde_json::to_vec(&r).unwrap();
+        let mut seen = Vec::new();
+        decode::decode(Format::Ocsf, &line, &mut |d| match d {
+            Ok(Decoded::Event(e)) => seen.push((e.account.into_owned(), e.action)),
+            other => panic!("{operation}: {other:?}"),
+        });
+        assert_eq!(seen.len(), 1, "{operation}");
+        assert_eq!(seen[0].0, account);
+        if let Some(action) = expected {
+            assert_eq!(seen[0].1, Some(action), "{operation}");
+        }
+    }
+}

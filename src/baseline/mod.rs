@@ -359,6 +359,26 @@ impl TenantState {
         }
     }
 
+    /// Estimated heap bytes of this tenant, its slot in the detector's table included: what
+    /// the detector's tenant budget counts. B-tree nodes hold up to 11 keys and are about
+    /// two-thirds full: 64-byte nodes for the account set, 192-byte ones for the network maps.
+    pub fn approx_bytes(&self) -> usize {
+        const SLOT: usize = 112;
+        let nodes = |n: usize| n.div_ceil(7);
+        SLOT + nodes(self.accounts.len()) * 64
+            + (nodes(self.nets.len()) + nodes(self.asns.len())) * 192
+    }
+
+    /// The last day any of the tenant's networks was used (0 when none is known).
+    pub fn last_day(&self) -> u16 {
+        self.nets
+            .values()
+            .chain(self.asns.values())
+            .map(|n| n.last_day)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// True when the tenant knows this network.
     pub fn net_known(&self, prefix: u32) -> bool {
         self.nets.get(&prefix).is_some_and(NetSeen::known)

@@ -115,7 +115,7 @@ pub struct DetectSettings {
     /// Accounts with a baseline at most (about 0.5 KiB each). When a new account would exceed
     /// it, the least recently active tenth of the budget is evicted (counted in
     /// `tocsin_accounts_evicted_total`), so a flood of made-up account names cannot exhaust
-    /// memory.
+    /// memory. It also sizes the tenant tables (see `Detector::tenant_budget`).
     #[serde(default = "default_max_accounts")]
     pub max_accounts: usize,
 }
@@ -176,49 +176,62 @@ pub struct DetectorStats {
     pub accounts: usize,
     /// Accounts evicted for the `max_accounts` budget since start.
     pub evicted: u64,
+    /// Tenants with shared-network memory.
+    pub tenants: usize,
+    /// Tenants evicted for the tenant-table budget since start.
+    pub tenants_evicted: u64,
     /// Estimated bytes of all detection state (baselines, sessions, failure counters, tenants,
     /// population).
     pub state_bytes: usize,
 }
 
-/// Caps of the failure maps (see [`sweep_failures`]).
+/// Caps of the failure maps (see [`sweep_idle`]).
 const FAILURE_MAP_CAP: usize = 200_000;
-/// A failure map is first swept once it holds this many entries.
-const FAILURE_SWEEP_MIN: usize = 1_024;
+/// How long a failure counter idle for this long is still worth keeping, longest first (seconds):
+/// the failure features look back at most an hour. The last, 0, empties the map.
+const FAILURE_IDLE_S: [i64; 4] = [3600, 600, 1, 0];
+/// A swept map is first swept once it holds this many entries.
+const SWEEP_MIN: usize = 1_024;
 
-/// Drops entries of a failure map that no feature can see any more, once the map has doubled
-/// since its last sweep (`next` holds the size that triggers the next one). The failure
-/// features look back at most an hour, so entries idle for an hour go first; the map then
-/// holds about twice the sources active in the last hour, not `FAILURE_MAP_CAP` stale ones.
-/// If a flood within the hour leaves it at the cap, entries idle for 10 minutes go too, then
-/// all but this second's: the counters of a flood that large are lost rather than memory.
-fn sweep_failures<V>(
+/// Drops the entries of a bounded map that no feature can see any more, once the map has
+/// doubled since its last sweep (`next` holds the size that triggers the next one), so a sweep
+/// costs O(1) per insert, amortised. Entries idle for `idle[0]` (in the unit of `now` and
+/// `last`) go first: the map then holds about twice the keys active in that window, not `cap`
+/// stale ones. If the map is still at `cap` (a flood within the window), entries idle for
+/// `idle[1]` go too, and so on: the state of a flood that large is lost rather than memory.
+/// The last threshold should be 0 (empty the map), so that `cap` is a hard bound.
+fn sweep_idle<V>(
     m: &KeyedMap<V>,
     next: &std::sync::atomic::AtomicUsize,
-    now_s: u32,
-    last_s: impl Fn(&V) -> u32,
+    cap: usize,
+    now: i64,
+    idle: &[i64],
+    last: impl Fn(&V) -> i64,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     if m.len() <= next.load(Relaxed) {
         return;
     }
-    for idle_s in [3600, 600, 1] {
-        m.retain(|_, v| now_s.saturating_sub(last_s(v)) < idle_s);
-        if m.len() < FAILURE_MAP_CAP {
+    for &idle in idle {
+        m.retain(|_, v| now.saturating_sub(last(v)) < idle);
+        if m.len() < cap {
             break;
         }
     }
-    next.store(
-        m.len()
-            .saturating_mul(2)
-            .clamp(FAILURE_SWEEP_MIN, FAILURE_MAP_CAP),
-        Relaxed,
-    );
+    next.store(m.len().saturating_mul(2).clamp(SWEEP_MIN, cap), Relaxed);
 }
-/// Cap of the suppression map; above it, entries older than a day are dropped.
+/// Tenant-table bytes allowed per budgeted account (see [`Detector::tenant_budget`]).
+const TENANT_BYTES_PER_ACCOUNT: usize = 64;
+/// Smallest tenant-table budget: room for the largest tenant many times over.
+const TENANT_BYTES_MIN: usize = 16 << 20;
+/// Cap of the suppression map (see [`sweep_idle`]): windows older than the longest rule's
+/// `suppress` go first, then older than 10 minutes, then all but this second's.
 const SUPPRESS_CAP: usize = 500_000;
-/// Alerts remembered for feedback.
-const MEMO_CAP: usize = 50_000;
+/// Alerts remembered for feedback: as many as the API's default alert history (`[api]
+/// recent_alerts`), since feedback is only taken on an alert still in that history; for older
+/// ones (or after a restart) feedback reads the values from the alert itself. The table is
+/// allocated whole at start (see [`Detector::with_rules`]), so it does not grow with alerts.
+const MEMO_CAP: usize = 10_000;
 /// A session whose login scored at least this is never learned from.
 const RISKY_SESSION: f64 = 0.5;
 /// Distance from which two live sessions are "distant".
@@ -260,17 +273,28 @@ pub struct Detector {
     /// Sizes that trigger the next sweep of the account, pair and source failure maps.
     failure_sweep_at: [std::sync::atomic::AtomicUsize; 3],
     tenants: KeyedMap<TenantState>,
+    /// Estimated bytes of all tenant tables ([`TenantState::approx_bytes`]); see
+    /// [`Detector::tenant_budget`].
+    tenant_bytes: std::sync::atomic::AtomicUsize,
+    /// Tenants evicted for the tenant-table budget since start.
+    tenants_evicted: std::sync::atomic::AtomicU64,
     population: RwLock<Population>,
     /// Display names by (table, key): keys are small structured values, not hashes, so this
     /// map keeps the default hasher.
     names: DashMap<u64, Box<str>>,
     zones: Zones,
     suppress: KeyedMap<i64>,
+    /// Size that triggers the next sweep of `suppress`.
+    suppress_sweep_at: std::sync::atomic::AtomicUsize,
+    /// The longest `suppress` window of any rule: older entries suppress nothing.
+    longest_suppress_ms: i64,
     /// By the xxh3 hash of the alert id, oldest first in the queue: 8-byte keys instead of two
-    /// copies of each id (memory grows with alerts until `MEMO_CAP`).
+    /// copies of each id (allocated whole at start: `MEMO_CAP`).
     memos: Mutex<Memos>,
     /// Held while one thread evicts for the account budget; others skip the sweep.
     evicting: Mutex<()>,
+    /// The same for the tenant budget.
+    evicting_tenants: Mutex<()>,
     /// Accounts evicted for the budget since start.
     evicted: std::sync::atomic::AtomicU64,
 }
@@ -355,6 +379,13 @@ impl Detector {
             .iter()
             .map(|r| kind_mask(r.when.required()))
             .collect();
+        let longest_suppress_ms = rules
+            .rules
+            .iter()
+            .map(|r| r.suppress_ms)
+            .max()
+            .unwrap_or(0)
+            .max(10 * 60_000);
         Detector {
             rules,
             rule_kinds,
@@ -366,15 +397,25 @@ impl Detector {
             pair_failures: KeyedMap::default(),
             source_failures: KeyedMap::default(),
             failure_sweep_at: std::array::from_fn(|_| {
-                std::sync::atomic::AtomicUsize::new(FAILURE_SWEEP_MIN)
+                std::sync::atomic::AtomicUsize::new(SWEEP_MIN)
             }),
             tenants: KeyedMap::default(),
+            tenant_bytes: std::sync::atomic::AtomicUsize::new(0),
+            tenants_evicted: std::sync::atomic::AtomicU64::new(0),
             population: RwLock::new(Population::default()),
             names: DashMap::new(),
             zones: Zones::new(&detect.default_timezone),
             suppress: KeyedMap::default(),
-            memos: Mutex::new((HashMap::default(), VecDeque::new())),
+            suppress_sweep_at: std::sync::atomic::AtomicUsize::new(SWEEP_MIN),
+            longest_suppress_ms,
+            // Twice the cap: a table that keeps deleting and inserting at its cap rehashes in
+            // place only while at most half full; sized so, it never grows after start.
+            memos: Mutex::new((
+                HashMap::with_capacity_and_hasher(2 * MEMO_CAP, Default::default()),
+                VecDeque::with_capacity(MEMO_CAP + 1),
+            )),
             evicting: Mutex::new(()),
+            evicting_tenants: Mutex::new(()),
             evicted: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -888,6 +929,10 @@ impl Detector {
     }
 
     fn suppressed(&self, rule: &str, account: u64, ts_ms: i64, window_ms: i64) -> bool {
+        if window_ms <= 0 {
+            // Nothing to remember for a rule without a suppression window.
+            return false;
+        }
         let key = name_key64(rule) ^ account.rotate_left(29);
         let mut e = self.suppress.entry(key).or_insert(i64::MIN);
         let last = *e;
@@ -900,10 +945,15 @@ impl Detector {
         }
         *e = ts_ms;
         drop(e);
-        if self.suppress.len() > SUPPRESS_CAP {
-            self.suppress
-                .retain(|_, t| ts_ms.saturating_sub(*t) < DAY_MS);
-        }
+        let idle = [self.longest_suppress_ms, 10 * 60_000, 1_000, 0];
+        sweep_idle(
+            &self.suppress,
+            &self.suppress_sweep_at,
+            SUPPRESS_CAP,
+            ts_ms,
+            &idle,
+            |t| *t,
+        );
         false
     }
 
@@ -914,7 +964,14 @@ impl Detector {
             e.recent.add(1.0, now_s, TAU_10M);
             e.last_s = e.last_s.max(now_s);
             drop(e);
-            sweep_failures(m, next, now_s, |v| v.last_s);
+            sweep_idle(
+                m,
+                next,
+                FAILURE_MAP_CAP,
+                now_s.into(),
+                &FAILURE_IDLE_S,
+                |v| v.last_s.into(),
+            );
         };
         bump(&self.account_failures, k.account, at_account);
         if let Some(src) = k.source {
@@ -927,7 +984,14 @@ impl Detector {
                 .entry(src)
                 .or_default()
                 .add(k.account32, now_s);
-            sweep_failures(&self.source_failures, at_source, now_s, |v| v.last_s);
+            sweep_idle(
+                &self.source_failures,
+                at_source,
+                FAILURE_MAP_CAP,
+                now_s.into(),
+                &FAILURE_IDLE_S,
+                |v| v.last_s.into(),
+            );
         }
     }
 
@@ -1138,10 +1202,25 @@ impl Detector {
         drop(a);
 
         if let Some(t) = ev.tenant.as_deref() {
-            self.tenants
-                .entry(name_key64(t))
-                .or_default()
-                .add(k.account32, k.prefix, k.asn, today);
+            let (mut tenant, before) = match self.tenants.entry(name_key64(t)) {
+                dashmap::Entry::Occupied(e) => {
+                    let before = e.get().approx_bytes();
+                    (e.into_ref(), before)
+                }
+                dashmap::Entry::Vacant(e) => (e.insert(TenantState::default()), 0),
+            };
+            tenant.add(k.account32, k.prefix, k.asn, today);
+            let added = tenant.approx_bytes().saturating_sub(before);
+            drop(tenant);
+            if added > 0 {
+                let total = self
+                    .tenant_bytes
+                    .fetch_add(added, std::sync::atomic::Ordering::Relaxed)
+                    + added;
+                if total > self.tenant_budget() {
+                    self.evict_tenants();
+                }
+            }
         }
         self.population.write().add_login(
             k.country,
@@ -1404,22 +1483,64 @@ impl Detector {
         );
     }
 
+    /// Bytes all tenant tables may hold together: [`TENANT_BYTES_PER_ACCOUNT`] per budgeted
+    /// account (a real account adds about 10 bytes to its tenant's account set, and a few
+    /// networks), at least [`TENANT_BYTES_MIN`]. Each tenant's own tables are capped too
+    /// ([`baseline::TENANT_ACCOUNTS`], [`baseline::TENANT_NETS`], [`baseline::TENANT_ASNS`]),
+    /// but a flood of made-up tenant names (each ~600 bytes) would multiply them without this.
+    fn tenant_budget(&self) -> usize {
+        self.settings
+            .max_accounts
+            .saturating_mul(TENANT_BYTES_PER_ACCOUNT)
+            .max(TENANT_BYTES_MIN)
+    }
+
+    /// Brings the tenant tables back under nine tenths of [`Detector::tenant_budget`] by
+    /// evicting the tenants seen the longest ago, the smallest first among those last seen on
+    /// the same day: a flood of made-up tenants, each one account on one network, goes before
+    /// a clinic whose staff signed in today. Counted in `tocsin_tenants_evicted_total`.
+    fn evict_tenants(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(_sweeping) = self.evicting_tenants.try_lock() else {
+            return;
+        };
+        let target = self.tenant_budget() / 10 * 9;
+        let total = self.tenant_bytes.load(Relaxed);
+        if total <= target {
+            return;
+        }
+        let mut by_age: Vec<(u16, usize, u64)> = self
+            .tenants
+            .iter()
+            .map(|t| (t.last_day(), t.approx_bytes(), *t.key()))
+            .collect();
+        by_age.sort_unstable();
+        let (mut freed, mut n) = (0, 0u64);
+        for &(_, _, key) in &by_age {
+            if total - freed <= target {
+                break;
+            }
+            if let Some((_, t)) = self.tenants.remove(&key) {
+                freed += t.approx_bytes();
+                n += 1;
+            }
+        }
+        self.tenant_bytes.fetch_sub(freed.min(total), Relaxed);
+        self.tenants_evicted.fetch_add(n, Relaxed);
+        tracing::warn!(
+            evicted = n,
+            budget = self.tenant_budget(),
+            "tenant budget reached: tenants seen the longest ago evicted"
+        );
+    }
+
     /// Accounts tracked and estimated bytes of state.
     pub fn stats(&self) -> DetectorStats {
         // DashMap entry overhead: key + value + about one control word per slot.
         const ENTRY: usize = 16;
         let per = |n: usize, v: usize| n * (v + ENTRY);
         let accounts = self.accounts.len();
-        let tenants: usize = self
-            .tenants
-            .iter()
-            .map(|t| {
-                t.accounts.len() * 8
-                    + t.nets.len() * (std::mem::size_of::<baseline::NetSeen>() + 8)
-                    + t.asns.len() * (std::mem::size_of::<baseline::NetSeen>() + 8)
-                    + 64
-            })
-            .sum();
+        let tenants = self.tenant_bytes.load(std::sync::atomic::Ordering::Relaxed);
         let names: usize = self.names.iter().map(|n| n.len() + 8 + ENTRY + 16).sum();
         // Per remembered alert: a map slot (key, memo, control byte) and a queue slot.
         let memos = {
@@ -1431,6 +1552,10 @@ impl Detector {
         DetectorStats {
             accounts,
             evicted: self.evicted.load(std::sync::atomic::Ordering::Relaxed),
+            tenants: self.tenants.len(),
+            tenants_evicted: self
+                .tenants_evicted
+                .load(std::sync::atomic::Ordering::Relaxed),
             state_bytes: self.accounts_bytes()
                 + per(self.pending.len(), std::mem::size_of::<PendingSet>())
                 + per(self.sessions.len(), std::mem::size_of::<SessionSet>())
@@ -1558,6 +1683,10 @@ impl Detector {
         fill(&self.pair_failures, snap.pair_failures);
         fill(&self.source_failures, snap.source_failures);
         fill(&self.tenants, snap.tenants);
+        self.tenant_bytes.store(
+            self.tenants.iter().map(|t| t.approx_bytes()).sum(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         fill(&self.suppress, snap.suppress);
         self.names.clear();
         for (k, n) in snap.names {

@@ -678,7 +678,7 @@ fn failure_maps_hold_the_last_hour_not_every_source_ever_seen() {
         let mut out = Vec::new();
         d.process(&ev, &home(), ev.ts_ms, &mut out);
     }
-    let bound = 2 * 360 + FAILURE_SWEEP_MIN;
+    let bound = 2 * 360 + SWEEP_MIN;
     assert!(
         d.source_failures.len() <= bound,
         "{}",
@@ -693,7 +693,7 @@ fn failure_maps_hold_the_last_hour_not_every_source_ever_seen() {
 #[test]
 fn a_failure_flood_within_the_hour_stays_under_the_cap() {
     let m: KeyedMap<FailureCount> = KeyedMap::default();
-    let next = std::sync::atomic::AtomicUsize::new(FAILURE_SWEEP_MIN);
+    let next = std::sync::atomic::AtomicUsize::new(SWEEP_MIN);
     let now_s = 1_000_000u32;
     // Every entry active within the last 10 minutes but the newest second's few.
     for i in 0..(FAILURE_MAP_CAP as u64 + 10) {
@@ -710,7 +710,17 @@ fn a_failure_flood_within_the_hour_stays_under_the_cap() {
             },
         );
     }
-    sweep_failures(&m, &next, now_s, |v| v.last_s);
+    let sweep = |m: &KeyedMap<FailureCount>| {
+        sweep_idle(
+            m,
+            &next,
+            FAILURE_MAP_CAP,
+            now_s.into(),
+            &FAILURE_IDLE_S,
+            |v| v.last_s.into(),
+        )
+    };
+    sweep(&m);
     assert_eq!(
         m.len(),
         5,
@@ -724,6 +734,56 @@ fn a_failure_flood_within_the_hour_stays_under_the_cap() {
             ..Default::default()
         },
     );
-    sweep_failures(&m, &next, now_s, |v| v.last_s);
+    sweep(&m);
     assert_eq!(m.len(), 6);
+}
+
+#[test]
+fn a_flood_within_one_second_empties_the_map_rather_than_pass_the_cap() {
+    let m: KeyedMap<i64> = KeyedMap::default();
+    let next = std::sync::atomic::AtomicUsize::new(SWEEP_MIN);
+    for i in 0..(SUPPRESS_CAP as u64 + 1) {
+        m.insert(i, 7_000);
+    }
+    sweep_idle(
+        &m,
+        &next,
+        SUPPRESS_CAP,
+        7_000,
+        &[3_600_000, 600_000, 1_000, 0],
+        |t| *t,
+    );
+    assert_eq!(m.len(), 0);
+}
+
+/// Bug: the suppression map was trimmed only of windows older than a day, and only once it
+/// passed 500,000 entries. A flood of alerting logins from made-up accounts within a day grew
+/// it without bound, and scanned all of it on every alert past the cap.
+#[test]
+fn suppression_windows_of_a_one_day_flood_stay_under_the_cap() {
+    let (_dir, d) = detector();
+    let start = parse_rfc3339("2025-11-03T00:00:00Z").unwrap();
+    let longest = d.longest_suppress_ms;
+    assert!(
+        longest >= 3_600_000,
+        "the shipped rules suppress for an hour or more"
+    );
+    // One alert a millisecond for made-up accounts: 1.5 × the cap within 13 minutes.
+    let n = SUPPRESS_CAP as u64 * 3 / 2;
+    // Account keys as the detector makes them (hashes of names: the maps do not re-hash).
+    let account = |i: u64| xxh3_64(&i.to_le_bytes());
+    for i in 0..n {
+        assert!(!d.suppressed("r", account(i), start + i as i64 / 1_000, longest));
+        assert!(
+            d.suppress.len() <= SUPPRESS_CAP,
+            "{} entries after {i} alerts",
+            d.suppress.len()
+        );
+    }
+    // A window still open suppresses the repeat.
+    assert!(d.suppressed("r", account(n - 1), start + n as i64 / 1_000, longest));
+    // A rule without a window remembers nothing.
+    let before = d.suppress.len();
+    assert!(!d.suppressed("no_window", 1, start, 0));
+    assert_eq!(d.suppress.len(), before);
 }

@@ -81,9 +81,17 @@ pub struct RecentAlerts {
 impl RecentAlerts {
     /// Keeps at most `capacity` alerts (at least one).
     pub fn new(capacity: usize) -> RecentAlerts {
+        let capacity = capacity.max(1);
+        // Allocated whole at start, so memory does not creep as the history fills: the id
+        // index at twice the capacity, as a table that deletes and inserts at its cap rehashes
+        // in place only while at most half full.
         RecentAlerts {
-            capacity: capacity.max(1),
-            ring: RwLock::new(Ring::default()),
+            capacity,
+            ring: RwLock::new(Ring {
+                entries: VecDeque::with_capacity(capacity + 1),
+                by_id: HashMap::with_capacity_and_hasher(2 * capacity, Default::default()),
+                last_cursor: 0,
+            }),
         }
     }
 

@@ -255,10 +255,13 @@ fn words(s: &str) -> impl Iterator<Item = &str> {
                     || (b[at - 1].is_ascii_uppercase()
                         && b.get(at + 1).is_some_and(u8::is_ascii_lowercase)));
             if boundary || hump {
-                let word = &s[start..at];
+                let from = start;
                 start = if boundary { at + 1 } else { at };
-                if !word.is_empty() {
-                    return Some(word);
+                // Only a non-empty run is sliced: it starts and ends next to ASCII letters or
+                // digits, hence on character boundaries. After a multi-byte character `from`
+                // points inside it, and even an empty slice there would panic.
+                if from < at {
+                    return Some(&s[from..at]);
                 }
             }
         }
@@ -408,6 +411,23 @@ mod tests {
         let w: Vec<_> = words("PDFExport").collect();
         assert_eq!(w, ["PDF", "Export"]);
         assert_eq!(words("").count(), 0);
+    }
+
+    /// Bug (found by the `decode_vendor` fuzz target): a multi-byte character in an operation
+    /// name made `words` slice inside it and panic, so one OCSF or ECS record could stop a
+    /// worker.
+    #[test]
+    fn words_around_multibyte_characters_do_not_panic() {
+        let w: Vec<_> = words("Getñtosh; éxport Fiche_patiënt 導出 PDFExport").collect();
+        assert_eq!(
+            w,
+            ["Get", "tosh", "xport", "Fiche", "pati", "nt", "PDF", "Export"]
+        );
+        assert_eq!(words("é").count(), 0);
+        assert_eq!(words("ñ").count(), 0);
+        assert_eq!(action_hint("Getñtosh"), Some(Action::Read));
+        assert_eq!(action_hint("Télécharger"), None);
+        assert_eq!(action_hint("ÉxportRecords"), None);
     }
 
     #[test]

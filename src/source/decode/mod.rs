@@ -83,6 +83,9 @@ pub enum RejectKind {
     FieldTooLong,
     /// The input could not be read.
     Io,
+    /// Tocsin itself failed on this record (a bug, caught so that one record cannot stop
+    /// the engine): please report it with the dead-lettered record.
+    Internal,
 }
 
 impl RejectKind {
@@ -101,6 +104,7 @@ impl RejectKind {
             RejectKind::BadValue => "bad_value",
             RejectKind::FieldTooLong => "field_too_long",
             RejectKind::Io => "io",
+            RejectKind::Internal => "internal_error",
         }
     }
 }
