@@ -737,9 +737,12 @@ impl Core {
         }
         // Every worker is idle at the barrier: the state reflects exactly `next_offsets`.
         let mut parts = Vec::with_capacity(self.parts.len());
+        // Each part refills the buffer it filled last time (the writer gives them back in part
+        // order), so no buffer grows to the largest part's size.
+        let mut spare = std::mem::take(&mut self.spare).into_iter();
         for (name, part) in &self.parts {
-            let mut bytes = self.spare.pop().unwrap_or_default();
-            bytes.clear();
+            let mut bytes = spare.next().unwrap_or_default();
+            crate::checkpoint::clear_for_reuse(&mut bytes);
             part.write_snapshot(&mut bytes)
                 .map_err(|e| CheckpointError {
                     path: self.store.path(),
