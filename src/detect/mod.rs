@@ -187,8 +187,9 @@ pub struct DetectorStats {
 
 /// Caps of the failure maps (see [`sweep_idle`]).
 const FAILURE_MAP_CAP: usize = 200_000;
-/// How long a failure counter idle for this long is still worth keeping, longest first (seconds):
-/// the failure features look back at most an hour. The last, 0, empties the map.
+/// Idle times after which a failure counter is dropped, longest first (seconds): the failure
+/// features look back at most an hour; the shorter ones apply only at the cap, and the last, 0,
+/// empties the map.
 const FAILURE_IDLE_S: [i64; 4] = [3600, 600, 1, 0];
 /// A swept map is first swept once it holds this many entries.
 const SWEEP_MIN: usize = 1_024;
