@@ -304,20 +304,14 @@ impl Metrics {
 
     /// Raises the evicted-accounts counter to `total` (the detector's own count since start).
     pub fn set_accounts_evicted(&self, total: u64) {
-        let now = self.accounts_evicted.get();
-        if total > now {
-            self.accounts_evicted.inc_by(total - now);
-        }
+        raise_to(&self.accounts_evicted, total);
     }
 
     /// Tenants tracked, and the evicted-tenants counter raised to `evicted` (the detector's
     /// own count since start).
     pub fn set_tenants(&self, tracked: usize, evicted: u64) {
         self.tenants_tracked.set(tracked as i64);
-        let now = self.tenants_evicted.get();
-        if evicted > now {
-            self.tenants_evicted.inc_by(evicted - now);
-        }
+        raise_to(&self.tenants_evicted, evicted);
     }
 
     /// Estimated bytes of detection state in memory.
@@ -351,6 +345,14 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut buf)
             .expect("text encoding of gathered metrics does not fail");
         String::from_utf8(buf).expect("the text format is UTF-8")
+    }
+}
+
+/// Raises a counter that mirrors a running total kept elsewhere (a counter only goes up).
+fn raise_to(counter: &IntCounter, total: u64) {
+    let now = counter.get();
+    if total > now {
+        counter.inc_by(total - now);
     }
 }
 

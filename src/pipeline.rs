@@ -98,69 +98,56 @@ impl Pipeline {
         // dead-lettered by the caller, counted and logged. Decoding is pure and the detector's
         // maps do not poison, so the state stays usable.
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.decode_and_process(format, record, now_ms, stats, out, on_skip)
+            #[cfg(test)]
+            if record.starts_with(tests::PANIC_MARKER) {
+                panic!("injected by a test");
+            }
+            decode::decode(format, record, &mut |r| match r {
+                Ok(Decoded::Event(ev)) => {
+                    stats.events += 1;
+                    let before = out.len();
+                    self.process_event(&ev, now_ms, out);
+                    for a in &out[before..] {
+                        *stats.alerts_by_rule.entry(a.rule.clone()).or_default() += 1;
+                    }
+                    if let Some(m) = &self.metrics {
+                        m.event(ev.kind.as_str(), ev.outcome.map_or("none", |o| o.as_str()));
+                        for a in &out[before..] {
+                            m.alert(&a.rule, a.severity.as_str());
+                        }
+                    }
+                }
+                Ok(Decoded::NotApplicable(why)) => {
+                    stats.not_applicable += 1;
+                    on_skip(Skip::NotApplicable(&why));
+                }
+                Err(rej) => self.refuse(&rej, stats, on_skip),
+            });
         }));
         if caught.is_err() {
-            let rej = Rejection::new(
-                RejectKind::Internal,
-                "Tocsin failed on this record (a bug): please report it with the record",
-            );
-            *stats.rejected.entry(rej.kind).or_default() += 1;
-            if let Some(m) = &self.metrics {
-                m.rejected(rej.kind.as_str());
-            }
             tracing::error!(
                 format = format.as_str(),
                 bytes = record.len(),
                 "record processing panicked; record refused (a bug: please report it)"
             );
-            on_skip(Skip::Rejected(&rej));
+            let rej = Rejection::new(
+                RejectKind::Internal,
+                "Tocsin failed on this record (a bug): please report it with the record",
+            );
+            self.refuse(&rej, stats, on_skip);
         }
         if let (Some(m), Some(t)) = (&self.metrics, started) {
             m.observe_latency_ns(t.elapsed().as_nanos() as u64);
         }
     }
 
-    fn decode_and_process(
-        &self,
-        format: Format,
-        record: &[u8],
-        now_ms: Option<i64>,
-        stats: &mut RecordStats,
-        out: &mut Vec<Alert>,
-        on_skip: &mut dyn FnMut(Skip<'_>),
-    ) {
-        #[cfg(test)]
-        if record.starts_with(tests::PANIC_MARKER) {
-            panic!("injected by a test");
+    /// Counts a refused record and reports it to `on_skip`.
+    fn refuse(&self, rej: &Rejection, stats: &mut RecordStats, on_skip: &mut dyn FnMut(Skip<'_>)) {
+        *stats.rejected.entry(rej.kind).or_default() += 1;
+        if let Some(m) = &self.metrics {
+            m.rejected(rej.kind.as_str());
         }
-        decode::decode(format, record, &mut |r| match r {
-            Ok(Decoded::Event(ev)) => {
-                stats.events += 1;
-                let before = out.len();
-                self.process_event(&ev, now_ms, out);
-                for a in &out[before..] {
-                    *stats.alerts_by_rule.entry(a.rule.clone()).or_default() += 1;
-                }
-                if let Some(m) = &self.metrics {
-                    m.event(ev.kind.as_str(), ev.outcome.map_or("none", |o| o.as_str()));
-                    for a in &out[before..] {
-                        m.alert(&a.rule, a.severity.as_str());
-                    }
-                }
-            }
-            Ok(Decoded::NotApplicable(why)) => {
-                stats.not_applicable += 1;
-                on_skip(Skip::NotApplicable(&why));
-            }
-            Err(rej) => {
-                *stats.rejected.entry(rej.kind).or_default() += 1;
-                if let Some(m) = &self.metrics {
-                    m.rejected(rej.kind.as_str());
-                }
-                on_skip(Skip::Rejected(&rej));
-            }
-        });
+        on_skip(Skip::Rejected(rej));
     }
 }
 
@@ -217,7 +204,7 @@ impl crate::api::Baselines for Pipeline {
 mod tests {
     use super::*;
 
-    /// Records starting with this make `decode_and_process` panic (fault injection).
+    /// Records starting with this make `process_record` panic (fault injection).
     pub(super) const PANIC_MARKER: &[u8] = b"\xffinjected-panic";
 
     #[test]
