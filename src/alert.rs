@@ -1,5 +1,5 @@
 //! The alert: the one object that goes to webhooks, the alerts topic, `replay` output and the API
-//! (CONTRACT §3). Built only when a rule fires, so it owns its strings.
+//! (README.md, "An alert", shows one). Built only when a rule fires, so it owns its strings.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -22,7 +22,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    /// The contract's name.
+    /// The name used in JSON, rule files and configuration.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Low => "low",
@@ -32,7 +32,7 @@ impl Severity {
         }
     }
 
-    /// Parses the contract's name.
+    /// Parses the name used in JSON, rule files and configuration.
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "low" => Severity::Low,
@@ -63,7 +63,7 @@ pub enum ResponseAction {
 }
 
 impl ResponseAction {
-    /// The contract's name.
+    /// The name used in JSON, rule files and configuration.
     pub fn as_str(self) -> &'static str {
         match self {
             ResponseAction::Alert => "alert",
@@ -72,7 +72,7 @@ impl ResponseAction {
         }
     }
 
-    /// Parses the contract's name.
+    /// Parses the name used in JSON, rule files and configuration.
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "alert" => ResponseAction::Alert,
@@ -148,7 +148,7 @@ pub struct Reason {
     pub text: String,
 }
 
-/// An explained detection (CONTRACT §3).
+/// An explained detection (README.md, "An alert", shows one).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// Deterministic id: see [`alert_id`].

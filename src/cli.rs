@@ -1,4 +1,4 @@
-//! The command line (CONTRACT §1): clap types and dispatch. Each command's arguments and code
+//! The command line: clap types and dispatch. Each command's arguments and code
 //! live in `cmd/<command>.rs`; this file only routes.
 
 use std::process::ExitCode;
@@ -16,7 +16,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The commands of CONTRACT §1.
+/// The commands (`tocsin --help`; README.md shows each in use).
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The long-running pipeline: Kafka → detect → respond, plus the HTTP API.

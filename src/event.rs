@@ -3,7 +3,7 @@
 //! Decoders (`source::decode`) produce an [`Event`] that borrows from the input buffer wherever
 //! the input needs no unescaping, so the hot path allocates nothing for a typical line. Everything
 //! downstream (enrichment, baselines, detection) reads `&Event`. [`Event::write_json`] writes the
-//! native schema of CONTRACT §2 back out (used by `tocsin decode` and `tocsin gen`).
+//! native schema (README.md, "Events in Kafka") back out (used by `tocsin decode` and `tocsin gen`).
 
 use std::borrow::Cow;
 use std::io::Write;

@@ -15,7 +15,7 @@
 //! | [`detect`] | features, the risk score, the rule language |
 //! | [`engine`] | what `run` and `demo` share around the pipeline: checkpoint parts, responder, API |
 //! | [`pipeline`] | decode → enrich → detect → guard, shared by every command |
-//! | [`alert`] | the alert object of CONTRACT §3 and its deterministic id |
+//! | [`alert`] | the alert object (README.md, "An alert") and its deterministic id |
 //! | [`checkpoint`] | durable snapshots of the state with the source offsets they reflect |
 //! | [`respond`] | webhooks, revocation, the durable outbox, the blast-radius guard |
 //! | [`api`] | the HTTP API (axum) |

@@ -343,7 +343,7 @@ pub struct SinksSettings {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WebhookFormat {
-    /// The alert object of CONTRACT §3.
+    /// The alert object as `replay` prints it (README.md, "An alert").
     #[default]
     Json,
     /// OCSF Detection Finding (class 2004).
@@ -667,7 +667,7 @@ mod tests {
     }
 
     #[test]
-    fn contract_keys_parse() {
+    fn documented_keys_parse() {
         let s = Settings::parse(
             r#"
 [geoip]

@@ -1,4 +1,4 @@
-//! Bearer tokens and roles (CONTRACT §5). Tokens are configured as SHA-256 hashes (or read from
+//! Bearer tokens and roles (see README.md). Tokens are configured as SHA-256 hashes (or read from
 //! an environment variable and hashed at load), so the configuration never holds a usable
 //! secret; a presented token is hashed and compared to every configured hash in constant time.
 //! Tokens never appear in logs; the token's configured `name` does.

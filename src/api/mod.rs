@@ -1,4 +1,4 @@
-//! The HTTP API (CONTRACT §5), on axum: the revocation stream and check for the SaaS's
+//! The HTTP API (README.md, "The API"), on axum: the revocation stream and check for the SaaS's
 //! enforcement points, manual revoke and lift, the recent alerts, analyst feedback, the
 //! account view, Prometheus metrics and health.
 //!

@@ -1,4 +1,4 @@
-//! The route handlers. Each maps one CONTRACT §5 route onto the responder's stores.
+//! The route handlers. Each maps one API route (README.md, "The API") onto the responder's stores.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Behavioural state (issue 3): per-account baselines, open sessions, authentication failures,
+//! Behavioural state: per-account baselines, open sessions, authentication failures,
 //! tenant-shared networks, population frequencies. Pure code: every update takes the event time,
 //! nothing here knows about tokio, Kafka or the clock.
 //!

@@ -1,4 +1,4 @@
-//! `tocsin eval --truth FILE ALERTS [--json]`: backtests alerts (JSON lines, CONTRACT §3, as
+//! `tocsin eval --truth FILE ALERTS [--json]`: backtests alerts (JSON lines, as
 //! `tocsin replay` writes them) against the ground truth of `tocsin gen`. The scoring is
 //! [`crate::eval::evaluate`]; this reads the files and prints.
 

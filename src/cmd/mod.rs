@@ -47,10 +47,3 @@ impl<E: Into<anyhow::Error>> From<E> for CmdError {
 
 /// What a command returns.
 pub type CmdResult = Result<std::process::ExitCode, CmdError>;
-
-/// The answer of a command that is not built yet: a clear message and exit 2.
-pub fn not_yet(command: &str, issue: u32) -> CmdResult {
-    Err(CmdError::Usage(format!(
-        "`tocsin {command}` is not available in this version yet (tracked in issue {issue})"
-    )))
-}

@@ -1,4 +1,4 @@
-//! `tocsin run`: the long-running pipeline over Kafka (CONTRACT §1).
+//! `tocsin run`: the long-running pipeline over Kafka.
 //!
 //! Loads the configuration, builds the [`Pipeline`], restores the checkpoint and consumes until
 //! SIGTERM or SIGINT; then it stops consuming, lets the workers drain, writes a checkpoint,

@@ -134,7 +134,7 @@ async fn soc_hook(State(soc): State<Arc<Soc>>, headers: HeaderMap, body: Bytes) 
     }
 }
 
-/// The body of the engine's outbound revocation call (CONTRACT §4).
+/// The body of the engine's outbound revocation call (README.md, "Responses").
 #[derive(Debug, Deserialize)]
 struct RevokeRequest {
     account: String,

@@ -1,4 +1,4 @@
-//! Explanations: turns a fired rule and the event's features into the alert of CONTRACT §3,
+//! Explanations: turns a fired rule and the event's features into the alert ([`crate::alert`]),
 //! with `reasons` that always carry numbers (the value, the account's usual values with shares
 //! and counts, distances, speeds, ratios, and the risk term's weight).
 //!

@@ -1,4 +1,4 @@
-//! Detection (issue 3): for each event, read the account's baseline, compute the features
+//! Detection: for each event, read the account's baseline, compute the features
 //! ([`features`]) and the login risk ([`risk`]), evaluate the rules ([`rules`]), build explained
 //! alerts ([`explain`]), then learn from the event ([`crate::baseline`]).
 //!

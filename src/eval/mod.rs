@@ -1,4 +1,4 @@
-//! Backtesting (`tocsin eval`, issue 4): how well a set of alerts covers the labelled attacks of
+//! Backtesting (`tocsin eval`): how well a set of alerts covers the labelled attacks of
 //! a generated run, how fast, how many records the attacker read before a revocation cut them
 //! off, and how much honest traffic was alerted or revoked. Pure: [`evaluate`] takes the truth
 //! and the alerts and returns an [`EvalReport`]; the command only reads files and prints.

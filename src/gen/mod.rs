@@ -1,4 +1,4 @@
-//! Realistic synthetic traffic with labelled attacks (`tocsin gen`, issue 4).
+//! Realistic synthetic traffic with labelled attacks (`tocsin gen`).
 //!
 //! [`generate`] builds a population of tenants and accounts ([`population`]), then plays the
 //! run day by day: each account's sessions for the day (logins with the odd typo, MFA, record

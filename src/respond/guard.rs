@@ -1,5 +1,5 @@
 //! The blast-radius guard: caps *automatic* revocations so that a detection bug, a bad rule or
-//! an attacker provoking alerts cannot log out a whole customer base (CONTRACT §4).
+//! an attacker provoking alerts cannot log out a whole customer base (README.md, "Responses").
 //!
 //! Two sliding windows in event time (`now_ms`, so replay is deterministic): revocations admitted
 //! in the last minute across all tenants, and per tenant in the last hour. An alert whose

@@ -1,4 +1,4 @@
-//! Responding to alerts (CONTRACT §4): the [`Responder`] records each alert for the API, applies
+//! Responding to alerts: the [`Responder`] records each alert for the API, applies
 //! the revocation it asks for to the [`RevocationStore`], and queues webhook deliveries and the
 //! outbound revocation call in the durable [`Outbox`]; tokio tasks deliver from there.
 //!

@@ -1,6 +1,6 @@
 //! The durable outbox: every webhook delivery and outbound revocation call waits here, on disk,
 //! until the receiver takes it or the retry budget is spent (then it goes to
-//! `dead-letter.jsonl` with the last error). Nothing is dropped silently (CONTRACT §4).
+//! `dead-letter.jsonl` with the last error). Nothing is dropped silently.
 //!
 //! The file `outbox.jsonl` in the state directory is an append-only log of records: `enqueue`
 //! (fsynced before [`Outbox::enqueue`] returns, so an accepted delivery survives a crash),

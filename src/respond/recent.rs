@@ -34,7 +34,7 @@ impl RecentAlert {
         &self.account
     }
 
-    /// The alert as CONTRACT §3 JSON, exactly as it was raised.
+    /// The alert as JSON ([`Alert::to_json`]), exactly as it was raised.
     pub fn json(&self) -> &RawValue {
         &self.json
     }

@@ -38,7 +38,7 @@ pub enum Scope {
 }
 
 impl Scope {
-    /// The contract's name.
+    /// The name used in JSON (the API, the outbound call).
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Session => "session",
@@ -47,7 +47,7 @@ impl Scope {
     }
 }
 
-/// One revocation (CONTRACT §5 item, plus `cursor` and `lifted_at`).
+/// One revocation (as the API serves it, README.md "The API", plus `cursor` and `lifted_at`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Revocation {
     /// Deterministic: see [`revocation_id`].
@@ -92,7 +92,7 @@ impl Revocation {
         }
     }
 
-    /// The body of the outbound call to the operator (CONTRACT §4).
+    /// The body of the outbound call to the operator (README.md, "Responses").
     pub fn outbound_body(&self) -> String {
         serde_json::json!({
             "account": self.account,

@@ -1,5 +1,5 @@
 //! Alert webhooks: one [`WebhookSink`] per `[[sinks.webhook]]`. It decides which alerts a
-//! destination wants (`min_severity`), renders the body once (`json`: the CONTRACT §3 alert;
+//! destination wants (`min_severity`), renders the body once (`json`: the alert object;
 //! `ocsf`: an OCSF Detection Finding, class 2004; `slack`: a readable message), and sends it
 //! signed per the Standard Webhooks convention. Retrying is the outbox's business: this module
 //! only says whether a failure is worth retrying.

@@ -1136,7 +1136,7 @@ impl From<&KafkaSettings> for OutputTopics {
     }
 }
 
-/// A revocation as produced to the revocations topic (the fields of CONTRACT §4's outbound call,
+/// A revocation as produced to the revocations topic (the fields of the outbound revocation call,
 /// plus an id derived from the alert's, so a re-emitted revocation has the same id).
 #[derive(Serialize)]
 struct RevocationRecord<'a> {

@@ -1,4 +1,4 @@
-//! The rule language and rule files (CONTRACT §6, `rules/README.md`).
+//! The rule language and rule files (documented for rule authors in `rules/README.md`).
 //!
 //! A rule's `when` is a small typed expression over the feature catalog. It is parsed
 //! (`syntax`), type-checked and compiled once at load ([`expr`]) into a flat program that

@@ -1,8 +1,8 @@
 //! Decoders: bytes of one input record → normalised [`Event`], or a precise [`Rejection`].
 //!
-//! `native` is the schema of CONTRACT §2; the others map vendors' sign-in logs onto it. A record
-//! that is well-formed but describes something Tocsin does not model (a vendor's admin event, say)
-//! is [`Decoded::NotApplicable`]: counted apart from malformed input.
+//! `native` is Tocsin's own schema (README.md, "Events in Kafka"); the others map vendors' sign-in
+//! logs onto it. A record that is well-formed but describes something Tocsin does not model (a
+//! vendor's admin event, say) is [`Decoded::NotApplicable`]: counted apart from malformed input.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -27,7 +27,7 @@ pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
-    /// Tocsin's native schema (CONTRACT §2).
+    /// Tocsin's native schema (README.md, "Events in Kafka").
     #[default]
     Native,
     /// OCSF Authentication (3002) and API Activity (6003).

@@ -1,4 +1,4 @@
-//! The native schema (CONTRACT §2): one JSON object per line or message → [`Event`].
+//! The native schema (see README.md): one JSON object per line or message → [`Event`].
 //!
 //! This is the hot path's first stage, so a line is parsed once by serde_json into a fixed table
 //! of borrowed raw values (one slot per known field, no map, no `serde_json::Value`), and each
