@@ -3,7 +3,8 @@
 //! Decoders (`source::decode`) produce an [`Event`] that borrows from the input buffer wherever
 //! the input needs no unescaping, so the hot path allocates nothing for a typical line. Everything
 //! downstream (enrichment, baselines, detection) reads `&Event`. [`Event::write_json`] writes the
-//! native schema (README.md, "Events in Kafka") back out (used by `tocsin decode` and `tocsin gen`).
+//! native schema (README.md, "Events in Kafka") back out (used by `tocsin decode` and `tocsin
+//! gen`). The input [`Format`] names are here too: configuration refers to them as plain values.
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -12,6 +13,40 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::timefmt;
+
+/// Input formats, chosen per source (`format = ...`) or per replay (`--format`); each has its
+/// decoder in `source::decode`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// Tocsin's native schema (README.md, "Events in Kafka").
+    #[default]
+    Native,
+    /// OCSF Authentication (3002) and API Activity (6003).
+    Ocsf,
+    /// Elastic Common Schema.
+    Ecs,
+    /// Okta System Log.
+    Okta,
+    /// Microsoft Entra ID sign-in logs (Graph or Azure Monitor shape).
+    Entra,
+    /// AWS CloudTrail `ConsoleLogin`.
+    Cloudtrail,
+}
+
+impl Format {
+    /// The configuration name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Native => "native",
+            Format::Ocsf => "ocsf",
+            Format::Ecs => "ecs",
+            Format::Okta => "okta",
+            Format::Entra => "entra",
+            Format::Cloudtrail => "cloudtrail",
+        }
+    }
+}
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

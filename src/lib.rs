@@ -22,7 +22,7 @@
 //! | [`metrics`] | every Prometheus metric, named in one place |
 //! | [`gen`] | realistic synthetic traffic with labelled attacks |
 //! | [`eval`] | precision, recall and latency of alerts against ground truth |
-//! | [`settings`] | the TOML configuration |
+//! | [`settings`] | the TOML configuration, every section of it; a leaf that imports no stage |
 //! | [`demo`] | `tocsin demo`: the whole system on loopback, playing a day with a takeover |
 //! | [`cli`], [`cmd`] | the command line |
 //!

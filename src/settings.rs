@@ -3,6 +3,11 @@
 //! Unknown keys are rejected (`deny_unknown_fields`), errors name the file and the key, and any
 //! secret may come from an environment variable instead (`*_env = "VAR"`). Hot code never sees
 //! this module: commands turn [`Settings`] into the typed parts each stage needs.
+//!
+//! Every section lives here, with its defaults, and this module is a leaf: it imports only value
+//! types (`alert::Severity`, `event::Format`), never a stage. The stages read their section from
+//! here (`detect` its [`DetectSettings`], the outbox its [`OutboxSettings`]), so configuration
+//! and code cannot import each other in a circle.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -11,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::alert::Severity;
-use crate::source::decode::Format;
+use crate::event::Format;
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -40,10 +45,10 @@ pub struct Settings {
     pub revocation: RevocationSettings,
     /// Detection tuning.
     #[serde(default)]
-    pub detect: crate::detect::DetectSettings,
+    pub detect: DetectSettings,
     /// Bounds and retry schedule of the durable delivery outbox.
     #[serde(default)]
-    pub outbox: crate::respond::outbox::OutboxSettings,
+    pub outbox: OutboxSettings,
 }
 
 /// `[geoip]`
@@ -433,6 +438,104 @@ fn default_ttl() -> u64 {
     86_400
 }
 
+/// `[detect]`: detection tuning.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectSettings {
+    /// Trusted successful logins before an account leaves learning (scored on population
+    /// priors until then; `account.learning` in rules).
+    #[serde(default = "default_learning_logins")]
+    pub learning_logins: u32,
+    /// IANA time zone for accounts whose usual place has none (hour-of-day features).
+    #[serde(default = "default_timezone")]
+    pub default_timezone: String,
+    /// Accounts with a baseline at most (about 0.5 KiB each). When a new account would exceed
+    /// it, the least recently active tenth of the budget is evicted (counted in
+    /// `tocsin_accounts_evicted_total`), so a flood of made-up account names cannot exhaust
+    /// memory. It also sizes the tenant tables (see `detect::Detector::tenant_budget`).
+    #[serde(default = "default_max_accounts")]
+    pub max_accounts: usize,
+}
+
+impl Default for DetectSettings {
+    fn default() -> Self {
+        DetectSettings {
+            learning_logins: default_learning_logins(),
+            default_timezone: default_timezone(),
+            max_accounts: default_max_accounts(),
+        }
+    }
+}
+
+fn default_max_accounts() -> usize {
+    1_000_000
+}
+
+fn default_learning_logins() -> u32 {
+    5
+}
+
+fn default_timezone() -> String {
+    "Europe/Paris".into()
+}
+
+/// `[outbox]`: bounds and retry schedule of the durable outbox.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// Deliveries kept at most; beyond, new ones are refused (and counted, and logged).
+    #[serde(default = "default_max_entries")]
+    pub max_entries: usize,
+    /// Bytes of request bodies kept at most.
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: u64,
+    /// Delay before the first retry, milliseconds; doubles on each failure.
+    #[serde(default = "default_backoff_initial_ms")]
+    pub backoff_initial_ms: u64,
+    /// Longest delay between retries, milliseconds.
+    #[serde(default = "default_backoff_max_ms")]
+    pub backoff_max_ms: u64,
+    /// Attempts of the outbound revocation call before it is dead-lettered (webhooks set
+    /// their own `max_attempts`).
+    #[serde(default = "default_revocation_attempts")]
+    pub revocation_max_attempts: u32,
+    /// Deliveries in flight at once, all destinations together.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        OutboxSettings {
+            max_entries: default_max_entries(),
+            max_bytes: default_max_bytes(),
+            backoff_initial_ms: default_backoff_initial_ms(),
+            backoff_max_ms: default_backoff_max_ms(),
+            revocation_max_attempts: default_revocation_attempts(),
+            concurrency: default_concurrency(),
+        }
+    }
+}
+
+fn default_max_entries() -> usize {
+    100_000
+}
+fn default_max_bytes() -> u64 {
+    256 * 1024 * 1024
+}
+fn default_backoff_initial_ms() -> u64 {
+    1_000
+}
+fn default_backoff_max_ms() -> u64 {
+    300_000
+}
+fn default_revocation_attempts() -> u32 {
+    20
+}
+fn default_concurrency() -> usize {
+    16
+}
+
 /// A secret written in the configuration file: a webhook signing secret, a token's hash, a
 /// header value. `Debug` and `Display` print `<redacted>`; there is no `Serialize`, so settings
 /// cannot be written back out with it by accident; a value of the wrong type is refused without
@@ -580,9 +683,9 @@ impl Settings {
                 message: format!("{line}{}", e.message()),
             }
         })?;
-        s.validate().map_err(|message| ConfigError {
+        s.validate().map_err(|e| ConfigError {
             file: file.to_string(),
-            message,
+            message: e.to_string(),
         })?;
         Ok(s)
     }
@@ -596,19 +699,25 @@ impl Settings {
         }
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// The checks a parse cannot make: ranges, pairs of keys that go together, one of two.
+    fn validate(&self) -> Result<(), InvalidSettings> {
         if !(1..=MAX_RECENT_ALERTS).contains(&self.api.recent_alerts) {
-            return Err(format!(
-                "api.recent_alerts: {} is out of range 1..={MAX_RECENT_ALERTS}",
-                self.api.recent_alerts
+            return Err(InvalidSettings::RecentAlertsOutOfRange(
+                self.api.recent_alerts,
             ));
         }
         match (&self.api.tls_cert, &self.api.tls_key) {
             (Some(_), None) => {
-                return Err("api.tls_key: missing; `tls_cert` is set, and TLS needs both".into())
+                return Err(InvalidSettings::HalfTls {
+                    missing: "tls_key",
+                    set: "tls_cert",
+                })
             }
             (None, Some(_)) => {
-                return Err("api.tls_cert: missing; `tls_key` is set, and TLS needs both".into())
+                return Err(InvalidSettings::HalfTls {
+                    missing: "tls_cert",
+                    set: "tls_key",
+                })
             }
             _ => {}
         }
@@ -617,40 +726,80 @@ impl Settings {
                 (Some(h), None) => {
                     let h = h.expose();
                     if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-                        return Err(format!("api.tokens[{i}].sha256: expected 64 hex digits"));
+                        return Err(InvalidSettings::TokenHashNotHex(i));
                     }
                 }
                 (None, Some(_)) => {}
-                _ => {
-                    return Err(format!(
-                        "api.tokens[{i}]: set exactly one of `sha256` or `token_env`"
-                    ))
-                }
+                _ => return Err(InvalidSettings::TokenSecretSource(i)),
             }
         }
         for (i, w) in self.sinks.webhook.iter().enumerate() {
             if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
-                return Err(format!("sinks.webhook[{i}].url: expected an http(s) URL"));
+                return Err(InvalidSettings::WebhookUrlNotHttp(i));
             }
             if w.secret.is_some() && w.secret_env.is_some() {
-                return Err(format!(
-                    "sinks.webhook[{i}]: set `secret` or `secret_env`, not both"
-                ));
+                return Err(InvalidSettings::WebhookSecretTwice(i));
             }
         }
         if let Some(k) = &self.source.kafka {
             if k.topics.is_empty() {
-                return Err("source.kafka.topics: at least one topic is needed".into());
+                return Err(InvalidSettings::NoKafkaTopic);
             }
         }
         Ok(())
     }
 }
 
+/// Settings that parse but cannot be used together. Each message starts with the key at fault
+/// and never quotes a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidSettings {
+    /// `[api] recent_alerts` outside `1..=MAX_RECENT_ALERTS`.
+    #[error("api.recent_alerts: {0} is out of range 1..={MAX_RECENT_ALERTS}")]
+    RecentAlertsOutOfRange(usize),
+    /// One of `[api] tls_cert` and `tls_key` without the other.
+    #[error("api.{missing}: missing; `{set}` is set, and TLS needs both")]
+    HalfTls {
+        /// The key that is absent.
+        missing: &'static str,
+        /// The key that is set.
+        set: &'static str,
+    },
+    /// `[[api.tokens]] sha256` (entry number given) is not 64 hex digits.
+    #[error("api.tokens[{0}].sha256: expected 64 hex digits")]
+    TokenHashNotHex(usize),
+    /// A token (entry number given) with both or neither of `sha256` and `token_env`.
+    #[error("api.tokens[{0}]: set exactly one of `sha256` or `token_env`")]
+    TokenSecretSource(usize),
+    /// A webhook (entry number given) whose URL is not http(s).
+    #[error("sinks.webhook[{0}].url: expected an http(s) URL")]
+    WebhookUrlNotHttp(usize),
+    /// A webhook (entry number given) with both `secret` and `secret_env`.
+    #[error("sinks.webhook[{0}]: set `secret` or `secret_env`, not both")]
+    WebhookSecretTwice(usize),
+    /// `[source.kafka]` without a topic.
+    #[error("source.kafka.topics: at least one topic is needed")]
+    NoKafkaTopic,
+}
+
+/// A `*_env` key names an environment variable that is not set (or not UTF-8). The message
+/// names the key and the variable, never a value.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: environment variable {var} is not set")]
+pub struct MissingEnvVar {
+    /// The configuration key, as the caller names it (`revocation.token_env`, ...).
+    pub key: String,
+    /// The variable it names.
+    pub var: String,
+}
+
 /// Reads a secret from the environment variable named by a `*_env` key; the error names the key,
 /// never the value.
-pub fn secret_from_env(key: &str, var: &str) -> Result<String, String> {
-    std::env::var(var).map_err(|_| format!("{key}: environment variable {var} is not set"))
+pub fn secret_from_env(key: &str, var: &str) -> Result<String, MissingEnvVar> {
+    std::env::var(var).map_err(|_| MissingEnvVar {
+        key: key.to_string(),
+        var: var.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -53,7 +53,8 @@ impl Tokens {
                         .map_err(|_| err("sha256: expected 64 hex digits".into()))?
                 }
                 (None, Some(var)) => {
-                    let token = secret_from_env("token_env", var).map_err(err)?;
+                    let token =
+                        secret_from_env("token_env", var).map_err(|e| err(e.to_string()))?;
                     if token.is_empty() {
                         return Err(err(format!("token_env: {var} is empty")));
                     }

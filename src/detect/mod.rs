@@ -51,6 +51,9 @@ pub mod risk;
 pub mod rule_tests;
 pub mod rules;
 
+/// `[detect]` lives with the rest of the configuration; re-exported where it is used.
+pub use crate::settings::DetectSettings;
+
 use explain::{Evidence, NameTable};
 use features::{EventFeatures, F, FEATURES};
 use risk::{LoginKeys, RiskScore};
@@ -99,47 +102,6 @@ impl Hasher for PreHashed {
     fn write_u64(&mut self, v: u64) {
         self.0 = v;
     }
-}
-
-/// `[detect]`: detection tuning.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DetectSettings {
-    /// Trusted successful logins before an account leaves learning (scored on population
-    /// priors until then; `account.learning` in rules).
-    #[serde(default = "default_learning_logins")]
-    pub learning_logins: u32,
-    /// IANA time zone for accounts whose usual place has none (hour-of-day features).
-    #[serde(default = "default_timezone")]
-    pub default_timezone: String,
-    /// Accounts with a baseline at most (about 0.5 KiB each). When a new account would exceed
-    /// it, the least recently active tenth of the budget is evicted (counted in
-    /// `tocsin_accounts_evicted_total`), so a flood of made-up account names cannot exhaust
-    /// memory. It also sizes the tenant tables (see `Detector::tenant_budget`).
-    #[serde(default = "default_max_accounts")]
-    pub max_accounts: usize,
-}
-
-impl Default for DetectSettings {
-    fn default() -> Self {
-        DetectSettings {
-            learning_logins: default_learning_logins(),
-            default_timezone: default_timezone(),
-            max_accounts: default_max_accounts(),
-        }
-    }
-}
-
-fn default_max_accounts() -> usize {
-    1_000_000
-}
-
-fn default_learning_logins() -> u32 {
-    5
-}
-
-fn default_timezone() -> String {
-    "Europe/Paris".into()
 }
 
 /// Detection that cannot start (bad rules).

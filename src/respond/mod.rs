@@ -160,7 +160,7 @@ impl Responder {
                 bearer: match &settings.revocation.token_env {
                     Some(var) => Some(
                         secret_from_env("revocation.token_env", var)
-                            .map_err(RespondError::Revocation)?,
+                            .map_err(|e| RespondError::Revocation(e.to_string()))?,
                     ),
                     None => None,
                 },

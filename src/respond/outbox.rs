@@ -22,67 +22,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// `[outbox]` lives with the rest of the configuration; re-exported where it is used.
+pub use crate::settings::OutboxSettings;
+
 /// The outbox file's name inside the state directory.
 pub const OUTBOX_FILE: &str = "outbox.jsonl";
 /// The dead-letter file's name inside the state directory.
 pub const DEAD_LETTER_FILE: &str = "dead-letter.jsonl";
-
-/// `[outbox]`: bounds and retry schedule of the durable outbox.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OutboxSettings {
-    /// Deliveries kept at most; beyond, new ones are refused (and counted, and logged).
-    #[serde(default = "default_max_entries")]
-    pub max_entries: usize,
-    /// Bytes of request bodies kept at most.
-    #[serde(default = "default_max_bytes")]
-    pub max_bytes: u64,
-    /// Delay before the first retry, milliseconds; doubles on each failure.
-    #[serde(default = "default_backoff_initial_ms")]
-    pub backoff_initial_ms: u64,
-    /// Longest delay between retries, milliseconds.
-    #[serde(default = "default_backoff_max_ms")]
-    pub backoff_max_ms: u64,
-    /// Attempts of the outbound revocation call before it is dead-lettered (webhooks set
-    /// their own `max_attempts`).
-    #[serde(default = "default_revocation_attempts")]
-    pub revocation_max_attempts: u32,
-    /// Deliveries in flight at once, all destinations together.
-    #[serde(default = "default_concurrency")]
-    pub concurrency: usize,
-}
-
-impl Default for OutboxSettings {
-    fn default() -> Self {
-        OutboxSettings {
-            max_entries: default_max_entries(),
-            max_bytes: default_max_bytes(),
-            backoff_initial_ms: default_backoff_initial_ms(),
-            backoff_max_ms: default_backoff_max_ms(),
-            revocation_max_attempts: default_revocation_attempts(),
-            concurrency: default_concurrency(),
-        }
-    }
-}
-
-fn default_max_entries() -> usize {
-    100_000
-}
-fn default_max_bytes() -> u64 {
-    256 * 1024 * 1024
-}
-fn default_backoff_initial_ms() -> u64 {
-    1_000
-}
-fn default_backoff_max_ms() -> u64 {
-    300_000
-}
-fn default_revocation_attempts() -> u32 {
-    20
-}
-fn default_concurrency() -> usize {
-    16
-}
 
 /// One request to make: where, with which stable delivery id, and the body.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -98,7 +98,7 @@ impl WebhookSink {
         let secret = match (&s.secret, &s.secret_env) {
             (Some(v), _) => Some(decode_secret(v.expose())),
             (None, Some(var)) => Some(decode_secret(
-                &secret_from_env("secret_env", var).map_err(err)?,
+                &secret_from_env("secret_env", var).map_err(|e| err(e.to_string()))?,
             )),
             (None, None) => None,
         };

@@ -432,7 +432,7 @@ impl KafkaSource {
         }
         if let Some(var) = &self.settings.sasl_password_env {
             let pw = secret_from_env("source.kafka.sasl_password_env", var)
-                .map_err(KafkaSourceError::Config)?;
+                .map_err(|e| KafkaSourceError::Config(e.to_string()))?;
             c.set("sasl.password", pw);
         }
         Ok(c)

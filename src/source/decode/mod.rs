@@ -7,8 +7,6 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::Deserialize;
-
 use crate::event::Event;
 
 pub mod cloudtrail;
@@ -23,38 +21,8 @@ pub mod okta;
 /// The longest record accepted, in bytes (a line, a Kafka message, or one element of a document).
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 
-/// Input formats, chosen per source (`format = ...`) or per replay (`--format`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Format {
-    /// Tocsin's native schema (README.md, "Events in Kafka").
-    #[default]
-    Native,
-    /// OCSF Authentication (3002) and API Activity (6003).
-    Ocsf,
-    /// Elastic Common Schema.
-    Ecs,
-    /// Okta System Log.
-    Okta,
-    /// Microsoft Entra ID sign-in logs (Graph or Azure Monitor shape).
-    Entra,
-    /// AWS CloudTrail `ConsoleLogin`.
-    Cloudtrail,
-}
-
-impl Format {
-    /// The configuration name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Native => "native",
-            Format::Ocsf => "ocsf",
-            Format::Ecs => "ecs",
-            Format::Okta => "okta",
-            Format::Entra => "entra",
-            Format::Cloudtrail => "cloudtrail",
-        }
-    }
-}
+/// The input formats are a plain value (configuration names them): they live with the event.
+pub use crate::event::Format;
 
 /// Why a record was refused. Stable names: they are metric labels and summary keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
