@@ -24,7 +24,7 @@
 //! | [`eval`] | precision, recall and latency of alerts against ground truth |
 //! | [`settings`] | the TOML configuration, every section of it; a leaf that imports no stage |
 //! | [`demo`] | `tocsin demo`: the whole system on loopback, playing a day with a takeover |
-//! | [`cli`], [`cmd`] | the command line |
+//! | [`cli`], [`cmd`] | the command line; `cmd::rules::fixtures` runs the rule fixtures |
 //!
 //! `event`, `enrich`, `baseline` and `detect` know nothing of tokio, Kafka or HTTP: they take
 //! `now` as an argument, so tests and benches need no runtime.

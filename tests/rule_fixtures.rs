@@ -1,9 +1,9 @@
-//! Runs every rule fixture under `rules/tests/` (see `detect::rule_tests`) against the shipped
+//! Runs every rule fixture under `rules/tests/` (see `cmd::rules::fixtures`) against the shipped
 //! rules, with the fixture GeoIP databases of `testdata/geo/`.
 
 use std::path::Path;
 
-use tocsin::detect::rule_tests::run_rule_tests;
+use tocsin::cmd::rules::fixtures::run_rule_tests;
 use tocsin::settings::GeoipSettings;
 
 #[test]

@@ -48,7 +48,6 @@ use crate::timefmt::{hour_of_week, DAY_MS};
 pub mod explain;
 pub mod features;
 pub mod risk;
-pub mod rule_tests;
 pub mod rules;
 
 /// `[detect]` lives with the rest of the configuration; re-exported where it is used.

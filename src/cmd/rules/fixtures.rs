@@ -1,9 +1,11 @@
 //! Rule fixtures (`rules/tests/<case>/`), run by `cargo test` (`tests/rule_fixtures.rs`) and by
 //! `tocsin rules test`.
 //!
-//! A case is a folder with `events.jsonl` (native schema, replayed in file order through
-//! decode → enrich → detect with fresh state and every maturity loaded), `expected.toml` and a
-//! `README.md` saying what the case proves. `expected.toml`:
+//! A case is a folder with `events.jsonl` (native schema, replayed in file order through the
+//! same [`Pipeline`] as `tocsin replay` — decode → enrich → detect → guard, at event time — with
+//! fresh state and every maturity loaded), `expected.toml` and a `README.md` saying what the
+//! case proves. So a fixture sees exactly what `replay` would print for its events, guard and
+//! panic refusal included. `expected.toml`:
 //!
 //! ```toml
 //! max_severity = "medium"      # optional: no alert above this (honest look-alikes)
@@ -20,11 +22,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{DetectSettings, Detector};
 use crate::alert::{Alert, Severity};
-use crate::enrich::Enricher;
-use crate::settings::{GeoipSettings, RulesSettings};
-use crate::source::decode::{self, Decoded, Format};
+use crate::detect::rules::Maturity;
+use crate::event::Format;
+use crate::pipeline::{Pipeline, RecordStats, Skip};
+use crate::settings::{GeoipSettings, RulesSettings, Settings};
 
 /// The outcome of every case of a rules directory.
 #[derive(Debug, Default)]
@@ -137,23 +139,38 @@ impl Expectation {
     }
 }
 
+/// Why `expected.toml` could not be read.
+#[derive(Debug, thiserror::Error)]
+enum ExpectedError {
+    #[error("{0}")]
+    Read(#[from] std::io::Error),
+    #[error("{0}")]
+    Parse(#[from] toml::de::Error),
+}
+
+impl Expected {
+    fn read(path: &Path) -> Result<Expected, ExpectedError> {
+        Ok(toml::from_str(&std::fs::read_to_string(path)?)?)
+    }
+}
+
 /// Runs every case under `rules_dir/tests` against the rules of `rules_dir` (all maturities),
-/// enriching with `geo`.
+/// enriching with `geo`; everything else is the default configuration.
 pub fn run_rule_tests(rules_dir: &Path, geo: &GeoipSettings) -> RuleTestReport {
     let mut report = RuleTestReport::default();
-    let enricher = match Enricher::from_settings(geo) {
-        Ok(e) => e,
-        Err(e) => {
-            report.error = Some(e.to_string());
-            return report;
-        }
+    let settings = Settings {
+        geoip: geo.clone(),
+        rules: RulesSettings {
+            dir: rules_dir.to_path_buf(),
+            maturity: Maturity::ALL
+                .iter()
+                .map(|m| m.as_str().to_owned())
+                .collect(),
+        },
+        ..Settings::default()
     };
-    let rules = RulesSettings {
-        dir: rules_dir.to_path_buf(),
-        maturity: vec!["stable".into(), "incubating".into(), "sandbox".into()],
-    };
-    // Load once to fail early with the rules' own errors.
-    if let Err(e) = Detector::from_settings(&rules, &DetectSettings::default()) {
+    // Build once to fail early with the databases' or the rules' own errors.
+    if let Err(e) = Pipeline::from_settings(&settings) {
         report.error = Some(e.to_string());
         return report;
     }
@@ -170,12 +187,12 @@ pub fn run_rule_tests(rules_dir: &Path, geo: &GeoipSettings) -> RuleTestReport {
     };
     cases.sort();
     for case in cases {
-        report.cases.push(run_case(&case, &rules, &enricher));
+        report.cases.push(run_case(&case, &settings));
     }
     report
 }
 
-fn run_case(dir: &Path, rules: &RulesSettings, enricher: &Enricher) -> CaseReport {
+fn run_case(dir: &Path, settings: &Settings) -> CaseReport {
     let mut r = CaseReport {
         name: dir
             .file_name()
@@ -195,10 +212,7 @@ fn run_case(dir: &Path, rules: &RulesSettings, enricher: &Enricher) -> CaseRepor
         r.failures
             .push("README.md missing or empty: say what the case proves".into());
     }
-    let expected: Expected = match std::fs::read_to_string(dir.join("expected.toml"))
-        .map_err(|e| e.to_string())
-        .and_then(|s| toml::from_str(&s).map_err(|e| e.to_string()))
-    {
+    let expected = match Expected::read(&dir.join("expected.toml")) {
         Ok(x) => x,
         Err(e) => {
             r.failures.push(format!("expected.toml: {e}"));
@@ -212,31 +226,35 @@ fn run_case(dir: &Path, rules: &RulesSettings, enricher: &Enricher) -> CaseRepor
             return r;
         }
     };
-    let detector = match Detector::from_settings(rules, &DetectSettings::default()) {
-        Ok(d) => d,
+    // A pipeline of its own: every case starts from empty baselines and an idle guard.
+    let pipeline = match Pipeline::from_settings(settings) {
+        Ok(p) => p,
         Err(e) => {
             r.failures.push(e.to_string());
             return r;
         }
     };
     let mut alerts: Vec<Alert> = Vec::new();
+    let mut stats = RecordStats::default();
     for (n, line) in events.split(|&b| b == b'\n').enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        decode::decode(Format::Native, line, &mut |res| match res {
-            Ok(Decoded::Event(ev)) => {
-                r.events += 1;
-                let enr = enricher.enrich(&ev);
-                detector.process(&ev, &enr, ev.ts_ms, &mut alerts);
-            }
-            Ok(Decoded::NotApplicable(_)) => {}
-            Err(rej) => {
-                r.rejected += 1;
-                r.failures.push(format!("events.jsonl:{}: {}", n + 1, rej));
-            }
-        });
+        pipeline.process_record(
+            Format::Native,
+            line,
+            None,
+            &mut stats,
+            &mut alerts,
+            &mut |skip| {
+                if let Skip::Rejected(rej) = skip {
+                    r.rejected += 1;
+                    r.failures.push(format!("events.jsonl:{}: {}", n + 1, rej));
+                }
+            },
+        );
     }
+    r.events = stats.events as usize;
     for e in &expected.alert {
         if !alerts.iter().any(|a| e.matches(a)) {
             r.failures.push(format!(

@@ -1,11 +1,14 @@
 //! `tocsin rules check|test`: validate rule files (check) and run the fixtures shipped with
-//! them under `<dir>/tests/` (test).
+//! them under `<dir>/tests/` (test). The fixture runner is [`fixtures`]: it sits above the
+//! pipeline it replays the cases through, which is why it is here and not in `detect`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{CmdError, CmdResult};
 use crate::detect::rules::{self, Maturity};
+
+pub mod fixtures;
 
 /// `tocsin rules ...`
 #[derive(Debug, clap::Subcommand)]
@@ -109,7 +112,7 @@ fn test(dir: &Path, city: PathBuf, asn: PathBuf) -> CmdResult {
         asn: Some(asn),
         ..Default::default()
     };
-    let report = crate::detect::rule_tests::run_rule_tests(dir, &geo);
+    let report = fixtures::run_rule_tests(dir, &geo);
     print!("{report}");
     if report.error.is_some() {
         return Err(CmdError::Usage("rule fixtures could not run".into()));
