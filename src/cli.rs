@@ -1,5 +1,6 @@
-//! The command line: clap types and dispatch. Each command's arguments and code
-//! live in `cmd/<command>.rs`; this file only routes.
+//! The command line: clap types and dispatch. Each command's arguments and code live in
+//! `cmd/<command>.rs`, and so do the exit codes ([`cmd::CmdError::exit_code`]); this file only
+//! routes, and nothing under `cmd` refers back to it.
 
 use std::process::ExitCode;
 
@@ -35,9 +36,6 @@ pub enum Command {
     /// Print each input as the normalised event, or why it was rejected.
     Decode(cmd::decode::DecodeArgs),
 }
-
-/// Exit code for unusable arguments or configuration.
-pub const EXIT_USAGE: u8 = 2;
 
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {

@@ -11,6 +11,9 @@ pub mod replay;
 pub mod rules;
 pub mod run;
 
+/// Exit code for unusable arguments or configuration.
+pub const EXIT_USAGE: u8 = 2;
+
 /// A command's failure: whose fault it is decides the exit code.
 #[derive(Debug)]
 pub enum CmdError {
@@ -24,7 +27,7 @@ impl CmdError {
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CmdError::Usage(_) => crate::cli::EXIT_USAGE,
+            CmdError::Usage(_) => EXIT_USAGE,
             CmdError::Failed(_) => 1,
         }
     }
