@@ -29,6 +29,7 @@
 //! `event`, `enrich`, `baseline` and `detect` know nothing of tokio, Kafka or HTTP: they take
 //! `now` as an argument, so tests and benches need no runtime.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod alert;

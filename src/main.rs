@@ -1,5 +1,7 @@
 //! The `tocsin` binary: parse the command line, set up logging, hand over to the library.
 
+#![forbid(unsafe_code)]
+
 use std::io::IsTerminal;
 
 fn main() -> std::process::ExitCode {

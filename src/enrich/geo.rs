@@ -25,7 +25,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ipnetwork::IpNetwork;
 use maxminddb::{MaxMindDbError, Mmap, Reader};
 use serde::de::{self, IgnoredAny, Visitor};
 use serde::Deserialize;
@@ -424,7 +423,9 @@ fn probe(reader: &Reader<Mmap>) -> Shape {
         "::/0"
     };
     let mut shape = Shape::default();
-    let Ok(all) = whole_space.parse::<IpNetwork>() else {
+    // The network type is maxminddb's own (from its `ipnetwork` dependency), inferred from
+    // `within` below: naming it would take a second IP-network crate besides `ipnet`.
+    let Ok(all) = whole_space.parse() else {
         return shape;
     };
     let Ok(records) = reader.within::<ProbeRecord>(all) else {
