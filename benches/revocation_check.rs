@@ -17,6 +17,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tocsin::alert::{Alert, Verdict};
 use tocsin::api::{self, ApiState, Baselines, Tokens};
+use tocsin::baseline::store::{AccountView, FeedbackError};
 use tocsin::metrics::Metrics;
 use tocsin::respond::revoke::{NewRevocation, RevocationStore, Scope, LOG_FILE};
 use tocsin::respond::{now_ms, Responder};
@@ -30,10 +31,10 @@ const TOKEN: &str = "bench-reader-token";
 struct NoBaselines;
 
 impl Baselines for NoBaselines {
-    fn account_view(&self, _: &str) -> Option<serde_json::Value> {
+    fn account_view(&self, _: &str) -> Option<AccountView> {
         None
     }
-    fn feedback(&self, _: &Alert, _: Verdict) -> Result<(), String> {
+    fn feedback(&self, _: &Alert, _: Verdict) -> Result<(), FeedbackError> {
         Ok(())
     }
 }

@@ -187,19 +187,6 @@ impl RecordStats {
     }
 }
 
-/// The API reads and teaches the detector's baselines through the pipeline that owns it.
-impl crate::api::Baselines for Pipeline {
-    fn account_view(&self, account: &str) -> Option<serde_json::Value> {
-        self.detector.account_view(account)
-    }
-
-    fn feedback(&self, alert: &Alert, verdict: crate::alert::Verdict) -> Result<(), String> {
-        self.detector
-            .feedback(alert, verdict)
-            .map_err(|e| e.to_string())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

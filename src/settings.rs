@@ -452,7 +452,7 @@ pub struct DetectSettings {
     /// Accounts with a baseline at most (about 0.5 KiB each). When a new account would exceed
     /// it, the least recently active tenth of the budget is evicted (counted in
     /// `tocsin_accounts_evicted_total`), so a flood of made-up account names cannot exhaust
-    /// memory. It also sizes the tenant tables (see `detect::Detector::tenant_budget`).
+    /// memory. It also sizes the tenant tables (see `baseline::store` eviction).
     #[serde(default = "default_max_accounts")]
     pub max_accounts: usize,
 }

@@ -12,6 +12,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tocsin::alert::{alert_id, Alert, Reason, ResponseAction, Severity, Verdict};
 use tocsin::api::{self, ApiState, Baselines, Tokens};
+use tocsin::baseline::store::view::CountryShare;
+use tocsin::baseline::store::{AccountView, FeedbackError};
 use tocsin::metrics::Metrics;
 use tocsin::respond::Responder;
 use tocsin::settings::{Role, Settings};
@@ -26,12 +28,20 @@ struct FakeBaselines {
 }
 
 impl Baselines for FakeBaselines {
-    fn account_view(&self, account: &str) -> Option<Value> {
-        (account == "dr.martin@cabinet-rouen")
-            .then(|| json!({"account": account, "countries": {"FR": 212}}))
+    fn account_view(&self, account: &str) -> Option<AccountView> {
+        (account == "dr.martin@cabinet-rouen").then(|| AccountView {
+            account: account.into(),
+            logins: 212,
+            countries: vec![CountryShare {
+                country: Some("FR".into()),
+                last_seen: "2025-11-12".into(),
+                share: 1.0,
+            }],
+            ..AccountView::default()
+        })
     }
 
-    fn feedback(&self, alert: &Alert, verdict: Verdict) -> Result<(), String> {
+    fn feedback(&self, alert: &Alert, verdict: Verdict) -> Result<(), FeedbackError> {
         self.feedback.lock().push((alert.id.clone(), verdict));
         Ok(())
     }
@@ -521,10 +531,9 @@ async fn alerts_listing_filters_and_feedback_reaches_the_baselines() {
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
 
-    assert_eq!(
-        h.get("/v1/accounts/dr.martin@cabinet-rouen").await["countries"]["FR"],
-        212
-    );
+    let view = h.get("/v1/accounts/dr.martin@cabinet-rouen").await;
+    assert_eq!(view["countries"][0]["country"], "FR", "{view}");
+    assert_eq!(view["logins"], 212, "{view}");
     let (s, _) = h
         .call(Method::GET, "/v1/accounts/nobody", Some(READER), None)
         .await;

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use tocsin::alert::{Alert, Verdict};
 use tocsin::api::tls::TlsConfigErrorKind;
 use tocsin::api::{self, ApiState, Baselines, TlsConfig, Tokens};
+use tocsin::baseline::store::{AccountView, FeedbackError};
 use tocsin::metrics::Metrics;
 use tocsin::respond::Responder;
 use tocsin::settings::{Role, Settings};
@@ -25,10 +26,13 @@ const READER: &str = "reader-token-tls-51c0";
 struct NoBaselines;
 
 impl Baselines for NoBaselines {
-    fn account_view(&self, account: &str) -> Option<Value> {
-        Some(json!({ "account": account }))
+    fn account_view(&self, account: &str) -> Option<AccountView> {
+        Some(AccountView {
+            account: account.into(),
+            ..AccountView::default()
+        })
     }
-    fn feedback(&self, _: &Alert, _: Verdict) -> Result<(), String> {
+    fn feedback(&self, _: &Alert, _: Verdict) -> Result<(), FeedbackError> {
         Ok(())
     }
 }

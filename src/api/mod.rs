@@ -28,7 +28,9 @@ use axum::serve::ListenerExt;
 use axum::Router;
 
 use crate::alert::{Alert, Verdict};
+use crate::baseline::store::{AccountView, FeedbackError};
 use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
 use crate::respond::Responder;
 
 pub use auth::Tokens;
@@ -38,15 +40,26 @@ pub use tls::TlsConfig;
 /// Largest request body accepted, bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// What the API needs from the detector. Implemented for `crate::pipeline::Pipeline`, which owns it.
+/// What the API needs from the detector. Implemented for [`Pipeline`], which owns it.
 pub trait Baselines: Send + Sync {
     /// The account's baseline in human terms (countries, ASNs, devices, hour profile, access
     /// volume), or `None` when the account is unknown.
-    fn account_view(&self, account: &str) -> Option<serde_json::Value>;
+    fn account_view(&self, account: &str) -> Option<AccountView>;
 
     /// Applies an analyst's verdict on `alert` to the baselines at once. The error is shown to
     /// the caller.
-    fn feedback(&self, alert: &Alert, verdict: Verdict) -> Result<(), String>;
+    fn feedback(&self, alert: &Alert, verdict: Verdict) -> Result<(), FeedbackError>;
+}
+
+/// The API reads and teaches the detector's baselines through the pipeline that owns it.
+impl Baselines for Pipeline {
+    fn account_view(&self, account: &str) -> Option<AccountView> {
+        self.detector.account_view(account)
+    }
+
+    fn feedback(&self, alert: &Alert, verdict: Verdict) -> Result<(), FeedbackError> {
+        self.detector.feedback(alert, verdict)
+    }
 }
 
 /// Whether the engine is ready to serve (`/readyz`): state restored and the source consuming.

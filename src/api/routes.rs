@@ -195,7 +195,7 @@ pub(super) async fn feedback(
     tokio::task::spawn_blocking(move || baselines.feedback(&alert, b.verdict))
         .await
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "feedback failed"))?
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
     tracing::info!(alert_id = %id, verdict = ?b.verdict, "feedback applied");
     tracing::debug!(alert_id = %id, note = ?b.note, "feedback note");
     Ok(Json(json!({ "alert_id": id, "verdict": b.verdict, "applied": true })).into_response())

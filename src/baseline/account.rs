@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::topk::TopK;
+use crate::event::Action;
 
 /// Hour buckets: 24 local hours × {weekday, weekend}.
 ///
@@ -185,6 +186,18 @@ pub struct VolumeBaseline {
     pub sessions: u16,
 }
 
+/// The index of a tracked volume action in per-action tables (read, search, export, print);
+/// `None` for actions whose volume is not tracked.
+pub fn tracked(a: Action) -> Option<usize> {
+    match a {
+        Action::Read => Some(0),
+        Action::Search => Some(1),
+        Action::Export => Some(2),
+        Action::Print => Some(3),
+        Action::Update | Action::Delete => None,
+    }
+}
+
 /// Weight of a new session in the volume EWMA once past the first sessions: about the last
 /// 20 sessions matter.
 const VOLUME_ALPHA: f32 = 0.1;
@@ -278,7 +291,7 @@ pub struct Pending {
 pub const PENDING_SLOTS: usize = 6;
 
 /// The values held back for one account. Most accounts have none (only a login that raised a
-/// high or critical alert holds values back), so the detector keeps these sets in a map of
+/// high or critical alert holds values back), so the store keeps these sets in a map of
 /// their own instead of 48 bytes in every [`AccountBaseline`]. In snapshots a set follows its
 /// account's baseline, where the baseline's last field used to be: the same bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -404,7 +417,7 @@ pub struct AccountBaseline {
 /// as the heap holds it (boxed: an 8-byte allocator header, rounded up to 16) plus its slot in
 /// the accounts map (key, pointer, control byte) at the map's worst load, 7/16 full. Values
 /// held back, sessions, failure counters and shared state are estimated separately by
-/// `Detector::stats`.
+/// `Store::stats`.
 pub const ACCOUNT_BYTES_BOUND: usize = 512;
 
 /// [`ACCOUNT_BYTES_BOUND`]'s sum for a baseline of `size` bytes.

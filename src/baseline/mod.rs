@@ -1,17 +1,22 @@
 //! Behavioural state: per-account baselines, open sessions, authentication failures,
-//! tenant-shared networks, population frequencies. Pure code: every update takes the event time,
-//! nothing here knows about tokio, Kafka or the clock.
+//! tenant-shared networks, population frequencies, and the [`store`] that keeps them between
+//! events. Pure code: every update takes the event time, nothing here knows about tokio, Kafka
+//! or the clock.
 //!
 //! Everything is bounded. Per account: [`AccountBaseline`] is a fixed-size struct (its worst case
 //! is `size_of`, held to [`account::ACCOUNT_BYTES_BOUND`]); open sessions live in a separate map
 //! (at most [`SESSION_SLOTS`] per account, [`session_bytes`] each, expired after
-//! [`SESSION_IDLE_S`] on the account's next event or by `Detector::expire_idle`) because most
+//! [`SESSION_IDLE_S`] on the account's next event or by [`store::Store::expire_idle`]) because most
 //! accounts have none at any moment. Failure maps and tenant
 //! tables have caps with eviction of the stalest entries; population counts use exact maps for
 //! low-cardinality values and count-min sketches for networks and devices.
 //!
 //! Keys are hashes (`xxh3`): the account's name is not kept in its state. Maps inside state
 //! values are ordered (`BTreeMap`), so a snapshot of equal state is equal bytes.
+//!
+//! This module and [`account`], [`topk`] hold the value types; [`store`] owns the maps, the
+//! lock order, learning, eviction, snapshots and feedback. `detect` reads through the store
+//! and asks it to learn.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -25,6 +30,7 @@ use crate::enrich::{Country, DeviceType};
 use crate::timefmt::DAY_MS;
 
 pub mod account;
+pub mod store;
 pub mod topk;
 
 pub use account::{AccountBaseline, Decayed, PendingKind, PendingSet};
@@ -359,8 +365,8 @@ impl TenantState {
         }
     }
 
-    /// Estimated heap bytes of this tenant, its slot in the detector's table included: what
-    /// the detector's tenant budget counts. B-tree nodes hold up to 11 keys and are about
+    /// Estimated heap bytes of this tenant, its slot in the store's table included: what
+    /// the store's tenant budget counts. B-tree nodes hold up to 11 keys and are about
     /// two-thirds full: 64-byte nodes for the account set, 192-byte ones for the network maps.
     pub fn approx_bytes(&self) -> usize {
         const SLOT: usize = 112;

@@ -16,46 +16,10 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use super::error::ExprError;
 use super::lists::{contains_num, sorted_nums, CidrSet, List, ListKind, Lists};
 use super::syntax::{self, BinOp, Literal, NodeKind};
-use super::{FeatureDef, FeatureSource, Type, Value};
-
-/// Why a `when` expression was refused, and where (byte offset into the expression).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct ExprError {
-    /// Byte offset into the expression source where the problem starts.
-    pub offset: usize,
-    /// What is wrong, for a rule author.
-    pub message: String,
-}
-
-impl ExprError {
-    pub(crate) fn new(offset: usize, message: impl Into<String>) -> ExprError {
-        ExprError {
-            offset,
-            message: message.into(),
-        }
-    }
-
-    /// The 1-based line and column (in characters) of [`ExprError::offset`] within `src`, the
-    /// expression it came from: `when` may be a multi-line TOML string.
-    pub fn line_column(&self, src: &str) -> (usize, usize) {
-        let upto = self.offset.min(src.len());
-        let (mut line, mut column) = (1, 1);
-        // Offsets always sit on char boundaries (the lexer only stops there); `take_while`
-        // stays correct even if one did not.
-        for (_, c) in src.char_indices().take_while(|(i, _)| *i < upto) {
-            if c == '\n' {
-                line += 1;
-                column = 1;
-            } else {
-                column += 1;
-            }
-        }
-        (line, column)
-    }
-}
+use crate::detect::value::{FeatureDef, FeatureSource, Type, Value};
 
 /// Comparison operators, in compiled form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

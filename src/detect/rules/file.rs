@@ -2,162 +2,15 @@
 //! the position of every key, validating every field, and reporting *all* problems with file,
 //! line and rule id, the way a rule author fixes them in one pass.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use toml::Spanned;
-
-use super::expr::{compile, unknown_feature};
+use super::error::{line_of, read_sorted, RuleError, RuleErrors, SpannedTable};
+use super::expr::{closest, compile, unknown_feature, Expr};
 use super::lists::Lists;
-use super::{FeatureDef, Maturity, Mode, Rule, RuleSet};
+use super::rule::{Maturity, Mode, Rule, RuleSet};
 use crate::alert::{ResponseAction, Severity};
-
-/// One problem in a rules directory.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RuleError {
-    /// The file (as found under the rules directory given).
-    pub file: PathBuf,
-    /// 1-based line of the offending key, when the problem has one.
-    pub line: Option<usize>,
-    /// The rule id, once known.
-    pub rule: Option<String>,
-    /// What is wrong.
-    pub reason: String,
-}
-
-impl RuleError {
-    pub(crate) fn new(
-        file: &Path,
-        line: Option<usize>,
-        rule: Option<&str>,
-        reason: impl Into<String>,
-    ) -> RuleError {
-        RuleError {
-            file: file.to_path_buf(),
-            line,
-            rule: rule.map(str::to_owned),
-            reason: reason.into(),
-        }
-    }
-}
-
-impl fmt::Display for RuleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
-        if let Some(rule) = &self.rule {
-            write!(f, ": rule {rule}")?;
-        }
-        write!(f, ": {}", self.reason)
-    }
-}
-
-/// Every problem found while loading a rules directory, in file and line order.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub struct RuleErrors(pub Vec<RuleError>);
-
-impl fmt::Display for RuleErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
-    }
-}
-
-/// 1-based line of a byte offset.
-pub(crate) fn line_of(src: &str, offset: usize) -> usize {
-    src.as_bytes()
-        .iter()
-        .take(offset.min(src.len()))
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
-/// A TOML document's top-level keys and values, each with its byte range, so every error can
-/// name its line and unknown keys can be reported together with everything else.
-pub(crate) struct SpannedTable(BTreeMap<Spanned<String>, Spanned<toml::Value>>);
-
-impl SpannedTable {
-    /// Parses `src`; a TOML syntax error comes back as `(line, reason)`.
-    pub(crate) fn parse(src: &str) -> Result<SpannedTable, (Option<usize>, String)> {
-        toml::from_str(src).map(SpannedTable).map_err(|e| {
-            let line = e.span().map(|s| line_of(src, s.start));
-            (line, format!("invalid TOML: {}", e.message().trim()))
-        })
-    }
-
-    /// The value under `key`.
-    pub(crate) fn get(&self, key: &str) -> Option<&Spanned<toml::Value>> {
-        // Spanned compares by value only, so a zero span finds the real key.
-        self.0.get(&Spanned::new(0..0, key.to_owned()))
-    }
-
-    /// The key itself, with its span.
-    pub(crate) fn key(&self, key: &str) -> Option<&Spanned<String>> {
-        self.0
-            .get_key_value(&Spanned::new(0..0, key.to_owned()))
-            .map(|(k, _)| k)
-    }
-
-    /// Keys not in `known`.
-    pub(crate) fn unknown_keys<'a>(
-        &'a self,
-        known: &'a [&str],
-    ) -> impl Iterator<Item = &'a Spanned<String>> + 'a {
-        self.0
-            .keys()
-            .filter(move |k| !known.contains(&k.get_ref().as_str()))
-    }
-}
-
-/// The `.toml` files under `dir`, sorted by path; `recursive` descends into sub-folders. A
-/// missing folder has no files.
-pub(crate) fn read_sorted(dir: &Path, recursive: bool) -> Result<Vec<PathBuf>, RuleError> {
-    let mut out = Vec::new();
-    if dir.is_dir() {
-        walk(dir, recursive, &mut out)?;
-    }
-    out.sort();
-    Ok(out)
-}
-
-fn walk(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<(), RuleError> {
-    let cannot =
-        |e: std::io::Error| RuleError::new(dir, None, None, format!("cannot read folder: {e}"));
-    for entry in std::fs::read_dir(dir).map_err(cannot)? {
-        let path = entry.map_err(cannot)?.path();
-        // Hidden files: editor lock and swap files (`.#rule.toml`), never rules.
-        if path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'))
-        {
-            continue;
-        }
-        // Symlinked files are read; symlinked folders are not descended into, since a link
-        // back up the tree would loop forever.
-        if path.is_dir() {
-            if recursive && !is_symlink(&path) {
-                walk(&path, recursive, out)?;
-            }
-        } else if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-fn is_symlink(p: &Path) -> bool {
-    std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
-}
+use crate::detect::value::FeatureDef;
 
 /// Keys a rule file may have.
 const RULE_KEYS: &[&str] = &[
@@ -272,169 +125,20 @@ pub fn parse_rule(
         id: None,
         errors: Vec::new(),
     };
-
-    let id = p.required_str("id");
-    if let Some((id, line)) = &id {
-        let valid = !id.is_empty()
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
-        if valid {
-            p.id = Some(id.clone());
-        } else {
-            p.error(Some(*line), format!("id: `{id}` must match [a-z0-9_.]+"));
-        }
-    }
-    for key in table.unknown_keys(RULE_KEYS) {
-        let line = line_of(src, key.span().start);
-        let msg = match super::expr::closest(key.get_ref(), RULE_KEYS.iter().copied()) {
-            Some(close) => format!("unknown key `{}` (did you mean `{close}`?)", key.get_ref()),
-            None => format!("unknown key `{}`", key.get_ref()),
-        };
-        p.error(Some(line), msg);
-    }
-    let name = p.required_str("name");
-    if let Some((n, line)) = &name {
-        if n.trim().is_empty() {
-            p.error(
-                Some(*line),
-                "name: must not be empty (it is the alert title)",
-            );
-        }
-    }
+    // Fields are read in this order so that problems on the same line (or on none) are
+    // reported in it.
+    let id = p.id();
+    p.unknown_keys();
+    let name = p.name();
     let description = p.optional_str("description");
-
-    let severity = p.required_str("severity").and_then(|(s, line)| {
-        let sev = Severity::parse(&s);
-        if sev.is_none() {
-            let levels = ["low", "medium", "high", "critical"];
-            let hint = super::expr::closest(&s, levels.into_iter())
-                .map(|c| format!(" (did you mean `{c}`?)"))
-                .unwrap_or_default();
-            p.error(
-                Some(line),
-                format!("severity: `{s}` is not one of low, medium, high, critical{hint}"),
-            );
-        }
-        sev
-    });
-
-    let mitre = p.required_str_array("mitre").map(|(ids, line)| {
-        for t in &ids {
-            if !is_mitre_technique(t) {
-                p.error(
-                    Some(line),
-                    format!("mitre: `{t}` is not an ATT&CK technique id (T1078, T1110.003)"),
-                );
-            }
-        }
-        ids
-    });
-
-    let when = p.required_str("when").and_then(|(src_when, line)| {
-        match compile(&src_when, catalog, lists) {
-            Ok(expr) => Some((expr, src_when)),
-            Err(e) => {
-                p.error(Some(line), format!("when: {}", e.message));
-                None
-            }
-        }
-    });
-
-    let actions = match p.optional_str_array("actions") {
-        None => Some(vec![ResponseAction::Alert]),
-        Some((names, line)) => {
-            let mut actions = Vec::with_capacity(names.len());
-            let mut ok = true;
-            for n in &names {
-                match ResponseAction::parse(n) {
-                    Some(a) if actions.contains(&a) => {
-                        p.error(Some(line), format!("actions: `{n}` is listed twice"));
-                        ok = false;
-                    }
-                    Some(a) => actions.push(a),
-                    None => {
-                        p.error(
-                            Some(line),
-                            format!(
-                                "actions: `{n}` is not one of alert, revoke_session, revoke_account"
-                            ),
-                        );
-                        ok = false;
-                    }
-                }
-            }
-            if names.is_empty() {
-                p.error(
-                    Some(line),
-                    "actions: empty; a rule must do something (use mode = \"shadow\" to only record)",
-                );
-                ok = false;
-            }
-            ok.then_some(actions)
-        }
-    };
-
-    let suppress_ms = match p.optional_str("suppress") {
-        None => Some(3_600_000),
-        Some((s, line)) => match parse_duration_ms(&s) {
-            Ok(ms) => Some(ms),
-            Err(why) => {
-                p.error(Some(line), format!("suppress: `{s}`: {why}"));
-                None
-            }
-        },
-    };
-
-    let mode = match p.optional_str("mode") {
-        None => Some(Mode::Active),
-        Some((s, line)) => match s.as_str() {
-            "active" => Some(Mode::Active),
-            "shadow" => Some(Mode::Shadow),
-            _ => {
-                p.error(Some(line), format!("mode: `{s}` is not active or shadow"));
-                None
-            }
-        },
-    };
-
-    let false_positives = match p.optional_str_array("false_positives") {
-        Some((fps, line)) => {
-            if fps.is_empty() && maturity == Maturity::Stable {
-                p.error(
-                    Some(line),
-                    "false_positives: a stable rule must name its known false positives",
-                );
-            }
-            fps
-        }
-        None => {
-            if maturity == Maturity::Stable && table.get("false_positives").is_none() {
-                p.error(
-                    None,
-                    "missing key `false_positives` (required for stable rules)",
-                );
-            }
-            Vec::new()
-        }
-    };
-
-    let explain = match p.optional_str_array("explain") {
-        None => Some(Vec::new()),
-        Some((names, line)) => {
-            let mut idx = Vec::with_capacity(names.len());
-            for n in &names {
-                match catalog.iter().position(|d| d.name == n.as_str()) {
-                    Some(k) => idx.push(k),
-                    None => p.error(
-                        Some(line),
-                        format!("explain: {}", unknown_feature(n, catalog)),
-                    ),
-                }
-            }
-            Some(idx)
-        }
-    };
+    let severity = p.severity();
+    let mitre = p.mitre();
+    let when = p.when(catalog, lists);
+    let actions = p.actions();
+    let suppress_ms = p.suppress();
+    let mode = p.mode();
+    let false_positives = p.false_positives(maturity);
+    let explain = p.explain(catalog);
 
     if !p.errors.is_empty() {
         return Err(p.errors);
@@ -564,6 +268,207 @@ impl Fields<'_> {
     }
 }
 
+/// One method per rule field: each validates its field, records what is wrong and returns
+/// the value when it is usable.
+impl Fields<'_> {
+    /// `id`: `[a-z0-9_.]+`; once valid, every later error names it.
+    fn id(&mut self) -> Option<(String, usize)> {
+        let id = self.required_str("id");
+        if let Some((id, line)) = &id {
+            let valid = !id.is_empty()
+                && id.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.'
+                });
+            if valid {
+                self.id = Some(id.clone());
+            } else {
+                self.error(Some(*line), format!("id: `{id}` must match [a-z0-9_.]+"));
+            }
+        }
+        id
+    }
+
+    /// Keys a rule file may not have, with the closest known one as a hint.
+    fn unknown_keys(&mut self) {
+        let table = self.table;
+        for key in table.unknown_keys(RULE_KEYS) {
+            let line = line_of(self.src, key.span().start);
+            let msg = match closest(key.get_ref(), RULE_KEYS.iter().copied()) {
+                Some(close) => format!("unknown key `{}` (did you mean `{close}`?)", key.get_ref()),
+                None => format!("unknown key `{}`", key.get_ref()),
+            };
+            self.error(Some(line), msg);
+        }
+    }
+
+    /// `name`: the alert title, not blank.
+    fn name(&mut self) -> Option<(String, usize)> {
+        let name = self.required_str("name");
+        if let Some((n, line)) = &name {
+            if n.trim().is_empty() {
+                self.error(
+                    Some(*line),
+                    "name: must not be empty (it is the alert title)",
+                );
+            }
+        }
+        name
+    }
+
+    /// `severity`: low, medium, high or critical.
+    fn severity(&mut self) -> Option<Severity> {
+        self.required_str("severity").and_then(|(s, line)| {
+            let sev = Severity::parse(&s);
+            if sev.is_none() {
+                let levels = ["low", "medium", "high", "critical"];
+                let hint = closest(&s, levels.into_iter())
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
+                self.error(
+                    Some(line),
+                    format!("severity: `{s}` is not one of low, medium, high, critical{hint}"),
+                );
+            }
+            sev
+        })
+    }
+
+    /// `mitre`: ATT&CK technique ids (may be empty).
+    fn mitre(&mut self) -> Option<Vec<String>> {
+        self.required_str_array("mitre").map(|(ids, line)| {
+            for t in &ids {
+                if !is_mitre_technique(t) {
+                    self.error(
+                        Some(line),
+                        format!("mitre: `{t}` is not an ATT&CK technique id (T1078, T1110.003)"),
+                    );
+                }
+            }
+            ids
+        })
+    }
+
+    /// `when`: compiled against the catalog and the lists; the source is kept too.
+    fn when(&mut self, catalog: &[FeatureDef], lists: &Lists) -> Option<(Expr, String)> {
+        self.required_str("when").and_then(|(src_when, line)| {
+            match compile(&src_when, catalog, lists) {
+                Ok(expr) => Some((expr, src_when)),
+                Err(e) => {
+                    self.error(Some(line), format!("when: {}", e.message));
+                    None
+                }
+            }
+        })
+    }
+
+    /// `actions`: `["alert"]` when absent; never empty, no action twice.
+    fn actions(&mut self) -> Option<Vec<ResponseAction>> {
+        let (names, line) = match self.optional_str_array("actions") {
+            None => return Some(vec![ResponseAction::Alert]),
+            Some(found) => found,
+        };
+        let mut actions = Vec::with_capacity(names.len());
+        let mut ok = true;
+        for n in &names {
+            match ResponseAction::parse(n) {
+                Some(a) if actions.contains(&a) => {
+                    self.error(Some(line), format!("actions: `{n}` is listed twice"));
+                    ok = false;
+                }
+                Some(a) => actions.push(a),
+                None => {
+                    self.error(
+                        Some(line),
+                        format!(
+                            "actions: `{n}` is not one of alert, revoke_session, revoke_account"
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if names.is_empty() {
+            self.error(
+                Some(line),
+                "actions: empty; a rule must do something (use mode = \"shadow\" to only record)",
+            );
+            ok = false;
+        }
+        ok.then_some(actions)
+    }
+
+    /// `suppress`: a duration, an hour when absent.
+    fn suppress(&mut self) -> Option<i64> {
+        match self.optional_str("suppress") {
+            None => Some(3_600_000),
+            Some((s, line)) => match parse_duration_ms(&s) {
+                Ok(ms) => Some(ms),
+                Err(why) => {
+                    self.error(Some(line), format!("suppress: `{s}`: {why}"));
+                    None
+                }
+            },
+        }
+    }
+
+    /// `mode`: active (the default) or shadow.
+    fn mode(&mut self) -> Option<Mode> {
+        match self.optional_str("mode") {
+            None => Some(Mode::Active),
+            Some((s, line)) => match s.as_str() {
+                "active" => Some(Mode::Active),
+                "shadow" => Some(Mode::Shadow),
+                _ => {
+                    self.error(Some(line), format!("mode: `{s}` is not active or shadow"));
+                    None
+                }
+            },
+        }
+    }
+
+    /// `false_positives`: required, and not empty, for stable rules.
+    fn false_positives(&mut self, maturity: Maturity) -> Vec<String> {
+        match self.optional_str_array("false_positives") {
+            Some((fps, line)) => {
+                if fps.is_empty() && maturity == Maturity::Stable {
+                    self.error(
+                        Some(line),
+                        "false_positives: a stable rule must name its known false positives",
+                    );
+                }
+                fps
+            }
+            None => {
+                if maturity == Maturity::Stable && self.table.get("false_positives").is_none() {
+                    self.error(
+                        None,
+                        "missing key `false_positives` (required for stable rules)",
+                    );
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// `explain`: extra catalog features to show in reasons.
+    fn explain(&mut self, catalog: &[FeatureDef]) -> Option<Vec<usize>> {
+        let Some((names, line)) = self.optional_str_array("explain") else {
+            return Some(Vec::new());
+        };
+        let mut idx = Vec::with_capacity(names.len());
+        for n in &names {
+            match catalog.iter().position(|d| d.name == n.as_str()) {
+                Some(k) => idx.push(k),
+                None => self.error(
+                    Some(line),
+                    format!("explain: {}", unknown_feature(n, catalog)),
+                ),
+            }
+        }
+        Some(idx)
+    }
+}
+
 /// `T1078` or `T1110.003`.
 fn is_mitre_technique(t: &str) -> bool {
     let b = t.as_bytes();
@@ -575,11 +480,34 @@ fn is_mitre_technique(t: &str) -> bool {
     }
 }
 
+/// Why a duration (a rule's `suppress`) was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Nothing at all.
+    #[error("empty duration; write e.g. \"1h\" or \"0s\"")]
+    Empty,
+    /// A unit other than `s`, `m`, `h`, `d`.
+    #[error("unknown unit `{0}` (use s, m, h, d)")]
+    UnknownUnit(char),
+    /// A unit with no number before it.
+    #[error("`{0}` needs a number before it")]
+    NoNumber(char),
+    /// A number that does not fit.
+    #[error("number too large")]
+    NumberTooLarge,
+    /// A total that does not fit.
+    #[error("duration too large")]
+    TooLarge,
+    /// A number with no unit after it.
+    #[error("a unit must follow the number (s, m, h, d)")]
+    NoUnit,
+}
+
 /// Parses a suppression window: one or more `<integer><unit>` with units `s`, `m`, `h`, `d`
 /// (`"90s"`, `"1h30m"`, `"0s"`).
-pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
+pub fn parse_duration_ms(s: &str) -> Result<i64, DurationError> {
     if s.is_empty() {
-        return Err("empty duration; write e.g. \"1h\" or \"0s\"".into());
+        return Err(DurationError::Empty);
     }
     let mut total: i64 = 0;
     let mut digits = String::new();
@@ -593,20 +521,20 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
             'm' => 60_000,
             'h' => 3_600_000,
             'd' => 86_400_000,
-            other => return Err(format!("unknown unit `{other}` (use s, m, h, d)")),
+            other => return Err(DurationError::UnknownUnit(other)),
         };
         if digits.is_empty() {
-            return Err(format!("`{c}` needs a number before it"));
+            return Err(DurationError::NoNumber(c));
         }
-        let n: i64 = digits.parse().map_err(|_| "number too large".to_string())?;
+        let n: i64 = digits.parse().map_err(|_| DurationError::NumberTooLarge)?;
         total = n
             .checked_mul(unit_ms)
             .and_then(|ms| total.checked_add(ms))
-            .ok_or_else(|| "duration too large".to_string())?;
+            .ok_or(DurationError::TooLarge)?;
         digits.clear();
     }
     if !digits.is_empty() {
-        return Err("a unit must follow the number (s, m, h, d)".into());
+        return Err(DurationError::NoUnit);
     }
     Ok(total)
 }
@@ -636,14 +564,5 @@ mod tests {
         assert!(!is_mitre_technique("t1078"));
         assert!(!is_mitre_technique("T10"));
         assert!(!is_mitre_technique("T1110.03"));
-    }
-
-    #[test]
-    fn lines_of_offsets() {
-        let s = "a\nbb\nccc";
-        assert_eq!(line_of(s, 0), 1);
-        assert_eq!(line_of(s, 2), 2);
-        assert_eq!(line_of(s, 7), 3);
-        assert_eq!(line_of(s, 999), 3);
     }
 }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use super::file::{line_of, read_sorted, RuleError, RuleErrors, SpannedTable};
-use super::Value;
+use super::error::{line_of, read_sorted, RuleError, RuleErrors, SpannedTable};
+use crate::detect::value::Value;
 
 /// What a list holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +35,17 @@ impl fmt::Display for ListKind {
     }
 }
 
+/// Why a string is not a network or an address (see [`CidrSet::parse_net`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NetError {
+    /// Not `address/prefix-length`.
+    #[error(transparent)]
+    Net(#[from] ipnet::AddrParseError),
+    /// Not an address.
+    #[error(transparent)]
+    Addr(#[from] std::net::AddrParseError),
+}
+
 /// A set of networks as sorted, merged, inclusive address ranges: one binary search per lookup.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CidrSet {
@@ -45,16 +56,12 @@ pub struct CidrSet {
 impl CidrSet {
     /// Parses `a.b.c.d/n`, `x::/n` or a bare address (a single-host network). Host bits after
     /// the prefix are ignored, as routers do: `10.1.2.3/8` is `10.0.0.0/8`.
-    pub fn parse_net(s: &str) -> Result<IpNet, String> {
+    pub fn parse_net(s: &str) -> Result<IpNet, NetError> {
         let s = s.trim();
         if s.contains('/') {
-            s.parse::<IpNet>()
-                .map(|n| n.trunc())
-                .map_err(|e| e.to_string())
+            Ok(s.parse::<IpNet>()?.trunc())
         } else {
-            s.parse::<IpAddr>()
-                .map(|ip| IpNet::from(ip.to_canonical()))
-                .map_err(|e| e.to_string())
+            Ok(IpNet::from(s.parse::<IpAddr>()?.to_canonical()))
         }
     }
 

@@ -2,7 +2,7 @@
 //! `rules/README.md`. Names are not resolved and types are not checked here; that is
 //! [`super::expr`]'s job, so this module only knows about characters and precedence.
 
-use super::expr::ExprError;
+use super::error::ExprError;
 
 /// Deeper trees than this are refused: a rule that needs it is unreadable anyway, and the
 /// bound keeps the recursive parser, compiler and evaluator far from the stack's end.

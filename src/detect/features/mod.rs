@@ -1,11 +1,14 @@
 //! The feature catalog: every name a rule's `when` may use, its type and meaning, and the
-//! per-event values ([`EventFeatures`]) the detector computes once per event.
+//! per-event values ([`EventFeatures`]) the detector computes once per event (`compute`, one
+//! function per feature family).
 //!
 //! `rules/README.md` lists this catalog under `## Features`; [`markdown_table`] generates that
 //! section and a test fails when the two disagree. Values are a fixed array of
 //! [`Value`]s borrowing from the event and its enrichment: computing them allocates nothing.
 
-use super::rules::{FeatureDef, FeatureSource, Type, Value};
+use super::value::{FeatureDef, FeatureSource, Type, Value};
+
+pub(crate) mod compute;
 
 macro_rules! catalog {
     ($( $id:ident = $name:literal : $ty:ident, $doc:literal; )*) => {
@@ -22,6 +25,11 @@ macro_rules! catalog {
 
         /// Number of features in the catalog.
         pub const FEATURE_COUNT: usize = [$( $name, )*].len();
+
+        impl F {
+            /// Every feature, in catalog order (`F::ALL[i] as usize == i`).
+            pub const ALL: [F; FEATURE_COUNT] = [$( F::$id, )*];
+        }
     };
 }
 
@@ -114,7 +122,7 @@ catalog! {
 /// The only event kind for which the bool feature `index` can be true, if there is one: the
 /// detector computes `login.*` as false except on logins, `mfa.*` except on second-factor
 /// steps and `access` except on accesses, so a rule requiring one of them
-/// ([`super::rules::Expr::required`]) is skipped on other events without being evaluated.
+/// (`rules::Expr::required`) is skipped on other events without being evaluated.
 pub fn only_true_for(index: usize) -> Option<crate::event::EventKind> {
     use crate::event::EventKind;
     const LOGIN: [F; 3] = [F::LoginSuccess, F::LoginFailure, F::LoginFirstTry];
@@ -129,6 +137,18 @@ pub fn only_true_for(index: usize) -> Option<crate::event::EventKind> {
         Some(EventKind::Access)
     } else {
         None
+    }
+}
+
+impl F {
+    /// The feature of a catalog index.
+    pub fn of_index(index: usize) -> Option<F> {
+        F::ALL.get(index).copied()
+    }
+
+    /// Its catalog definition.
+    pub fn def(self) -> &'static FeatureDef {
+        &FEATURES[self as usize]
     }
 }
 
@@ -246,6 +266,11 @@ mod tests {
         }
         assert_eq!(FEATURES[F::GeoCountry as usize].name, "geo.country");
         assert_eq!(FEATURES.len(), FEATURE_COUNT);
+        for (i, f) in F::ALL.iter().enumerate() {
+            assert_eq!(*f as usize, i);
+            assert_eq!(F::of_index(i), Some(*f));
+        }
+        assert_eq!(F::of_index(FEATURE_COUNT), None);
     }
 
     #[test]

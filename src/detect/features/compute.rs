@@ -1,0 +1,416 @@
+//! Computing every catalog feature of one event from the state as it was before it, one
+//! function per feature family (the catalog's headings). The detector reads the state from
+//! the store ([`Before`]); these functions only compute, and allocate nothing.
+
+use super::{EventFeatures, F};
+use crate::baseline::account::{tracked, VolumeWindows};
+use crate::baseline::store::{Counters, Keys};
+use crate::baseline::{
+    distance_km, AccountBaseline, OpenSession, SessionSet, SESSION_LIVE_S, TAU_10M, TAU_1H,
+};
+use crate::detect::risk::RiskScore;
+use crate::detect::value::Value;
+use crate::enrich::{DeviceType, Enriched};
+use crate::event::{canonical_ip, Event, EventKind, Outcome};
+
+/// Distance from which two live sessions are "distant".
+const DISTANT_KM: f64 = 500.0;
+
+/// What the detector knew before an event, in the terms features are computed from. The
+/// baseline and sessions are read in place, through the store's guards.
+pub(crate) struct Before<'b> {
+    /// The account's baseline (empty for a new account).
+    pub acct: &'b AccountBaseline,
+    /// The account had a baseline.
+    pub existing: bool,
+    /// The account's open sessions.
+    pub sessions: &'b SessionSet,
+    /// The account is still learning.
+    pub learning: bool,
+    /// Hour of the week in the account's time zone.
+    pub how: u8,
+    /// Its hour-profile bucket.
+    pub bucket: usize,
+    /// A login or second-factor step: scored for risk.
+    pub is_auth: bool,
+    /// The login risk (zero for other events).
+    pub risk: RiskScore,
+    /// Population share of the event's country.
+    pub pop_country: Option<f64>,
+    /// Population share of the event's ASN.
+    pub pop_asn: Option<f64>,
+    /// Failure counters and tenant knowledge.
+    pub counters: Counters,
+}
+
+/// Values computed along with the features that explanation and learning need too.
+pub(crate) struct Derived {
+    /// The event's open session before it.
+    pub this_session: Option<OpenSession>,
+    /// The risk reported on alerts and learned with the session.
+    pub risk_score: f64,
+    /// The account's access windows with this event counted.
+    pub windows: VolumeWindows,
+}
+
+/// Computes every catalog feature of one event.
+pub(crate) fn compute<'e>(
+    ev: &'e Event<'_>,
+    enr: &'e Enriched,
+    k: &Keys,
+    b: &Before<'_>,
+) -> (EventFeatures<'e>, Derived) {
+    let mut f = EventFeatures::default();
+    event(&mut f, ev, k, b);
+    account(&mut f, ev, k, b);
+    device(&mut f, enr, k, b.acct);
+    network(&mut f, ev, enr, k, b);
+    geo(&mut f, enr, k, b.acct);
+    travel(&mut f, k, b.acct);
+    hour(&mut f, b);
+    let (this_session, risk_score) = session(&mut f, ev, k, b);
+    let windows = volume(&mut f, ev, k, b.acct, this_session);
+    auth_failures(&mut f, k, &b.counters);
+    tenant_population(&mut f, b);
+    (
+        f,
+        Derived {
+            this_session,
+            risk_score,
+            windows,
+        },
+    )
+}
+
+/// `login.*`, `mfa.*`, `access*`, `event.type`.
+fn event<'e>(f: &mut EventFeatures<'e>, ev: &'e Event<'_>, k: &Keys, b: &Before<'_>) {
+    let success = |o| ev.outcome == Some(o);
+    f.bool(
+        F::LoginSuccess,
+        ev.kind == EventKind::Login && success(Outcome::Success),
+    );
+    f.bool(
+        F::LoginFailure,
+        ev.kind == EventKind::Login && success(Outcome::Failure),
+    );
+    f.bool(
+        F::MfaSuccess,
+        ev.kind == EventKind::Mfa && success(Outcome::Success),
+    );
+    f.bool(
+        F::MfaFailure,
+        ev.kind == EventKind::Mfa && success(Outcome::Failure),
+    );
+    f.bool(F::Access, ev.kind == EventKind::Access);
+    f.str(F::EventType, ev.kind.as_str());
+    if ev.kind == EventKind::Access {
+        if let Some(a) = ev.action {
+            f.str(F::AccessAction, a.as_str());
+        }
+        f.num(F::AccessCount, ev.count as f64);
+    }
+    if ev.is_login_success() {
+        let first_try = b
+            .counters
+            .account_failures
+            .is_none_or(|fc| k.now_s.saturating_sub(fc.last_s) > 30 * 60);
+        f.bool(F::LoginFirstTry, first_try);
+    } else {
+        f.bool(F::LoginFirstTry, false);
+    }
+}
+
+/// `account*`, `tenant`.
+fn account<'e>(f: &mut EventFeatures<'e>, ev: &'e Event<'_>, k: &Keys, b: &Before<'_>) {
+    let acct = b.acct;
+    f.str(F::Account, &ev.account);
+    if let Some(t) = &ev.tenant {
+        f.str(F::Tenant, t);
+    }
+    f.num(F::AccountLogins, acct.logins as f64);
+    f.bool(F::AccountLearning, b.learning);
+    if acct.last_login.ts_s > 0 {
+        f.num(
+            F::AccountDaysSinceLastLogin,
+            k.now_s.saturating_sub(acct.last_login.ts_s) as f64 / 86_400.0,
+        );
+    }
+    f.num(
+        F::AccountAgeDays,
+        if b.existing {
+            k.today.saturating_sub(acct.first_day) as f64
+        } else {
+            0.0
+        },
+    );
+}
+
+/// `device.*`.
+fn device<'e>(f: &mut EventFeatures<'e>, enr: &'e Enriched, k: &Keys, acct: &AccountBaseline) {
+    let d = &enr.device;
+    let has_device = d.fingerprint != 0;
+    f.bool(
+        F::DeviceNew,
+        has_device && !k.device.is_some_and(|x| acct.devices.contains(x)),
+    );
+    f.bool(F::DeviceBrowserNew, !acct.browsers.contains(k.browser));
+    f.bool(F::DeviceOsNew, !acct.oses.contains(k.os));
+    f.str(F::DeviceType, d.kind.as_str());
+    f.bool(F::DeviceBot, d.kind == DeviceType::Bot);
+    f.bool(F::DeviceExplicitId, d.explicit_id);
+    f.str(F::DeviceBrowser, &d.browser);
+    f.str(F::DeviceOs, &d.os);
+}
+
+/// `ip*`, `asn.*`.
+fn network<'e>(
+    f: &mut EventFeatures<'e>,
+    ev: &'e Event<'_>,
+    enr: &'e Enriched,
+    k: &Keys,
+    b: &Before<'_>,
+) {
+    let acct = b.acct;
+    if let Some(ip) = ev.ip {
+        f.set(F::Ip, Value::Ip(canonical_ip(ip)));
+    }
+    f.str(F::IpClass, enr.geo.class.as_str());
+    f.bool(
+        F::IpNewPrefix,
+        k.prefix.is_some_and(|p| !acct.prefixes.contains(p)),
+    );
+    f.bool(F::IpTenantKnown, b.counters.tenant.net_known);
+    if let Some(a) = k.asn {
+        f.num(F::AsnNumber, a as f64);
+        f.bool(F::AsnNew, !acct.asns.contains(a));
+        let t = acct.asns.total(k.today);
+        f.num(
+            F::AsnShare,
+            if t > 0.0 {
+                (acct.asns.count(a, k.today) / t) as f64
+            } else {
+                0.0
+            },
+        );
+    } else {
+        f.bool(F::AsnNew, false);
+    }
+    f.bool(F::AsnTenantKnown, b.counters.tenant.asn_known);
+}
+
+/// `geo.*`.
+fn geo<'e>(f: &mut EventFeatures<'e>, enr: &'e Enriched, k: &Keys, acct: &AccountBaseline) {
+    f.bool(F::GeoKnown, enr.geo.country.is_some());
+    if let Some(c) = &enr.geo.country {
+        f.str(F::GeoCountry, c.as_str());
+    }
+    if let Some(city) = enr.geo.city.as_deref() {
+        f.str(F::GeoCity, city);
+    }
+    f.bool(
+        F::GeoNewCountry,
+        k.country.is_some_and(|c| !acct.countries.contains(c)),
+    );
+    f.bool(
+        F::GeoNewCity,
+        k.city.is_some_and(|c| !acct.cities.contains(c)),
+    );
+    if let Some(c) = k.country {
+        let t = acct.countries.total(k.today);
+        f.num(
+            F::GeoCountryShare,
+            if t > 0.0 {
+                (acct.countries.count(c, k.today) / t) as f64
+            } else {
+                0.0
+            },
+        );
+    }
+    if let (Some(p), true) = (k.place, acct.has_home) {
+        f.num(F::GeoDistanceKm, distance_km(p, acct.home));
+    }
+}
+
+/// `travel.*`: from the last trusted login.
+fn travel(f: &mut EventFeatures<'_>, k: &Keys, acct: &AccountBaseline) {
+    let last = acct.last_login;
+    if let (Some(p), true, true) = (k.place, last.has_geo, last.ts_s > 0) {
+        let dist = distance_km(p, (last.lat, last.lon));
+        let hours = k.now_s.saturating_sub(last.ts_s) as f64 / 3600.0;
+        f.num(F::TravelDistanceKm, dist);
+        f.num(F::TravelHours, hours);
+        f.num(F::TravelSpeedKmh, dist / hours.max(1.0 / 60.0));
+        f.bool(F::TravelSameAsn, last.asn != 0 && k.asn == Some(last.asn));
+    }
+}
+
+/// `hour.*`.
+fn hour(f: &mut EventFeatures<'_>, b: &Before<'_>) {
+    let local_hour = (b.how % 24) as f64;
+    let hour_share = b.acct.hours.share(b.bucket) as f64;
+    f.num(F::HourLocal, local_hour);
+    f.bool(F::HourWeekend, b.how >= 5 * 24);
+    f.num(F::HourShare, hour_share);
+    f.bool(
+        F::HourRare,
+        !b.learning && b.acct.hours.total() >= 10.0 && hour_share < 0.01,
+    );
+}
+
+/// `risk.*` and `session.*`; returns the event's session before it and the risk to report.
+fn session(
+    f: &mut EventFeatures<'_>,
+    ev: &Event<'_>,
+    k: &Keys,
+    b: &Before<'_>,
+) -> (Option<OpenSession>, f64) {
+    let this_session = k.session.and_then(|s| b.sessions.get(s)).copied();
+    let track = ev.action.and_then(tracked);
+    let risk = b.risk;
+    let risk_score = if b.is_auth {
+        risk.score
+    } else {
+        this_session.map_or(0.0, |s| s.risk())
+    };
+    if b.is_auth {
+        f.num(F::RiskScore, risk.score);
+        f.num(F::RiskNetwork, risk.network);
+        f.num(F::RiskDevice, risk.device);
+        f.num(F::RiskHour, risk.hour);
+    } else if let Some(s) = this_session {
+        f.num(F::RiskScore, s.risk());
+    }
+    f.bool(F::SessionKnown, this_session.is_some());
+    let added = if ev.kind == EventKind::Access && track.is_some() {
+        ev.count
+    } else {
+        0
+    };
+    if let Some(s) = this_session {
+        f.num(F::SessionRisk, s.risk());
+        f.num(
+            F::SessionAgeMin,
+            k.now_s.saturating_sub(s.start_s) as f64 / 60.0,
+        );
+        f.num(F::SessionRecords, s.records().saturating_add(added) as f64);
+        let exp = matches!(track, Some(2 | 3)) as u32 * ev.count;
+        f.num(F::SessionExports, s.exports().saturating_add(exp) as f64);
+        if ev.kind == EventKind::Access {
+            if let (Some(p), Some(sp)) = (k.place, s.place()) {
+                f.num(F::SessionIpChangedKm, distance_km(p, sp));
+            }
+            f.bool(F::SessionSameAsn, s.asn != 0 && k.asn == Some(s.asn));
+        }
+    } else if ev.kind == EventKind::Access {
+        // An access in a session whose login was not seen: it is its own session so far.
+        f.num(F::SessionRecords, added as f64);
+        f.num(
+            F::SessionExports,
+            matches!(track, Some(2 | 3)) as u32 as f64 * ev.count as f64,
+        );
+        f.num(F::SessionAgeMin, 0.0);
+    }
+    concurrent_sessions(f, ev, k, b.sessions);
+    (this_session, risk_score)
+}
+
+/// `session.concurrent_*`, and `session.same_asn` for events other than accesses: the other
+/// sessions of the account alive in the last 30 minutes.
+fn concurrent_sessions(f: &mut EventFeatures<'_>, ev: &Event<'_>, k: &Keys, sessions: &SessionSet) {
+    let Some(p) = k.place else { return };
+    let mut far = 0.0f64;
+    let mut all_same_asn = true;
+    for s in sessions.slots.iter() {
+        if s.key == 0
+            || Some(s.key) == k.session
+            || k.now_s.saturating_sub(s.last_s) > SESSION_LIVE_S
+        {
+            continue;
+        }
+        if let Some(sp) = s.place() {
+            far = far.max(distance_km(p, sp));
+        }
+        all_same_asn &= s.asn != 0 && k.asn == Some(s.asn);
+    }
+    if ev.kind != EventKind::Access {
+        f.bool(F::SessionSameAsn, far > 0.0 && all_same_asn);
+    }
+    f.num(F::SessionConcurrentDistanceKm, far);
+    f.bool(F::SessionConcurrentDistant, far >= DISTANT_KM);
+}
+
+/// `volume.*`; returns the account's access windows with this event counted.
+fn volume(
+    f: &mut EventFeatures<'_>,
+    ev: &Event<'_>,
+    k: &Keys,
+    acct: &AccountBaseline,
+    this_session: Option<OpenSession>,
+) -> VolumeWindows {
+    let now_s = k.now_s;
+    let mut windows = acct.windows;
+    if ev.kind == EventKind::Access {
+        if let Some(t) = ev.action.and_then(tracked) {
+            windows.records_10m.add(ev.count as f32, now_s, TAU_10M);
+            if t >= 2 {
+                windows.exports_1h.add(ev.count as f32, now_s, TAU_1H);
+            }
+            let usual = acct.volume.usual(t);
+            let so_far = this_session
+                .map_or(0, |s| s.totals[t])
+                .saturating_add(ev.count);
+            f.num(
+                F::VolumeRatio,
+                so_far as f64 / usual.unwrap_or(0.0).max(1.0) as f64,
+            );
+            f.opt_num(F::VolumeBaseline, usual.map(|u| u as f64));
+            f.opt_num(F::VolumeP99, acct.volume.p99(t).map(|u| u as f64));
+        }
+    }
+    f.num(
+        F::VolumeRecords10m,
+        windows.records_10m.at(now_s, TAU_10M) as f64,
+    );
+    f.num(
+        F::VolumeExports1h,
+        windows.exports_1h.at(now_s, TAU_1H) as f64,
+    );
+    windows
+}
+
+/// `auth.*`: failed logins on the account, from the source, and the pair.
+fn auth_failures(f: &mut EventFeatures<'_>, k: &Keys, c: &Counters) {
+    let now_s = k.now_s;
+    f.num(
+        F::AuthFailuresAccount10m,
+        c.account_failures
+            .map_or(0.0, |fc| fc.recent.at(now_s, TAU_10M) as f64),
+    );
+    if k.source.is_some() {
+        f.num(
+            F::AuthFailuresAccountSource10m,
+            c.pair_failures
+                .map_or(0.0, |p| p.recent.at(now_s, TAU_10M) as f64),
+        );
+        let sf = c.source_failures;
+        f.num(
+            F::AuthFailuresSource10m,
+            sf.map_or(0.0, |s| s.recent.at(now_s, TAU_10M) as f64),
+        );
+        f.num(
+            F::AuthSourceAccounts10m,
+            sf.map_or(0, |s| s.distinct_accounts(now_s, 600)) as f64,
+        );
+        f.num(
+            F::AuthSourceAccounts1h,
+            sf.map_or(0, |s| s.distinct_accounts(now_s, 3600)) as f64,
+        );
+    }
+}
+
+/// `tenant.accounts`, `population.*`.
+fn tenant_population(f: &mut EventFeatures<'_>, b: &Before<'_>) {
+    f.num(F::TenantAccounts, b.counters.tenant.accounts as f64);
+    f.opt_num(F::PopulationCountryShare, b.pop_country);
+    f.opt_num(F::PopulationAsnShare, b.pop_asn);
+}
