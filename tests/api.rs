@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tocsin::alert::{alert_id, Alert, Reason, ResponseAction, Severity, Verdict};
 use tocsin::api::{self, ApiState, Baselines, Tokens};
 use tocsin::metrics::Metrics;
-use tocsin::respond::Responder;
+use tocsin::respond::{Responder, ResponderSettings};
 use tocsin::settings::{Role, Settings};
 
 const READER: &str = "reader-token-1b7c";
@@ -89,9 +89,13 @@ async fn start() -> Harness {
     .unwrap();
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let mut stopped2 = stopped.clone();
-    let responder = Responder::start(&settings, Arc::new(Metrics::new()), async move {
-        let _ = stopped.wait_for(|&s| s).await;
-    })
+    let responder = Responder::start(
+        ResponderSettings::of(&settings),
+        Arc::new(Metrics::new()),
+        async move {
+            let _ = stopped.wait_for(|&s| s).await;
+        },
+    )
     .unwrap();
     let baselines = Arc::new(FakeBaselines::default());
     let tokens = Tokens::default()
