@@ -11,7 +11,9 @@
 //! # Records
 //!
 //! - **Alerts topic**: key = the account, payload = the alert as JSON, as webhooks and the API show it.
-//! - **Revocations topic**: key = the account, payload = a [`RevocationRecord`] as JSON.
+//! - **Revocations topic**: key = the account, payload = the revocation as JSON: `id` (`rv_` and
+//!   the alert id's digits, so a re-emitted revocation keeps its id), `account`, `session` (when
+//!   the alert names one), `scope`, `reason`, `alert_id`, `created_at`.
 //! - **Dead-letter topic**: the refused record's key and payload, with the headers
 //!   `tocsin-reason` (a stable reason name), `tocsin-detail`, `tocsin-source-topic`,
 //!   `tocsin-source-partition` and `tocsin-source-offset`. Payloads over
