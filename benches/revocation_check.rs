@@ -20,7 +20,7 @@ use tocsin::api::{self, ApiState, Baselines, Tokens};
 use tocsin::baseline::store::{AccountView, FeedbackError};
 use tocsin::metrics::Metrics;
 use tocsin::respond::revoke::{NewRevocation, RevocationStore, Scope, LOG_FILE};
-use tocsin::respond::{now_ms, Responder};
+use tocsin::respond::{now_ms, Responder, ResponderSettings};
 use tocsin::settings::{Role, Settings};
 
 const REVOCATIONS: usize = 100_000;
@@ -106,9 +106,13 @@ fn loopback_percentiles() {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut s1 = stopped.clone();
         let mut s2 = stopped;
-        let responder = Responder::start(&settings, Arc::new(Metrics::new()), async move {
-            let _ = s1.wait_for(|&v| v).await;
-        })
+        let responder = Responder::start(
+            ResponderSettings::of(&settings),
+            Arc::new(Metrics::new()),
+            async move {
+                let _ = s1.wait_for(|&v| v).await;
+            },
+        )
         .expect("responder");
         assert_eq!(responder.revocations().len(), REVOCATIONS);
         let state = ApiState::new(

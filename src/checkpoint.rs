@@ -39,7 +39,31 @@ pub trait Snapshot: Send + Sync {
     fn write_snapshot(&self, w: &mut dyn Write) -> io::Result<()>;
     /// Replaces the state with the one read from `r` (written by `write_snapshot`, possibly by an
     /// older version). The error says what is wrong with the data.
-    fn read_snapshot(&self, r: &mut dyn Read) -> Result<(), String>;
+    fn read_snapshot(&self, r: &mut dyn Read) -> Result<(), RestoreError>;
+}
+
+/// Why a state part refused the data a checkpoint handed it: the part's own error, kept whole
+/// (each part has its own error type; the checkpoint only names the part).
+#[derive(Debug)]
+pub struct RestoreError(Box<dyn std::error::Error + Send + Sync>);
+
+impl RestoreError {
+    /// Wraps a part's error, or a message.
+    pub fn new(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> RestoreError {
+        RestoreError(e.into())
+    }
+}
+
+impl std::fmt::Display for RestoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for RestoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 /// For each `(topic, partition)`, the offset of the next record the state does not reflect yet.
@@ -111,7 +135,8 @@ pub enum CheckpointErrorKind {
         /// The part's name.
         part: String,
         /// Its explanation.
-        detail: String,
+        #[source]
+        detail: RestoreError,
     },
     /// The file holds a part this build has no place for: restoring without it would lose state.
     #[error("holds state part `{0}` that this engine does not have")]
@@ -439,11 +464,11 @@ mod tests {
         fn write_snapshot(&self, w: &mut dyn Write) -> io::Result<()> {
             w.write_all(&self.0.lock())
         }
-        fn read_snapshot(&self, r: &mut dyn Read) -> Result<(), String> {
+        fn read_snapshot(&self, r: &mut dyn Read) -> Result<(), RestoreError> {
             let mut v = Vec::new();
-            r.read_to_end(&mut v).map_err(|e| e.to_string())?;
+            r.read_to_end(&mut v).map_err(RestoreError::new)?;
             if v.first() == Some(&b'!') {
-                return Err("refuses data starting with !".into());
+                return Err(RestoreError::new("refuses data starting with !"));
             }
             *self.0.lock() = v;
             Ok(())

@@ -15,7 +15,7 @@ use tocsin::api::{self, ApiState, Baselines, Tokens};
 use tocsin::baseline::store::view::CountryShare;
 use tocsin::baseline::store::{AccountView, FeedbackError};
 use tocsin::metrics::Metrics;
-use tocsin::respond::Responder;
+use tocsin::respond::{Responder, ResponderSettings};
 use tocsin::settings::{Role, Settings};
 
 const READER: &str = "reader-token-1b7c";
@@ -99,9 +99,13 @@ async fn start() -> Harness {
     .unwrap();
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let mut stopped2 = stopped.clone();
-    let responder = Responder::start(&settings, Arc::new(Metrics::new()), async move {
-        let _ = stopped.wait_for(|&s| s).await;
-    })
+    let responder = Responder::start(
+        ResponderSettings::of(&settings),
+        Arc::new(Metrics::new()),
+        async move {
+            let _ = stopped.wait_for(|&s| s).await;
+        },
+    )
     .unwrap();
     let baselines = Arc::new(FakeBaselines::default());
     let tokens = Tokens::default()

@@ -18,7 +18,7 @@ use tocsin::api::tls::TlsConfigErrorKind;
 use tocsin::api::{self, ApiState, Baselines, TlsConfig, Tokens};
 use tocsin::baseline::store::{AccountView, FeedbackError};
 use tocsin::metrics::Metrics;
-use tocsin::respond::Responder;
+use tocsin::respond::{Responder, ResponderSettings};
 use tocsin::settings::{Role, Settings};
 
 const READER: &str = "reader-token-tls-51c0";
@@ -91,9 +91,13 @@ async fn start_tls() -> Server {
     .unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut responder_stopped = stopped.clone();
-    let responder = Responder::start(&settings, Arc::new(Metrics::new()), async move {
-        let _ = responder_stopped.wait_for(|&s| s).await;
-    })
+    let responder = Responder::start(
+        ResponderSettings::of(&settings),
+        Arc::new(Metrics::new()),
+        async move {
+            let _ = responder_stopped.wait_for(|&s| s).await;
+        },
+    )
     .unwrap();
     let tokens = Tokens::default().with_token("soc", Role::Reader, READER);
     let state = ApiState::new(responder, Arc::new(NoBaselines), tokens);

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use parking_lot::Mutex;
-use tocsin::checkpoint::{CheckpointErrorKind, CheckpointStore, Snapshot, SourceOffsets};
+use tocsin::checkpoint::{
+    CheckpointErrorKind, CheckpointStore, RestoreError, Snapshot, SourceOffsets,
+};
 
 /// A state part holding opaque bytes.
 #[derive(Default)]
@@ -24,9 +26,9 @@ impl Snapshot for Blob {
     fn write_snapshot(&self, w: &mut dyn Write) -> io::Result<()> {
         w.write_all(&self.0.lock())
     }
-    fn read_snapshot(&self, r: &mut dyn Read) -> Result<(), String> {
+    fn read_snapshot(&self, r: &mut dyn Read) -> Result<(), RestoreError> {
         let mut v = Vec::new();
-        r.read_to_end(&mut v).map_err(|e| e.to_string())?;
+        r.read_to_end(&mut v).map_err(RestoreError::new)?;
         *self.0.lock() = v;
         Ok(())
     }

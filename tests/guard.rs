@@ -9,7 +9,7 @@ use std::time::Duration;
 use tocsin::alert::{alert_id, Alert, AlertGeo, Reason, ResponseAction, Severity};
 use tocsin::metrics::Metrics;
 use tocsin::respond::guard::{Guard, GUARD_RULE};
-use tocsin::respond::Responder;
+use tocsin::respond::{Responder, ResponderSettings};
 use tocsin::settings::Settings;
 use tocsin::timefmt::rfc3339;
 
@@ -165,7 +165,7 @@ async fn responder_revokes_only_what_the_guard_admitted() {
     .unwrap();
     let metrics = Arc::new(Metrics::new());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let responder = Responder::start(&settings, metrics.clone(), async {
+    let responder = Responder::start(ResponderSettings::of(&settings), metrics.clone(), async {
         let _ = stopped.await;
     })
     .unwrap();

@@ -5,17 +5,13 @@
 mod kafka_support;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_support::*;
 use rdkafka::Message;
-use tocsin::checkpoint::CheckpointStore;
-use tocsin::pipeline::Pipeline;
-use tocsin::settings::Settings;
+use tocsin::engine::EngineOptions;
+use tocsin::respond::kafka::DEAD_LETTER_MAX_PAYLOAD;
 use tocsin::source::decode::{self, Format};
-use tocsin::source::kafka::{KafkaSource, NoAlertSink, SourceOptions, DEAD_LETTER_MAX_PAYLOAD};
 
 const MIB: usize = 1024 * 1024;
 
@@ -39,31 +35,20 @@ fn poison_goes_to_dead_letters_with_reason_and_consumption_continues() {
     records.extend(stream.records.iter().cloned());
     produce(&broker, &cfg.input, &records);
 
-    let settings = Settings::load(&cfg.path).unwrap();
-    let source = KafkaSource::new(
-        settings.source.kafka.clone().unwrap(),
-        Arc::new(Pipeline::from_settings(&settings).unwrap()),
-        CheckpointStore::new(&cfg.state),
-        Vec::new(),
-        Arc::new(NoAlertSink),
-        SourceOptions {
-            checkpoint_interval: Duration::from_millis(200),
-            ..SourceOptions::default()
+    let engine = start_in_process(
+        &cfg,
+        EngineOptions {
+            checkpoint_interval: Some(Duration::from_millis(200)),
+            ..EngineOptions::default()
         },
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let handle = {
-        let stop = stop.clone();
-        std::thread::spawn(move || source.run(&stop))
-    };
     let total = records.len() as i64;
     wait_for(
         "every record to be consumed",
         Duration::from_secs(120),
-        || handle.is_finished() || checkpointed(&cfg.state, &cfg.input) >= total,
+        || engine.source_finished() || checkpointed(&cfg.state, &cfg.input) >= total,
     );
-    stop.store(true, Ordering::Relaxed);
-    let summary = handle.join().unwrap().unwrap();
+    let summary = engine.stop().unwrap();
     assert_eq!(summary.records as i64, total);
 
     // What the decoder says about each payload decides what the dead-letter topic must hold.

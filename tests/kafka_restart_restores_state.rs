@@ -9,18 +9,16 @@
 mod kafka_support;
 
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_support::*;
 use parking_lot::Mutex;
-use tocsin::checkpoint::{CheckpointErrorKind, CheckpointStore, Snapshot};
+use tocsin::checkpoint::{CheckpointErrorKind, CheckpointStore, RestoreError, Snapshot};
+use tocsin::engine::{CheckpointParts, DetectorState, Engine, EngineError, EngineOptions};
 use tocsin::pipeline::Pipeline;
 use tocsin::settings::Settings;
-use tocsin::source::kafka::{
-    KafkaSource, KafkaSourceError, NoAlertSink, RunSummary, SourceOptions,
-};
+use tocsin::source::kafka::{KafkaSourceError, RunSummary};
 
 /// A state part holding bytes, like a tiny baseline store.
 #[derive(Default)]
@@ -30,60 +28,57 @@ impl Snapshot for Notes {
     fn write_snapshot(&self, w: &mut dyn Write) -> std::io::Result<()> {
         w.write_all(&self.0.lock())
     }
-    fn read_snapshot(&self, r: &mut dyn Read) -> Result<(), String> {
+    fn read_snapshot(&self, r: &mut dyn Read) -> Result<(), RestoreError> {
         let mut v = Vec::new();
-        r.read_to_end(&mut v).map_err(|e| e.to_string())?;
+        r.read_to_end(&mut v).map_err(RestoreError::new)?;
         *self.0.lock() = v;
         Ok(())
     }
 }
 
-/// Runs the source in this process until `done` holds, then stops it like SIGTERM does.
+/// Runs the engine in this process, with `notes` as its only state part, until `done` holds,
+/// then stops it like SIGTERM does.
 fn run_until(
     cfg: &RunConfig,
     notes: Arc<Notes>,
     done: impl Fn(&RunSummaryProbe) -> bool,
-) -> Result<RunSummary, KafkaSourceError> {
-    let settings = Settings::load(&cfg.path).unwrap();
-    let source = KafkaSource::new(
-        settings.source.kafka.clone().unwrap(),
-        Arc::new(Pipeline::from_settings(&settings).unwrap()),
-        CheckpointStore::new(&cfg.state),
-        vec![("notes".into(), notes as Arc<dyn Snapshot>)],
-        Arc::new(NoAlertSink),
-        SourceOptions {
-            workers: 2,
-            checkpoint_interval: Duration::from_millis(200),
-            ..SourceOptions::default()
+) -> Result<RunSummary, EngineError> {
+    let engine = start_in_process(
+        cfg,
+        EngineOptions {
+            workers: Some(2),
+            checkpoint_interval: Some(Duration::from_millis(200)),
+            checkpoint_parts: CheckpointParts::Custom(vec![(
+                "notes".into(),
+                notes as Arc<dyn Snapshot>,
+            )]),
+            ..EngineOptions::default()
         },
     );
-    let ready = source.ready_flag();
-    let stop = Arc::new(AtomicBool::new(false));
-    let handle = {
-        let stop = stop.clone();
-        std::thread::spawn(move || source.run(&stop))
-    };
     let probe = RunSummaryProbe {
-        ready,
+        engine: &engine,
         state: cfg.state.clone(),
         topic: cfg.input.clone(),
     };
     wait_for("the run's goal", Duration::from_secs(120), || {
-        handle.is_finished() || done(&probe)
+        engine.source_finished() || done(&probe)
     });
-    stop.store(true, Ordering::Relaxed);
-    handle.join().unwrap()
+    engine.stop()
 }
 
-struct RunSummaryProbe {
-    ready: Arc<AtomicBool>,
+struct RunSummaryProbe<'a> {
+    engine: &'a Engine,
     state: std::path::PathBuf,
     topic: String,
 }
 
-impl RunSummaryProbe {
+impl RunSummaryProbe<'_> {
     fn checkpointed(&self) -> i64 {
         checkpointed(&self.state, &self.topic)
+    }
+
+    fn ready(&self) -> bool {
+        self.engine.is_ready()
     }
 }
 
@@ -143,7 +138,7 @@ fn restart_restores_state_and_resumes_at_the_checkpointed_offsets() {
 
     // Third life: nothing new, nothing re-processed.
     let third = run_until(&cfg, Arc::new(Notes::default()), |p| {
-        if !p.ready.load(Ordering::Relaxed) {
+        if !p.ready() {
             return false;
         }
         std::thread::sleep(Duration::from_secs(2));
@@ -157,7 +152,7 @@ fn restart_restores_state_and_resumes_at_the_checkpointed_offsets() {
     std::fs::write(store.path(), &data[..data.len() / 2]).unwrap();
     let err = run_until(&cfg, Arc::new(Notes::default()), |_| false).unwrap_err();
     match &err {
-        KafkaSourceError::Checkpoint(e) => {
+        EngineError::Source(KafkaSourceError::Checkpoint(e)) => {
             assert!(
                 matches!(e.kind, CheckpointErrorKind::Truncated { .. }),
                 "{err}"
@@ -178,37 +173,21 @@ fn restart_restores_the_detector_baselines() {
     let stream = scenario(20, 800, 0, 7);
     let n = stream.records.len() as i64;
     produce(&broker, &cfg.input, &stream.records);
-    let settings = Settings::load(&cfg.path).unwrap();
 
     // First life: learn from the stream, checkpoint on the way out.
-    let first = Arc::new(Pipeline::from_settings(&settings).unwrap());
-    let source = KafkaSource::new(
-        settings.source.kafka.clone().unwrap(),
-        first.clone(),
-        CheckpointStore::new(&cfg.state),
-        vec![(
-            "detector".into(),
-            Arc::new(tocsin::engine::DetectorState(first.clone())) as Arc<dyn Snapshot>,
-        )],
-        Arc::new(NoAlertSink),
-        SourceOptions {
-            workers: 1,
-            checkpoint_interval: Duration::from_millis(200),
-            ..SourceOptions::default()
-        },
-    );
-    let stop = Arc::new(AtomicBool::new(false));
-    let handle = {
-        let stop = stop.clone();
-        std::thread::spawn(move || source.run(&stop))
+    let options = || EngineOptions {
+        workers: Some(1),
+        checkpoint_interval: Some(Duration::from_millis(200)),
+        ..EngineOptions::default()
     };
+    let engine = start_in_process(&cfg, options());
+    let first = engine.pipeline().clone();
     wait_for(
         "the whole stream checkpointed",
         Duration::from_secs(120),
-        || handle.is_finished() || checkpointed(&cfg.state, &cfg.input) >= n,
+        || engine.source_finished() || checkpointed(&cfg.state, &cfg.input) >= n,
     );
-    stop.store(true, Ordering::Relaxed);
-    handle.join().unwrap().unwrap();
+    engine.stop().unwrap();
 
     let account = stream_account(&stream);
     let learned = first
@@ -219,16 +198,32 @@ fn restart_restores_the_detector_baselines() {
         !learned.devices.is_empty(),
         "the account has known devices: {learned:?}"
     );
+    assert_eq!(checkpointed(&cfg.state, &cfg.input), n);
 
-    // Second life: a fresh engine restores the checkpoint and knows the same account.
-    let second = Arc::new(Pipeline::from_settings(&settings).unwrap());
-    assert!(second.detector.account_view(&account).is_none());
-    let offsets = CheckpointStore::new(&cfg.state)
-        .restore(&[("detector", &tocsin::engine::DetectorState(second.clone()))])
+    // The detector's part alone restores the account into a fresh pipeline.
+    let settings = Settings::load(&cfg.path).unwrap();
+    let fresh = Arc::new(Pipeline::from_settings(&settings).unwrap());
+    assert!(fresh.detector.account_view(&account).is_none());
+    let saved = CheckpointStore::new(&cfg.state)
+        .load()
         .unwrap()
         .expect("a checkpoint exists");
-    assert_eq!(offsets.values().sum::<i64>(), n);
-    assert_eq!(second.detector.account_view(&account), Some(learned));
+    DetectorState(fresh.clone())
+        .read_snapshot(&mut saved.parts["detector"].as_slice())
+        .unwrap();
+    assert_eq!(fresh.detector.account_view(&account), Some(learned.clone()));
+
+    // Second life: a fresh engine restores the checkpoint and knows the same account.
+    let engine = start_in_process(&cfg, options());
+    wait_for(
+        "the second life to be ready",
+        Duration::from_secs(60),
+        || engine.source_finished() || engine.is_ready(),
+    );
+    let known = engine.pipeline().detector.account_view(&account);
+    let second = engine.stop().unwrap();
+    assert_eq!(known, Some(learned));
+    assert_eq!(second.records, 0, "nothing re-processed after a clean stop");
 }
 
 /// An account that logs in successfully in the stream.

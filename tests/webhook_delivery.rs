@@ -21,7 +21,7 @@ use tocsin::alert::{alert_id, Alert, ResponseAction, Severity};
 use tocsin::metrics::Metrics;
 use tocsin::respond::outbox::DEAD_LETTER_FILE;
 use tocsin::respond::webhook::WebhookSink;
-use tocsin::respond::Responder;
+use tocsin::respond::{Responder, ResponderSettings};
 use tocsin::settings::Settings;
 
 /// `whsec_` + base64("tocsin-test-signing-key-32-bytes")
@@ -207,7 +207,7 @@ timeout_ms = 500
 fn start(settings: &Settings) -> (Responder, tokio::sync::oneshot::Sender<()>, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::new());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let r = Responder::start(settings, metrics.clone(), async {
+    let r = Responder::start(ResponderSettings::of(settings), metrics.clone(), async {
         let _ = rx.await;
     })
     .unwrap();

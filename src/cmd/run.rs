@@ -1,10 +1,12 @@
 //! `tocsin run`: the long-running pipeline over Kafka.
 //!
-//! Loads the configuration, builds the [`Pipeline`], restores the checkpoint and consumes until
-//! SIGTERM or SIGINT; then it stops consuming, lets the workers drain, writes a checkpoint,
-//! commits the offsets and exits 0. Shutdown is bounded: if draining takes longer than
-//! [`SHUTDOWN_LIMIT`] (a broker that stopped answering, say) the process exits 1 without a new
-//! checkpoint, which is safe: the next start resumes from the last good one.
+//! Loads the configuration and starts the [`Engine`] (pipeline, responder, Kafka source, API),
+//! which restores the checkpoint and consumes until SIGTERM or SIGINT; then the engine stops
+//! consuming, lets the workers drain, writes a checkpoint, commits the offsets, lets the
+//! responder put what it holds into its outbox and stops the API; the process exits 0.
+//! Shutdown is bounded: if draining takes longer than [`SHUTDOWN_LIMIT`] (a broker that stopped
+//! answering, say) the process exits 1 without a new checkpoint, which is safe: the next start
+//! resumes from the last good one.
 //!
 //! Decision time (`detected_at`) is the wall clock; baselines follow event time.
 
@@ -15,14 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{CmdError, CmdResult};
-use crate::api::{TlsConfig, Tokens};
-use crate::checkpoint::CheckpointStore;
-use crate::engine::{self, ResponderSink};
-use crate::metrics::Metrics;
-use crate::pipeline::Pipeline;
-use crate::respond::Responder;
+use crate::engine::{Engine, EngineError, EngineOptions};
 use crate::settings::Settings;
-use crate::source::kafka::{KafkaSource, SourceOptions};
 
 /// Longest time between the stop signal and the process exit.
 pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
@@ -49,87 +45,20 @@ pub fn run(args: RunArgs) -> CmdResult {
     if let Some(dir) = &args.rules {
         settings.rules.dir = dir.clone();
     }
-    let Some(kafka) = settings.source.kafka.clone() else {
-        return Err(CmdError::Usage(
-            "`tocsin run` needs a [source.kafka] section in the configuration".into(),
-        ));
+    let options = EngineOptions {
+        checkpoint_interval: args
+            .checkpoint_interval_ms
+            .map(|ms| Duration::from_millis(ms.max(1))),
+        ..EngineOptions::default()
     };
-    let tokens =
-        Tokens::from_settings(&settings.api.tokens).map_err(|e| CmdError::Usage(e.to_string()))?;
-    let tls =
-        TlsConfig::from_settings(&settings.api).map_err(|e| CmdError::Usage(e.to_string()))?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let listener = std::net::TcpListener::bind(settings.api.listen).map_err(|e| {
-        CmdError::Usage(format!(
-            "api.listen: cannot listen on {}: {e}",
-            settings.api.listen
-        ))
-    })?;
-    let metrics = Arc::new(Metrics::new());
-    let pipeline = Arc::new(
-        Pipeline::from_settings(&settings)
-            .map_err(|e| CmdError::Usage(e.to_string()))?
-            .with_metrics(metrics.clone()),
-    );
-    // The responder (webhooks, outbound revocation, revocation store) and the API run on a small
-    // tokio runtime; the Kafka workers are plain threads and hand alerts over through a bounded
-    // channel.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("tocsin-respond")
-        .enable_all()
-        .build()
-        .map_err(|e| CmdError::Failed(anyhow::anyhow!("cannot start the runtime: {e}")))?;
     let stop = Arc::new(AtomicBool::new(false));
-    let responder = {
-        let _enter = rt.enter();
-        Responder::start(&settings, metrics.clone(), engine::stopped(stop.clone()))
-            .map_err(|e| CmdError::Usage(e.to_string()))?
-    };
-    let options = SourceOptions {
-        checkpoint_interval: match args.checkpoint_interval_ms {
-            Some(ms) => Duration::from_millis(ms.max(1)),
-            None => Duration::from_secs(settings.state.checkpoint_interval_secs.max(1)),
-        },
-        ..SourceOptions::default()
-    };
-    let source = KafkaSource::new(
-        kafka,
-        pipeline.clone(),
-        CheckpointStore::new(&settings.state.dir),
-        engine::state_parts(&pipeline, &responder),
-        Arc::new(ResponderSink(responder.clone())),
-        options,
-    );
-    let local = listener.local_addr().ok();
-    let api = engine::spawn_api(
-        rt.handle(),
-        engine::ApiEndpoint {
-            listener,
-            tokens,
-            tls,
-        },
-        pipeline,
-        responder.clone(),
-        source.ready_flag(),
-        stop.clone(),
-    )
-    .map_err(|e| CmdError::Failed(anyhow::anyhow!("cannot start the API: {e}")))?;
-    if let Some(addr) = local {
-        tracing::info!(%addr, "API listening");
-        eprintln!("api: listening on {scheme}://{addr}");
+    let engine = Engine::start(&settings, options, stop.clone()).map_err(engine_error)?;
+    eprintln!("api: listening on {}", engine.api_url());
+    if let Err(e) = watch_signals(stop) {
+        let _ = engine.stop();
+        return Err(e);
     }
-
-    watch_signals(stop.clone())?;
-    let result = source.run(&stop);
-    // Whatever ended the source, stop the API and let the responder put every alert it was
-    // handed into its durable outbox before the process exits.
-    stop.store(true, Ordering::Relaxed);
-    rt.block_on(async {
-        let _ = tokio::time::timeout(SHUTDOWN_LIMIT / 2, responder.join()).await;
-        let _ = tokio::time::timeout(Duration::from_secs(1), api).await;
-    });
-    let summary = result?;
+    let summary = engine.wait().map_err(engine_error)?;
     eprintln!(
         "run: {} records, {} events, {} not applicable, {} dead letters, {} alerts, {} revocations, {} checkpoints",
         summary.records,
@@ -141,6 +70,15 @@ pub fn run(args: RunArgs) -> CmdResult {
         summary.checkpoints
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A configuration problem exits 2, anything else 1.
+fn engine_error(e: EngineError) -> CmdError {
+    if e.is_usage() {
+        CmdError::Usage(e.to_string())
+    } else {
+        CmdError::Failed(e.into())
+    }
 }
 
 /// Sets `stop` on the first SIGTERM or SIGINT and arms the shutdown deadline. The signal

@@ -245,10 +245,28 @@ fn takeover_line(t: &TakeoverReport) -> String {
 
 impl<W: Write> Observer for Story<W> {
     fn note(&mut self, note: Note<'_>) {
+        match note {
+            Note::Alert {
+                alert,
+                takeover,
+                local_time,
+                zone,
+                first,
+            } => self.alert_note(alert, takeover, local_time, zone, first),
+            Note::Webhook { .. } | Note::Revocation { .. } | Note::Check { .. } => {
+                self.delivery_note(note)
+            }
+            _ => self.step_note(note),
+        }
+    }
+}
+
+impl<W: Write> Story<W> {
+    /// The demo's steps: learning, joining, streaming, processed.
+    fn step_note(&mut self, note: Note<'_>) {
         let step = Style::new().cyan().bold();
         let dim = Style::new().dimmed();
         let ok = Style::new().green().bold();
-        let bad = Style::new().red().bold();
         match note {
             Note::Learning { days, accounts } => {
                 self.line(&self.paint(
@@ -312,55 +330,81 @@ impl<W: Write> Observer for Story<W> {
                 ));
                 self.line("");
             }
-            Note::Alert {
-                alert,
-                takeover,
-                local_time,
-                zone,
-                first,
-            } => match takeover {
-                Some(attack) if first => self.takeover_alert(alert, attack, local_time, zone),
-                Some(attack) => self.line(&format!(
-                    "  {local_time}  {} same takeover ({}): {} {} {}",
-                    self.paint("⚠", bad),
-                    attack.id,
-                    alert.account,
-                    self.severity(alert.severity),
-                    alert.rule
-                )),
-                None => {
-                    self.false_alerts += 1;
-                    if self.false_alerts <= FALSE_ALERTS_SHOWN {
-                        let place = alert
-                            .geo
-                            .as_ref()
-                            .map(|g| {
-                                format!(
-                                    "{}, {}",
-                                    g.city.as_deref().unwrap_or("?"),
-                                    g.country.as_deref().unwrap_or("?")
-                                )
-                            })
-                            .unwrap_or_default();
-                        self.line(&format!(
-                            "  {local_time}  {} {} {} {} {}",
-                            self.paint("·", dim),
-                            alert.account,
-                            self.severity(alert.severity),
-                            alert.rule,
-                            self.paint(
-                                format!("{place} — no attack in the ground truth (false alert)"),
-                                dim
+            Note::Processed => {
+                self.line(&format!(
+                    "  {}",
+                    self.paint(
+                        "the engine has processed the whole day; waiting for the last deliveries",
+                        dim
+                    )
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    /// An alert of the played day: the first on a takeover tells its story, a false one a line.
+    fn alert_note(
+        &mut self,
+        alert: &Alert,
+        takeover: Option<&crate::gen::AttackTruth>,
+        local_time: &str,
+        zone: &str,
+        first: bool,
+    ) {
+        let dim = Style::new().dimmed();
+        let bad = Style::new().red().bold();
+        match takeover {
+            Some(attack) if first => self.takeover_alert(alert, attack, local_time, zone),
+            Some(attack) => self.line(&format!(
+                "  {local_time}  {} same takeover ({}): {} {} {}",
+                self.paint("⚠", bad),
+                attack.id,
+                alert.account,
+                self.severity(alert.severity),
+                alert.rule
+            )),
+            None => {
+                self.false_alerts += 1;
+                if self.false_alerts <= FALSE_ALERTS_SHOWN {
+                    let place = alert
+                        .geo
+                        .as_ref()
+                        .map(|g| {
+                            format!(
+                                "{}, {}",
+                                g.city.as_deref().unwrap_or("?"),
+                                g.country.as_deref().unwrap_or("?")
                             )
-                        ));
-                    } else if self.false_alerts == FALSE_ALERTS_SHOWN + 1 {
-                        self.line(&self.paint(
-                            "         … further false alerts are counted in the summary",
-                            dim,
-                        ));
-                    }
+                        })
+                        .unwrap_or_default();
+                    self.line(&format!(
+                        "  {local_time}  {} {} {} {} {}",
+                        self.paint("·", dim),
+                        alert.account,
+                        self.severity(alert.severity),
+                        alert.rule,
+                        self.paint(
+                            format!("{place} — no attack in the ground truth (false alert)"),
+                            dim
+                        )
+                    ));
+                } else if self.false_alerts == FALSE_ALERTS_SHOWN + 1 {
+                    self.line(&self.paint(
+                        "         … further false alerts are counted in the summary",
+                        dim,
+                    ));
                 }
-            },
+            }
+        }
+    }
+
+    /// What reached the SOC, the SaaS and the API.
+    fn delivery_note(&mut self, note: Note<'_>) {
+        let dim = Style::new().dimmed();
+        let ok = Style::new().green().bold();
+        let bad = Style::new().red().bold();
+        match note {
             Note::Webhook {
                 webhook_id,
                 alert,
@@ -416,15 +460,7 @@ impl<W: Write> Observer for Story<W> {
                 self.line(&format!("         → API   GET {request}"));
                 self.line(&format!("                 {}", self.paint(answer, dim)));
             }
-            Note::Processed => {
-                self.line(&format!(
-                    "  {}",
-                    self.paint(
-                        "the engine has processed the whole day; waiting for the last deliveries",
-                        dim
-                    )
-                ));
-            }
+            _ => {}
         }
     }
 }

@@ -14,14 +14,17 @@
 //! | [`outbox`] | the durable delivery queue, backoff and the dead-letter file |
 //! | [`webhook`] | webhook formats and Standard Webhooks signing |
 //! | [`recent`] | the recent-alerts log behind the alerts API and feedback |
+//! | [`kafka`] | the Kafka source's one way out: responder, alerts, revocations and dead-letter topics |
 
 pub mod guard;
+pub mod kafka;
 pub mod outbox;
 pub mod recent;
 pub mod revoke;
 pub mod webhook;
 
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,7 +34,7 @@ use tokio::task::JoinHandle;
 
 use crate::alert::Alert;
 use crate::metrics::Metrics;
-use crate::settings::{secret_from_env, Settings};
+use crate::settings::{secret_from_env, RevocationSettings, Settings, SinksSettings};
 
 use outbox::{
     AfterFailure, Job, Outbox, OutboxError, OutboxSettings, Pending, REVOCATION_DESTINATION,
@@ -67,6 +70,34 @@ pub enum RespondError {
 #[derive(Debug, thiserror::Error)]
 #[error("the responder has stopped; alert {0} not taken")]
 pub struct Stopped(pub String);
+
+/// What the responder needs from the configuration: its own sections, and where state lives.
+#[derive(Clone, Copy, Debug)]
+pub struct ResponderSettings<'a> {
+    /// `[state] dir`: the revocation store and the outbox live there.
+    pub state_dir: &'a Path,
+    /// `[sinks]`: the webhooks.
+    pub sinks: &'a SinksSettings,
+    /// `[revocation]`: the operator's endpoint and how long a revocation lasts.
+    pub revocation: &'a RevocationSettings,
+    /// `[outbox]`: delivery attempts, backoff and bounds.
+    pub outbox: &'a OutboxSettings,
+    /// `[api] recent_alerts`: how many alerts the API's list keeps.
+    pub recent_alerts: usize,
+}
+
+impl<'a> ResponderSettings<'a> {
+    /// The responder's part of `settings`.
+    pub fn of(settings: &'a Settings) -> ResponderSettings<'a> {
+        ResponderSettings {
+            state_dir: &settings.state.dir,
+            sinks: &settings.sinks,
+            revocation: &settings.revocation,
+            outbox: &settings.outbox,
+            recent_alerts: settings.api.recent_alerts,
+        }
+    }
+}
 
 /// The operator's revocation endpoint (`[revocation] url`).
 struct OperatorEndpoint {
@@ -128,15 +159,15 @@ pub fn now_ms() -> i64 {
 }
 
 impl Responder {
-    /// Opens the revocation store and the outbox in `[state] dir`, builds the sinks, and starts
+    /// Opens the revocation store and the outbox in the state directory, builds the sinks, and starts
     /// the intake and delivery tasks; they stop when `shutdown` completes. Pending deliveries
     /// from a previous run resume at once.
     pub fn start(
-        settings: &Settings,
+        settings: ResponderSettings<'_>,
         metrics: Arc<Metrics>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<Responder, RespondError> {
-        let dir = &settings.state.dir;
+        let dir = settings.state_dir;
         let now = now_ms();
         let store = Arc::new(RevocationStore::open(
             dir,
@@ -176,7 +207,7 @@ impl Responder {
         metrics.set_outbox_depth(outbox.len());
         let inner = Arc::new(Inner {
             store,
-            recent: Arc::new(RecentAlerts::new(settings.api.recent_alerts)),
+            recent: Arc::new(RecentAlerts::new(settings.recent_alerts)),
             metrics,
             sinks,
             operator,

@@ -1,7 +1,7 @@
 //! Shared pieces of the Kafka integration tests: a real broker (tansu, started by
 //! `scripts/test-broker.sh`, or `TOCSIN_TEST_BROKER` when one is already running), a deterministic
-//! event stream with a takeover and poison records in it, producing and reading topics, and the
-//! `tocsin run` binary as a child process.
+//! event stream with a takeover and poison records in it, producing and reading topics, the
+//! `tocsin run` binary as a child process, and the same engine started in the test's process.
 //!
 //! Without a broker the tests skip with a loud message; with `CI=true` they fail instead.
 
@@ -12,8 +12,8 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
@@ -27,7 +27,9 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use rdkafka::{Offset, TopicPartitionList};
 
 use tocsin::checkpoint::CheckpointStore;
+use tocsin::engine::EngineOptions;
 use tocsin::event::{Action, Event, EventKind, Outcome};
+use tocsin::settings::Settings;
 use tocsin::source::decode::{self, Decoded, Format};
 
 /// The broker address, or `None` (after a loud message) when the tests must skip.
@@ -647,6 +649,14 @@ revocations_topic = "{revocations}"
             .expect("start tocsin run");
         Engine { child, log }
     }
+}
+
+/// Starts the engine of `tocsin run` in this process on `cfg`'s configuration, with what
+/// differs in `options`; end it with `stop()`.
+pub fn start_in_process(cfg: &RunConfig, options: EngineOptions) -> tocsin::engine::Engine {
+    let settings = Settings::load(&cfg.path).expect("the test configuration loads");
+    tocsin::engine::Engine::start(&settings, options, Arc::new(AtomicBool::new(false)))
+        .expect("the engine starts")
 }
 
 /// A running `tocsin run`.
