@@ -455,7 +455,7 @@ fn criterion_groups(c: &mut Criterion, p: &Pipeline, lines: &Lines) {
             for i in batch() {
                 decode::decode(Format::Native, lines.get(i), &mut |r| {
                     if let Ok(Decoded::Event(ev)) = r {
-                        let e = p.enricher.enrich(&ev);
+                        let e = p.enricher().enrich(&ev);
                         sum =
                             sum.wrapping_add(e.device.fingerprint ^ e.geo.asn.unwrap_or(0) as u64);
                     }
@@ -487,7 +487,7 @@ fn criterion_groups(c: &mut Criterion, p: &Pipeline, lines: &Lines) {
     let evs: Vec<(Event<'_>, Enriched)> = (0..n.min(50_000))
         .filter_map(|i| native::decode(lines.get(i)).ok())
         .map(|ev| {
-            let e = p.enricher.enrich(&ev);
+            let e = p.enricher().enrich(&ev);
             (ev, e)
         })
         .collect();
@@ -496,7 +496,7 @@ fn criterion_groups(c: &mut Criterion, p: &Pipeline, lines: &Lines) {
         .enumerate()
         .map(|(i, (ev, e))| features(ev, e, i % 200 == 0))
         .collect();
-    let rules = &p.detector.rules().rules;
+    let rules = &p.detector().rules().rules;
     println!(
         "rules_only: {} rules over {} feature vectors",
         rules.len(),
@@ -532,7 +532,7 @@ fn main() {
     let p = pipeline();
     let t = Instant::now();
     let (lines, warmed) = warm(&p, accounts, warm_days, measured);
-    let st = p.detector.stats();
+    let st = p.detector().stats();
     println!(
         "setup: {accounts} accounts, {warm_days} days of history ({warmed} events) warmed in {:.1} s; \
          {} accounts with a baseline, {} MB of detection state; measured day: {} events, {} bytes/line (load {})",

@@ -1,4 +1,4 @@
-//! The SaaS's hot path, `GET /v1/revocations/check` (CONTRACT §5: p99 < 1 ms locally), with
+//! The SaaS's hot path, `GET /v1/revocations/check` (README.md, "The API": p99 < 1 ms locally), with
 //! 100 000 revocations in the store:
 //!
 //! 1. over loopback: a real axum server on 127.0.0.1:0 and one keep-alive client making

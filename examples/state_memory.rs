@@ -163,7 +163,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let rss_after = status_bytes("VmRSS:").ok_or("no VmRSS in /proc/self/status")?;
-    let st = p.detector.stats();
+    let st = p.detector().stats();
     let accounts = st.accounts.max(1) as f64;
     let delta = rss_after.saturating_sub(rss_before);
     println!(

@@ -11,15 +11,15 @@ use crate::cmd;
 /// Tocsin: detects stolen-password account takeovers in real time and revokes the attacker's session.
 #[derive(Debug, Parser)]
 #[command(name = "tocsin", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// The commands (`tocsin --help`; README.md shows each in use).
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// The long-running pipeline: Kafka → detect → respond, plus the HTTP API.
     Run(cmd::run::RunArgs),
     /// The same pipeline over files; alerts as JSON lines.

@@ -54,13 +54,16 @@ pub struct DetectorState(pub Arc<Pipeline>);
 impl Snapshot for DetectorState {
     fn write_snapshot(&self, w: &mut dyn Write) -> std::io::Result<()> {
         self.0
-            .detector
+            .detector()
             .write_snapshot(w)
             .map_err(std::io::Error::other)
     }
 
     fn read_snapshot(&self, r: &mut dyn Read) -> Result<(), RestoreError> {
-        self.0.detector.read_snapshot(r).map_err(RestoreError::new)
+        self.0
+            .detector()
+            .read_snapshot(r)
+            .map_err(RestoreError::new)
     }
 }
 
@@ -522,7 +525,7 @@ fn spawn_api(
         while !until.load(Ordering::Relaxed) {
             tick.tick().await;
             readiness.set(ready.load(Ordering::Relaxed));
-            let stats = pipeline.detector.stats();
+            let stats = pipeline.detector().stats();
             metrics.set_accounts_tracked(stats.accounts);
             metrics.set_accounts_evicted(stats.evicted);
             metrics.set_tenants(stats.tenants, stats.tenants_evicted);

@@ -19,11 +19,11 @@ use crate::source::decode::{self, Decoded, Format, RejectKind, Rejection};
 /// Decode → enrich → detect → guard. `Send + Sync`.
 pub struct Pipeline {
     /// Enrichment stage.
-    pub enricher: Enricher,
+    enricher: Enricher,
     /// Baselines, risk and rules.
-    pub detector: Detector,
+    detector: Detector,
     /// Blast-radius guard on automatic revocations.
-    pub guard: Guard,
+    guard: Guard,
     /// Prometheus metrics, when the pipeline runs inside `tocsin run` or the demo.
     metrics: Option<Arc<Metrics>>,
 }
@@ -57,6 +57,21 @@ impl Pipeline {
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Pipeline {
         self.metrics = Some(metrics);
         self
+    }
+
+    /// The detector: its state store (stats, snapshots, account views, feedback) and rules.
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// The enrichment stage.
+    pub fn enricher(&self) -> &Enricher {
+        &self.enricher
+    }
+
+    /// The blast-radius guard.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
     }
 
     /// The metrics this pipeline reports to, if any.

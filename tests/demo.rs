@@ -1,10 +1,10 @@
-//! `tocsin demo --json` end to end (issue 8, acceptance 3): the built binary starts the mock
+//! `tocsin demo --json` end to end: the built binary starts the mock
 //! Kafka cluster, the engine, the SOC receiver and the SaaS endpoint, plays the day, and its
 //! facts must show the takeover detected, signed, revoked at the SaaS and confirmed by the API,
 //! with no honest user revoked.
 //!
 //! It plays the default day, the one `cargo run --release -- demo` shows a newcomer (about 30 s
-//! in a debug build): the facts checked are the ones issue 8's acceptance names for it.
+//! in a debug build): the facts checked are the ones a newcomer reads in it.
 
 use std::process::Command;
 

@@ -1,4 +1,4 @@
-//! Issue 9, acceptance 3: the same takeover, expressed in each vendor format, raises the same
+//! The same takeover, expressed in each vendor format, raises the same
 //! alerts as in the native format. Each file goes through the whole pipeline (decode → enrich
 //! with the fixture GeoIP databases → baselines → rules), as `tocsin replay --format F` would.
 //!

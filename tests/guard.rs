@@ -1,4 +1,4 @@
-//! Acceptance 4 (issue 6): a storm of alerts — every login suddenly from a new country — trips
+//! A storm of alerts — every login suddenly from a new country — trips
 //! the blast-radius guard. Automatic revocations stop exactly at the limit, every later alert
 //! still goes out without its revocation and says why, and exactly one critical alert per trip
 //! window tells humans, with the numbers.

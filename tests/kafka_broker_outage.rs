@@ -1,4 +1,4 @@
-//! Acceptance 2 (issue 10): a broker outage loses nothing. `tocsin run` consumes a stream with a
+//! A broker outage loses nothing. `tocsin run` consumes a stream with a
 //! takeover and poison records in it; half-way the broker is killed while the engine is
 //! consuming, stays down long enough that the client's reconnects fail, the consumer group
 //! session times out and the engine's periodic checkpoints fall inside the outage, then comes

@@ -1,4 +1,4 @@
-//! Acceptance 2 (issue 5): `kill -9` the engine at seeded random moments while it consumes
+//! `kill -9` the engine at seeded random moments while it consumes
 //! 200,000 records, restart it each time; in the end every alert of an uninterrupted run
 //! (`tocsin replay` over the same records, one partition so the order is the same) is on the
 //! alerts topic, no revocation is missing, and every refused record reached the dead-letter

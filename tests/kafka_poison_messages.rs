@@ -1,4 +1,4 @@
-//! Acceptance 4 (issue 5): poison messages (not JSON, wrong schema, 1 MiB) land in the
+//! Poison messages (not JSON, wrong schema, 1 MiB) land in the
 //! dead-letter topic with their key, their reason and their origin, and consumption continues
 //! past them on the same partition.
 

@@ -1,4 +1,4 @@
-//! Acceptance 3 (issue 5): a restart resumes from the checkpoint: the state parts come back
+//! A restart resumes from the checkpoint: the state parts come back
 //! as they were written and every partition is positioned at its checkpointed offset, even when
 //! Kafka's committed offsets say otherwise (the checkpoint is what the state reflects). A damaged
 //! checkpoint stops the engine with a clear error instead of starting blind.
@@ -163,7 +163,7 @@ fn restart_restores_state_and_resumes_at_the_checkpointed_offsets() {
     assert!(err.to_string().contains("checkpoint.bin"), "{err}");
 }
 
-/// Issue 5, acceptance 3, with the real detector: baselines learned in one life are restored in
+/// With the real detector: baselines learned in one life are restored in
 /// the next. After a restart the account's devices, places and networks are still known.
 #[test]
 fn restart_restores_the_detector_baselines() {
@@ -191,7 +191,7 @@ fn restart_restores_the_detector_baselines() {
 
     let account = stream_account(&stream);
     let learned = first
-        .detector
+        .detector()
         .account_view(&account)
         .expect("the first life learned the account");
     assert!(
@@ -203,7 +203,7 @@ fn restart_restores_the_detector_baselines() {
     // The detector's part alone restores the account into a fresh pipeline.
     let settings = Settings::load(&cfg.path).unwrap();
     let fresh = Arc::new(Pipeline::from_settings(&settings).unwrap());
-    assert!(fresh.detector.account_view(&account).is_none());
+    assert!(fresh.detector().account_view(&account).is_none());
     let saved = CheckpointStore::new(&cfg.state)
         .load()
         .unwrap()
@@ -211,7 +211,10 @@ fn restart_restores_the_detector_baselines() {
     DetectorState(fresh.clone())
         .read_snapshot(&mut saved.parts["detector"].as_slice())
         .unwrap();
-    assert_eq!(fresh.detector.account_view(&account), Some(learned.clone()));
+    assert_eq!(
+        fresh.detector().account_view(&account),
+        Some(learned.clone())
+    );
 
     // Second life: a fresh engine restores the checkpoint and knows the same account.
     let engine = start_in_process(&cfg, options());
@@ -220,7 +223,7 @@ fn restart_restores_the_detector_baselines() {
         Duration::from_secs(60),
         || engine.source_finished() || engine.is_ready(),
     );
-    let known = engine.pipeline().detector.account_view(&account);
+    let known = engine.pipeline().detector().account_view(&account);
     let second = engine.stop().unwrap();
     assert_eq!(known, Some(learned));
     assert_eq!(second.records, 0, "nothing re-processed after a clean stop");

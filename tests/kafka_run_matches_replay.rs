@@ -1,4 +1,4 @@
-//! Acceptance 1 (issue 5): `tocsin run` over a Kafka topic raises the same alerts as
+//! `tocsin run` over a Kafka topic raises the same alerts as
 //! `tocsin replay` over the same events, dead-letters exactly the records the decoder refuses,
 //! and on SIGTERM drains, checkpoints, commits and exits 0.
 //!

@@ -146,7 +146,7 @@ fn flood_of_made_up_accounts_tenants_networks_and_devices_stays_within_the_memor
             grown.push(LIVE.load(Relaxed).saturating_sub(start));
         }
     }
-    let d = pipeline.detector.stats();
+    let d = pipeline.detector().stats();
     let mib = |b: usize| b as f64 / (1 << 20) as f64;
     let report = format!(
         "heap grown after each quarter of {EVENTS} flood events: {:?} MiB; budget {:.1} MiB; \

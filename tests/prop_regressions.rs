@@ -121,7 +121,7 @@ const ACCOUNT_BUDGET: usize = 200_000;
 /// gets a baseline (`Detector::accounts`, a `DashMap` with no cap or eviction), so a producer
 /// that sends 1,000,000 successful logins for made-up accounts makes Tocsin hold 1,000,000
 /// baselines (about 0.5 KiB each plus map overhead) until restart, and the checkpoint grows
-/// with them. Issue 10 asks for idle accounts to be evicted to a bounded budget with a metric.
+/// with them. Idle accounts must be evicted to a bounded budget with a metric.
 #[test]
 fn flood_of_distinct_accounts_stays_within_the_account_budget() {
     use std::net::{IpAddr, Ipv4Addr};

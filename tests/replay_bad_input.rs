@@ -1,4 +1,4 @@
-//! Acceptance point 3 of issue 2: a file mixing good lines with many kinds of bad ones —
+//! A file mixing good lines with many kinds of bad ones —
 //! including a 1 MiB line — is replayed to the end: every good line used, every bad one reported
 //! with its line number and reason, exit 0, no panic. Plain and gzip.
 

@@ -1,5 +1,5 @@
-//! Issue 2, acceptance 2: `tocsin replay` on a testdata file prints alerts in the shape of
-//! CONTRACT §3, and running it twice gives byte-identical output.
+//! `tocsin replay` on a testdata file prints alerts in the shape of
+//! README.md's alert example (src/alert.rs), and running it twice gives byte-identical output.
 
 use std::path::Path;
 use std::process::Command;

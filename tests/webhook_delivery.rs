@@ -1,4 +1,4 @@
-//! Acceptance 1 (issue 6): webhooks are delivered at least once through receiver failures.
+//! Webhooks are delivered at least once through receiver failures.
 //! A real receiver on loopback refuses the first deliveries (HTTP 500), then is down (its
 //! listener closed: connection refused), then comes back: every alert arrives, every signature
 //! verifies (checked here with `hmac` directly, not with Tocsin's signer), and an alert seen

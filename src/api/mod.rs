@@ -54,11 +54,11 @@ pub trait Baselines: Send + Sync {
 /// The API reads and teaches the detector's baselines through the pipeline that owns it.
 impl Baselines for Pipeline {
     fn account_view(&self, account: &str) -> Option<AccountView> {
-        self.detector.account_view(account)
+        self.detector().account_view(account)
     }
 
     fn feedback(&self, alert: &Alert, verdict: Verdict) -> Result<(), FeedbackError> {
-        self.detector.feedback(alert, verdict)
+        self.detector().feedback(alert, verdict)
     }
 }
 

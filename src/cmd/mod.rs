@@ -3,13 +3,13 @@
 
 use std::fmt;
 
-pub mod decode;
-pub mod demo;
-pub mod eval;
-pub mod gen;
-pub mod replay;
+pub(crate) mod decode;
+pub(crate) mod demo;
+pub(crate) mod eval;
+pub(crate) mod gen;
+pub(crate) mod replay;
 pub mod rules;
-pub mod run;
+pub(crate) mod run;
 
 /// Exit code for unusable arguments or configuration.
 pub const EXIT_USAGE: u8 = 2;

@@ -12,7 +12,7 @@ pub mod fixtures;
 
 /// `tocsin rules ...`
 #[derive(Debug, clap::Subcommand)]
-pub enum RulesCommand {
+pub(crate) enum RulesCommand {
     /// Validate every rule file.
     Check {
         /// Rules directory.
@@ -33,7 +33,7 @@ pub enum RulesCommand {
 }
 
 /// Runs `tocsin rules ...`.
-pub fn run(cmd: RulesCommand) -> CmdResult {
+pub(crate) fn run(cmd: RulesCommand) -> CmdResult {
     match cmd {
         RulesCommand::Check { dir } => check(&dir.unwrap_or_else(|| PathBuf::from("rules"))),
         RulesCommand::Test {
