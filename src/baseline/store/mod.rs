@@ -29,7 +29,7 @@ use dashmap::DashMap;
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 
-use super::account::{account_bytes, ACCOUNT_BYTES_BOUND};
+use super::account::{account_bytes, Decayed, ACCOUNT_BYTES_BOUND};
 use super::{
     city_key, country_key, day_of, device_key, key32, name_key64, prefix_key, secs_of, source_key,
     AccountBaseline, FailureCount, PendingSet, Population, SessionSet, SourceFailures, TenantState,
@@ -130,6 +130,7 @@ pub struct Keys {
 
 impl Keys {
     /// The keys of an enriched event.
+    #[inline]
     pub fn of(ev: &Event<'_>, enr: &Enriched) -> Keys {
         let account = name_key64(&ev.account);
         let ip = ev.ip.map(canonical_ip);
@@ -220,10 +221,22 @@ pub struct Counters {
     pub account_failures: Option<FailureCount>,
     /// Failures on the account from the event's source.
     pub pair_failures: Option<FailureCount>,
-    /// Failures from the event's source, across accounts.
-    pub source_failures: Option<SourceFailures>,
+    /// Failures from the event's source, across accounts, summed up at the event's time (the
+    /// source's ring of accounts is read in place, not copied).
+    pub source_failures: Option<SourceSeen>,
     /// The tenant's knowledge of the network.
     pub tenant: TenantSeen,
+}
+
+/// What the failures from one source say at the event's time.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SourceSeen {
+    /// ≈ failures from the source in the last 10 minutes (decayed).
+    pub recent: Decayed,
+    /// Distinct accounts the source failed on in the last 10 minutes.
+    pub accounts_10m: u32,
+    /// Distinct accounts the source failed on in the last hour.
+    pub accounts_1h: u32,
 }
 
 /// Size of the detection state.
@@ -317,6 +330,7 @@ impl Store {
     }
 
     /// The account's baseline and sessions, read in place (`accounts`, then `sessions`).
+    #[inline]
     pub fn read(&self, account: u64) -> AccountRead<'_> {
         let acct = self.accounts.get(&account);
         let sessions = self.sessions.get(&account);
@@ -329,6 +343,7 @@ impl Store {
 
     /// The failure counters and tenant knowledge the event's features read. May be called
     /// while an [`AccountRead`] is held: it takes only other maps, one at a time.
+    #[inline]
     pub fn counters(&self, k: &Keys) -> Counters {
         let tenant = match k.tenant.and_then(|t| self.tenants.get(&t)) {
             Some(t) => TenantSeen {
@@ -341,7 +356,11 @@ impl Store {
         let (pair_failures, source_failures) = match k.source {
             Some(src) => (
                 self.pair_failures.get(&k.pair(src)).map(|r| *r),
-                self.source_failures.get(&src).map(|r| *r),
+                self.source_failures.get(&src).map(|r| SourceSeen {
+                    recent: r.recent,
+                    accounts_10m: r.distinct_accounts(k.now_s, 600),
+                    accounts_1h: r.distinct_accounts(k.now_s, 3600),
+                }),
             ),
             None => (None, None),
         };
@@ -354,6 +373,7 @@ impl Store {
     }
 
     /// Runs `f` on the population frequencies (under their read lock).
+    #[inline]
     pub fn with_population<R>(&self, f: impl FnOnce(&Population) -> R) -> R {
         f(&self.population.read())
     }

@@ -399,11 +399,11 @@ fn auth_failures(f: &mut EventFeatures<'_>, k: &Keys, c: &Counters) {
         );
         f.num(
             F::AuthSourceAccounts10m,
-            sf.map_or(0, |s| s.distinct_accounts(now_s, 600)) as f64,
+            sf.map_or(0, |s| s.accounts_10m) as f64,
         );
         f.num(
             F::AuthSourceAccounts1h,
-            sf.map_or(0, |s| s.distinct_accounts(now_s, 3600)) as f64,
+            sf.map_or(0, |s| s.accounts_1h) as f64,
         );
     }
 }
