@@ -54,7 +54,7 @@ pub fn read_alerts(input: impl BufRead, name: &str) -> std::io::Result<(Vec<Aler
 pub fn run(args: EvalArgs) -> CmdResult {
     let truth_file = File::open(&args.truth)
         .map_err(|e| CmdError::Usage(format!("{}: {e}", args.truth.display())))?;
-    let truth = Truth::read(BufReader::new(truth_file))
+    let (truth, labels) = Truth::read_labelled(BufReader::new(truth_file))
         .map_err(|e| CmdError::Usage(format!("{}: {e}", args.truth.display())))?;
     let name = args.alerts.display().to_string();
     let (alerts, skipped) = if name == "-" {
@@ -67,7 +67,7 @@ pub fn run(args: EvalArgs) -> CmdResult {
     if skipped > 0 {
         eprintln!("tocsin eval: {skipped} lines of {name} were not alerts and were skipped");
     }
-    let report = eval::evaluate(&truth, &alerts);
+    let report = eval::evaluate_labelled(&truth, &labels, &alerts);
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report).context("writing report")?;
