@@ -578,6 +578,17 @@ fn check_profile(profile: Profile, seed: u64, countries: &[&str]) {
             sessions.insert(s, e["account"].as_str().unwrap());
         }
     }
+    // Honest logins and sessions are counted as the summary says.
+    let honest_logins: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "login" && !attack_ids.contains(e["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(honest_logins.len() as u64, truth.summary.legit_logins);
+    let successes = honest_logins
+        .iter()
+        .filter(|e| e["outcome"] == "success")
+        .count();
+    assert_eq!(successes as u64, truth.summary.legit_sessions);
     // Every family, and every labelled session exists with its account.
     let mut seen = HashSet::new();
     for s in &labels.sessions {

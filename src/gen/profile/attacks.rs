@@ -145,12 +145,28 @@ struct Victims {
 
 impl Victims {
     fn take(&mut self, rng: &mut SmallRng, p_mfa: f64) -> Option<usize> {
-        let (first, second) = if chance(rng, p_mfa) {
-            (&mut self.with_mfa, &mut self.without_mfa)
+        self.take_where(rng, p_mfa, |_| true)
+    }
+
+    /// The last victim `fits` accepts, from the list with MFA with probability `p_mfa` (from
+    /// the other one when that has none).
+    fn take_where(
+        &mut self,
+        rng: &mut SmallRng,
+        p_mfa: f64,
+        fits: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        let lists = if chance(rng, p_mfa) {
+            [&mut self.with_mfa, &mut self.without_mfa]
         } else {
-            (&mut self.without_mfa, &mut self.with_mfa)
+            [&mut self.without_mfa, &mut self.with_mfa]
         };
-        first.pop().or_else(|| second.pop())
+        for list in lists {
+            if let Some(i) = list.iter().rposition(|&v| fits(v)) {
+                return Some(list.remove(i));
+            }
+        }
+        None
     }
 
     fn free(&self) -> Vec<usize> {
@@ -282,6 +298,11 @@ fn plan_one(
         AttackKind::DormantTakeover => victims.dormant.pop()?,
         AttackKind::MfaFatigue => victims.with_mfa.pop()?,
         k if k.is_multi_account() => usize::MAX,
+        // A stolen cookie is replayed while its owner's session is alive: owners with long
+        // desk sessions (not a ward PC's few minutes).
+        AttackKind::SessionHijack => {
+            victims.take_where(rng, a.mfa_victims, |v| w.persons[v].ward.is_empty())?
+        }
         _ => victims.take(rng, a.mfa_victims)?,
     };
     let mut params = BTreeMap::new();
