@@ -1,6 +1,7 @@
 //! `tocsin eval --truth FILE ALERTS [--json]`: backtests alerts (JSON lines, CONTRACT §3, as
-//! `tocsin replay` writes them) against the ground truth of `tocsin gen`. The scoring is
-//! [`crate::eval::evaluate`]; this reads the files and prints.
+//! `tocsin replay` writes them) against the ground truth of `tocsin gen`, with its labels when
+//! it has some (profiles `tune` and `holdout`: figures per look-alike family and attack
+//! variant). The scoring is [`crate::eval::evaluate_labelled`]; this reads the files and prints.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};

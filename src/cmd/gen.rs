@@ -54,7 +54,8 @@ pub struct GenArgs {
     /// Seed: the same seed and arguments give the same bytes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Attack kinds, comma-separated (`all`, `none`, or names such as `infostealer,session_hijack`).
+    /// Attack kinds, comma-separated (`all`, `none`, or names such as `infostealer,session_hijack`;
+    /// `mfa_fatigue` exists in the tune and holdout profiles only).
     #[arg(long, default_value = "all")]
     pub attacks: String,
     /// Write the ground truth (JSON lines) here.

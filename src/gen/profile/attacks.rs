@@ -32,7 +32,7 @@ use super::Days;
 use crate::event::{Action, EventKind, Outcome};
 use crate::gen::truth::{AttackLabel, AttackTruth};
 use crate::timefmt::DAY_MS;
-use crate::world::NetKind;
+use crate::world::{NetKind, Network};
 
 /// Numbers drawn for one attack.
 #[derive(Clone, Debug, Default)]
@@ -484,7 +484,24 @@ fn single(
         }
         _ => src.hosting.clone(),
     };
-    let (ip, net) = source(sim, &nets, rng)?;
+    let mfa = v.mfa;
+    place_at(sim, plan, params, &nets, home, rng)?;
+    params.insert("mfa".into(), json!(mfa));
+    draw_single(sim, w, plan, n, params, rng);
+    Some(())
+}
+
+/// Places the attack on one of `nets` and records where that is (the variant is the kind of
+/// network when the kind has no other).
+fn place_at(
+    sim: &Sim,
+    plan: &mut Plan,
+    params: &mut BTreeMap<String, Value>,
+    nets: &[usize],
+    home: &Network,
+    rng: &mut SmallRng,
+) -> Option<()> {
+    let (ip, net) = source(sim, nets, rng)?;
     plan.ip = ip;
     let place = sim.atlas.prefixes[net].network();
     if plan.variant.is_empty() {
@@ -495,8 +512,6 @@ fn single(
     params.insert("country".into(), json!(place.country));
     let km = distance_km(home.lat, home.lon, place.lat, place.lon);
     params.insert("distance_km".into(), json!(km.round()));
-    params.insert("mfa".into(), json!(v.mfa));
-    draw_single(sim, w, plan, n, params, rng);
     Some(())
 }
 

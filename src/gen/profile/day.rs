@@ -176,6 +176,25 @@ fn work_day(sim: &Sim, w: &World, p: usize, day: u32, rng: &mut SmallRng, plans:
     if person.on_call.binary_search(&day).is_ok() {
         on_call(sim, w, p, wd >= 5, rng, plans);
     }
+    // A new phone or laptop is set up and tried the evening it arrives.
+    for &(d, dev) in &person.new_devices {
+        let place = if Some(dev) == person.phone {
+            Place::Mobile
+        } else if Some(dev) == person.laptop {
+            Place::Home
+        } else {
+            continue;
+        };
+        if d == day && chance(rng, 0.8) {
+            plans.push(Plan {
+                minute: h.evening_start.whole(rng),
+                length: rng.gen_range(3..20),
+                place,
+                flags: 0,
+                glance: place == Place::Mobile,
+            });
+        }
+    }
     if person.tether_days.contains(&day) {
         plans.push(Plan {
             minute: rng.gen_range(480..1200),

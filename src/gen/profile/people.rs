@@ -599,6 +599,7 @@ fn month(days: u32) -> f64 {
 
 /// Draws every person's calendar of look-alike events.
 fn calendar(b: &mut Builder<'_>, cfg: &GenConfig, rng: &mut impl Rng) {
+    ensure_integration(b, rng);
     let spec = b.spec;
     let days = cfg.days;
     let humans: Vec<usize> = (0..b.w.persons.len())
@@ -629,17 +630,29 @@ fn calendar(b: &mut Builder<'_>, cfg: &GenConfig, rng: &mut impl Rng) {
         .collect();
     if days > 5 {
         for p in some_of(rng, &active, n * lives.new_accounts * month(days)) {
-            b.w.persons[p].created = rng.gen_range(3..days - 1);
+            b.w.persons[p].created = rng.gen_range(3..(days * 2 / 3).max(4));
         }
     }
-    // Moving only shows for people who use the SaaS from home: doctors and laptop owners.
+    // The rarer events go to people present from the start, so that they show in the run.
+    let active: Vec<usize> = active
+        .into_iter()
+        .filter(|&p| b.w.persons[p].created == 0)
+        .collect();
+    // Moving only shows for people who use the SaaS from home (doctors' evening paperwork),
+    // and only if they have time to, before the run ends.
     let from_home: Vec<usize> = active
         .iter()
         .copied()
-        .filter(|&p| b.w.persons[p].role.ix() == 0 || b.w.persons[p].laptop.is_some())
+        .filter(|&p| b.w.persons[p].role.ix() == 0)
         .collect();
-    for p in some_of(rng, &from_home, n * lives.moving * month(days)) {
-        let day = rng.gen_range(1..days.max(2));
+    // At least two: one mover may still never work from home before the run ends.
+    let movers = (from_home.len() as f64 * lives.moving * month(days)).max(2.0);
+    let mut movers = some_of(rng, &from_home, movers);
+    if movers.len() < 2 {
+        movers.extend(from_home.iter().find(|p| !movers.contains(p)));
+    }
+    for p in movers {
+        let day = rng.gen_range(1..(days * 2 / 3).max(2));
         let person = &b.w.persons[p];
         let old_city = b.atlas.prefixes[person.home_net].network().city;
         let country = person.country;
@@ -741,7 +754,9 @@ fn travel(b: &mut Builder<'_>, rng: &mut impl Rng, active: &[usize], days: u32) 
             t.vacation_days.count(rng)
         };
         let start = rng.gen_range(0..days);
-        if b.w.persons[p].trip_on(start).is_some() {
+        let length = length.max(1);
+        let person = &b.w.persons[p];
+        if (start..start + length).any(|d| person.trip_on(d).is_some()) {
             continue;
         }
         let local_sim = b
@@ -749,7 +764,7 @@ fn travel(b: &mut Builder<'_>, rng: &mut impl Rng, active: &[usize], days: u32) 
             .select(|x, _| x.kind == NetKind::Mobile && x.country == dest.country);
         b.w.persons[p].trips.push(Trip {
             start,
-            days: length.max(1),
+            days: length,
             conference,
             hotel_ip: b.atlas.prefixes[hotel].random_addr(rng),
             zone: Zone::of(dest.tz),
@@ -857,15 +872,24 @@ fn duties(b: &mut Builder<'_>, rng: &mut impl Rng, days: u32) {
             .filter(|&i| f(&b.w.persons[i]))
             .collect()
     };
-    if of(b, &|p| p.role == Role::Locum).is_empty() {
-        let doctors = of(b, &|p| {
+    let settled = |p: &Person| p.dormant_until == 0 && p.created == 0;
+    if of(b, &|p| p.role == Role::Locum && settled(p)).is_empty() {
+        // A practice's or, failing one, a clinic's doctor.
+        let mut doctors = of(b, &|p| {
             p.role == Role::Doctor
-                && p.dormant_until == 0
+                && settled(p)
                 && matches!(
                     b.w.pop.tenants[p.tenant as usize].kind,
                     TenantKind::Solo | TenantKind::Group
                 )
         });
+        if doctors.is_empty() {
+            doctors = of(b, &|p| {
+                p.role == Role::Doctor
+                    && settled(p)
+                    && b.w.pop.tenants[p.tenant as usize].kind != TenantKind::Hospital
+            });
+        }
         if let Some(&i) = doctors.choose(rng) {
             let t = b.w.persons[i].tenant;
             b.w.persons[i].locum_sites = b.locum_sites(rng, t);
@@ -873,35 +897,46 @@ fn duties(b: &mut Builder<'_>, rng: &mut impl Rng, days: u32) {
         }
     }
     let hospital_staff = of(b, &|p| {
-        p.role != Role::Service && b.w.pop.tenants[p.tenant as usize].kind == TenantKind::Hospital
+        p.role != Role::Service
+            && settled(p)
+            && b.w.pop.tenants[p.tenant as usize].kind == TenantKind::Hospital
     });
-    if !hospital_staff.is_empty() && of(b, &|p| p.hospital_vpn).is_empty() {
+    if !hospital_staff.is_empty() && of(b, &|p| p.hospital_vpn && settled(p)).is_empty() {
         let &i = hospital_staff.choose(rng).unwrap_or(&hospital_staff[0]);
         b.w.persons[i].hospital_vpn = true;
     }
-    if of(b, &|p| p.integration.is_some()).is_empty() {
-        // Every customer base has at least one integration: the last account of the largest
-        // tenant becomes its service account.
-        let Some(t) = (0..b.w.pop.tenants.len()).max_by_key(|&t| b.w.pop.tenants[t].members.len())
-        else {
-            return;
-        };
-        let Some(&last) = b.w.pop.tenants[t].members.last() else {
-            return;
-        };
-        let last = last as usize;
-        let tenant_name = b.w.pop.names[b.w.pop.tenants[t].name as usize].clone();
-        let (system, _) = b.spec.tenants.systems[0];
-        let name = b.unique_name(format!("svc-{system}@{tenant_name}"));
-        let country = b.w.tenant_place[t].0;
-        let integration = b.integration(rng, country, &b.w.pop.names[name as usize]);
-        let p = &mut b.w.persons[last];
-        p.name = name;
-        p.role = Role::Service;
-        p.integration = Some(integration);
-        p.dormant_until = 0;
-        p.created = 0;
-        p.trips.clear();
-        p.moving = None;
+}
+
+/// Every customer base has at least one integration: if none was drawn, the last secretary
+/// (or else the last non-locum account) of the largest tenant becomes its service account.
+/// Runs before the calendars are drawn, so the account has none.
+fn ensure_integration(b: &mut Builder<'_>, rng: &mut impl Rng) {
+    if b.w.persons.iter().any(|p| p.integration.is_some()) {
+        return;
     }
+    let Some(t) = (0..b.w.pop.tenants.len()).max_by_key(|&t| b.w.pop.tenants[t].members.len())
+    else {
+        return;
+    };
+    let members = &b.w.pop.tenants[t].members;
+    let role = |m: &u32| b.w.persons[*m as usize].role;
+    let Some(&last) = members
+        .iter()
+        .rev()
+        .find(|m| role(m) == Role::Secretary)
+        .or_else(|| members.iter().rev().find(|m| role(m) != Role::Locum))
+    else {
+        return;
+    };
+    let last = last as usize;
+    let tenant_name = b.w.pop.names[b.w.pop.tenants[t].name as usize].clone();
+    let (system, _) = b.spec.tenants.systems[0];
+    let name = b.unique_name(format!("svc-{system}@{tenant_name}"));
+    let country = b.w.tenant_place[t].0;
+    let integration = b.integration(rng, country, &b.w.pop.names[name as usize]);
+    let p = &mut b.w.persons[last];
+    p.name = name;
+    p.role = Role::Service;
+    p.ward.clear();
+    p.integration = Some(integration);
 }

@@ -266,7 +266,10 @@ pub static SPEC: Spec = Spec {
         same_city: 0.78,
         v6_household: 0.55,
         v6_session: 0.7,
-        v6_change_per_hour: 0.06,
+        // Temporary addresses (RFC 8981) rotate daily on Windows, more often on Apple and
+        // Android stacks; Happy Eyeballs (RFC 8305) moves new connections to IPv4 when IPv6 is
+        // slow.
+        v6_change_per_hour: 0.10,
         renumber: 0.01,
         carriers: &[
             ("FR", 3215, 0.37),
