@@ -1,18 +1,24 @@
-//! `tocsin gen` and `tocsin eval` together: the generator is deterministic, its output is valid
-//! native traffic from the fixture world, its ground truth names exactly what it emitted, and
-//! the backtest scores a known set of alerts as expected.
+//! `tocsin gen` and `tocsin eval` together: the generator is deterministic (the `classic`
+//! profile byte for byte as it always was), its output is valid native traffic from the fixture
+//! world, its ground truth names exactly what it emitted, the `tune` and `holdout` profiles
+//! produce every look-alike family and attack kind, and the backtest computes its figures as
+//! expected on known cases.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use tocsin::alert::{Alert, ResponseAction, Severity};
-use tocsin::eval::evaluate;
+use tocsin::eval::{evaluate, evaluate_labelled};
 use tocsin::gen::net::Atlas;
-use tocsin::gen::{generate, AttackKind, GenConfig, Truth};
+use tocsin::gen::{
+    generate, generate_profile, AttackKind, AttackLabel, AttackTruth, GenConfig, Labels, Lookalike,
+    Profile, SessionTruth, Truth, TruthEvent, TruthSummary,
+};
 use tocsin::timefmt;
-use tocsin::world::{NetKind, NETWORKS};
+use tocsin::world::{NetKind, Network, NETWORKS};
 
 /// The run most tests share (generated and parsed once: debug builds are slow).
 fn small_run() -> (&'static [Value], &'static Truth) {
@@ -248,7 +254,7 @@ fn every_attack_kind_is_injected_and_looks_like_itself() {
         .iter()
         .map(|e| (e["id"].as_str().unwrap(), e))
         .collect();
-    for kind in AttackKind::ALL {
+    for kind in AttackKind::CLASSIC {
         let of_kind: Vec<_> = truth
             .attacks
             .iter()
@@ -328,6 +334,7 @@ fn every_attack_kind_is_injected_and_looks_like_itself() {
                         "dormant account was active before"
                     );
                 }
+                AttackKind::MfaFatigue => unreachable!("not a classic kind"),
             }
         }
     }
@@ -430,4 +437,470 @@ fn eval_scores_a_perfect_detector_and_one_false_alarm() {
     assert_eq!(r.false_alerts.sessions_revoked, 1);
     let expected = 10_000.0 / truth.summary.legit_logins as f64;
     assert!((r.false_alerts.per_10k_logins.high - expected).abs() < 1e-9);
+}
+
+#[test]
+fn classic_profile_is_pinned_byte_for_byte() {
+    // Tests, the demo and the benches depend on these bytes: `tocsin gen --seed 1 --accounts
+    // 200 --days 10` and its truth, as they were before the other profiles existed.
+    let cfg = GenConfig {
+        accounts: 200,
+        days: 10,
+        seed: 1,
+        ..GenConfig::default()
+    };
+    let (events, truth) = run(&cfg);
+    let mut written = Vec::new();
+    truth.write(&mut written).unwrap();
+    let hex = |b: &[u8]| format!("{:x}", Sha256::digest(b));
+    assert_eq!(
+        hex(&events),
+        "4977868d3d70ac72845babe0083fa2132c18ef926504a64c444b6d3a93082010"
+    );
+    assert_eq!(
+        hex(&written),
+        "1de5e3071e725a732f142522e517df80db2c9a0f0413755df9c6cc9d77636db6"
+    );
+}
+
+fn run_profile(cfg: &GenConfig, profile: Profile) -> (Vec<u8>, Truth, Labels) {
+    let mut out = Vec::new();
+    let summary = generate_profile(cfg, profile, &mut |e| {
+        e.write_json(&mut out)?;
+        out.push(b'\n');
+        Ok(())
+    })
+    .expect("writing to a Vec cannot fail");
+    (out, summary.truth, summary.labels)
+}
+
+#[test]
+fn labelled_profiles_are_deterministic_per_seed() {
+    for profile in [Profile::Tune, Profile::Holdout] {
+        let cfg = GenConfig {
+            accounts: 120,
+            days: 9,
+            seed: 7,
+            ..GenConfig::default()
+        };
+        let (a, ta, la) = run_profile(&cfg, profile);
+        let (b, tb, lb) = run_profile(&cfg, profile);
+        assert!(!a.is_empty());
+        assert!(a == b, "{profile:?}: same seed gave different events");
+        assert_eq!((ta, la), (tb, lb), "{profile:?}");
+        let (c, _, _) = run_profile(&GenConfig { seed: 8, ..cfg }, profile);
+        assert!(a != c, "{profile:?}: another seed gave the same events");
+    }
+}
+
+#[test]
+fn labelled_profiles_leave_honest_traffic_alone_when_attacks_change() {
+    let cfg = GenConfig {
+        accounts: 120,
+        days: 9,
+        seed: 5,
+        ..GenConfig::default()
+    };
+    let (all, t_all, l_all) = run_profile(&cfg, Profile::Holdout);
+    let (none, t_none, l_none) = run_profile(
+        &GenConfig {
+            attacks: Vec::new(),
+            ..cfg
+        },
+        Profile::Holdout,
+    );
+    assert!(t_none.attacks.is_empty() && l_none.attacks.is_empty());
+    assert_eq!(l_all.sessions, l_none.sessions);
+    let attack_ids: HashSet<String> = t_all
+        .attacks
+        .iter()
+        .flat_map(|a| a.events.iter().map(|e| e.id.clone()))
+        .collect();
+    let honest = |out: &[u8], skip: &HashSet<String>| -> Vec<Value> {
+        lines(out)
+            .into_iter()
+            .filter(|v| !skip.contains(v["id"].as_str().unwrap_or("")))
+            .map(|mut v| {
+                v.as_object_mut().unwrap().remove("id");
+                v
+            })
+            .collect()
+    };
+    assert!(honest(&all, &attack_ids) == honest(&none, &HashSet::new()));
+}
+
+/// The world row of `ip`, from `one_each`: one single-prefix atlas per row.
+fn network(one_each: &[Atlas], ip: IpAddr) -> Option<&'static Network> {
+    one_each
+        .iter()
+        .find(|a| a.contains(ip))
+        .map(|a| a.prefixes[0].network())
+}
+
+/// A 200-account, 30-day run of `profile`: every family, every attack kind, valid traffic.
+fn check_profile(profile: Profile, seed: u64, countries: &[&str]) {
+    let cfg = GenConfig {
+        accounts: 200,
+        days: 30,
+        seed,
+        ..GenConfig::default()
+    };
+    let (out, truth, labels) = run_profile(&cfg, profile);
+    let events = lines(&out);
+    assert_eq!(events.len() as u64, truth.summary.events);
+    // Valid, ordered traffic from the world.
+    let atlas = Atlas::full();
+    let one_each: Vec<Atlas> = atlas
+        .prefixes
+        .iter()
+        .map(|p| Atlas { prefixes: vec![*p] })
+        .collect();
+    let mut last = i64::MIN;
+    let mut sessions: HashMap<&str, &str> = HashMap::new();
+    let attack_ids: HashSet<&str> = truth
+        .attacks
+        .iter()
+        .flat_map(|a| a.events.iter().map(|e| e.id.as_str()))
+        .collect();
+    for e in &events {
+        let ts = timefmt::parse_rfc3339(e["ts"].as_str().unwrap()).unwrap();
+        assert!(ts >= last, "{profile:?}: out of order at {e}");
+        last = ts;
+        if let Some(ip) = e["ip"].as_str() {
+            let ip: IpAddr = ip.parse().unwrap();
+            let n = network(&one_each, ip).unwrap_or_else(|| panic!("{ip} in no world prefix"));
+            let honest = !attack_ids.contains(e["id"].as_str().unwrap());
+            if honest && matches!(n.kind, NetKind::Business | NetKind::Hospital) {
+                assert!(countries.contains(&n.country), "{profile:?}: {e}");
+            }
+        }
+        if let Some(s) = e["session"].as_str() {
+            sessions.insert(s, e["account"].as_str().unwrap());
+        }
+    }
+    // Honest logins and sessions are counted as the summary says.
+    let honest_logins: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "login" && !attack_ids.contains(e["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(honest_logins.len() as u64, truth.summary.legit_logins);
+    let successes = honest_logins
+        .iter()
+        .filter(|e| e["outcome"] == "success")
+        .count();
+    assert_eq!(successes as u64, truth.summary.legit_sessions);
+    // Every family, and every labelled session exists with its account.
+    let mut seen = HashSet::new();
+    for s in &labels.sessions {
+        assert_eq!(sessions.get(s.session.as_str()), Some(&s.account.as_str()));
+        assert!(s.start <= s.end);
+        for f in &s.families {
+            seen.insert(Lookalike::parse(f).unwrap_or_else(|| panic!("unknown family {f}")));
+        }
+    }
+    for f in Lookalike::ALL {
+        assert!(seen.contains(&f), "{profile:?}: no {} session", f.as_str());
+    }
+    // Every attack kind, each with its label.
+    for kind in AttackKind::ALL {
+        let a = truth.attacks.iter().find(|a| a.kind == kind.as_str());
+        let a = a.unwrap_or_else(|| panic!("{profile:?}: no {} attack", kind.as_str()));
+        let l = labels.attacks.iter().find(|l| l.id == a.id).unwrap();
+        assert_eq!(l.kind, a.kind);
+        assert!(!l.variant.is_empty() && l.params.contains_key("local_hour"));
+    }
+    assert_eq!(labels.attacks.len(), truth.attacks.len());
+    let fatigue = truth
+        .attacks
+        .iter()
+        .find(|a| a.kind == "mfa_fatigue")
+        .unwrap();
+    let refused = fatigue
+        .events
+        .iter()
+        .filter(|e| e.kind == "mfa" && e.outcome.as_deref() == Some("failure"))
+        .count();
+    assert!(refused >= 2, "MFA fatigue without pushes: {fatigue:?}");
+    // The truth file reads back with its labels.
+    let mut buf = Vec::new();
+    truth.write_labelled(&labels, &mut buf).unwrap();
+    let (t2, l2) = Truth::read_labelled(&buf[..]).unwrap();
+    assert_eq!((&t2, &l2), (&truth, &labels));
+    assert_eq!(Truth::read(&buf[..]).unwrap(), truth);
+}
+
+#[test]
+fn tune_has_every_family_and_attack_kind_in_200_accounts_30_days() {
+    check_profile(Profile::Tune, 3, &["FR", "BE", "CH"]);
+}
+
+#[test]
+fn holdout_has_every_family_and_attack_kind_in_200_accounts_30_days() {
+    check_profile(Profile::Holdout, 3, &["ES", "PT"]);
+}
+
+const T0: i64 = 1_762_817_462_000; // 2025-11-10T23:31:02Z
+
+fn at(offset_s: i64) -> String {
+    timefmt::rfc3339(T0 + offset_s * 1000)
+}
+
+fn hand_attack(
+    id: &str,
+    kind: &str,
+    account: &str,
+    session: &str,
+    counts: &[(i64, u32)],
+) -> AttackTruth {
+    let events: Vec<TruthEvent> = counts
+        .iter()
+        .enumerate()
+        .map(|(i, &(s, n))| TruthEvent {
+            id: format!("{id}-e{i}"),
+            ts: at(s),
+            count: n,
+            kind: if n > 0 { "access" } else { "login" }.into(),
+            account: account.into(),
+            outcome: None,
+        })
+        .collect();
+    AttackTruth {
+        record: "attack".into(),
+        id: id.into(),
+        kind: kind.into(),
+        account: account.into(),
+        accounts: Vec::new(),
+        tenant: None,
+        sessions: vec![session.into()],
+        source_ips: vec!["198.51.100.9".into()],
+        start: events[0].ts.clone(),
+        end: events.last().unwrap().ts.clone(),
+        events,
+    }
+}
+
+fn hand_session(
+    account: &str,
+    session: &str,
+    families: &[&str],
+    from: i64,
+    to: i64,
+) -> SessionTruth {
+    SessionTruth {
+        record: "session".into(),
+        session: session.into(),
+        account: account.into(),
+        families: families.iter().map(|f| f.to_string()).collect(),
+        start: at(from),
+        end: at(to),
+    }
+}
+
+fn hand_label(id: &str, kind: &str, variant: &str) -> AttackLabel {
+    AttackLabel {
+        record: "attack_label".into(),
+        id: id.into(),
+        kind: kind.into(),
+        variant: variant.into(),
+        params: Default::default(),
+    }
+}
+
+fn ruled(mut a: Alert, rule: &str) -> Alert {
+    a.rule = rule.into();
+    a
+}
+
+#[test]
+fn eval_computes_family_rule_and_variant_figures_on_a_hand_made_case() {
+    let truth = Truth {
+        attacks: vec![
+            hand_attack(
+                "atk-001",
+                "infostealer",
+                "a@t",
+                "s1",
+                &[(0, 0), (60, 30), (120, 500)],
+            ),
+            hand_attack(
+                "atk-002",
+                "residential_proxy",
+                "b@t",
+                "s2",
+                &[(0, 0), (60, 40), (200, 400)],
+            ),
+            hand_attack("atk-003", "ua_copy", "c@t", "s3", &[(0, 0), (60, 300)]),
+            hand_attack(
+                "atk-004",
+                "residential_proxy",
+                "d@t",
+                "s4",
+                &[(0, 0), (30, 100)],
+            ),
+        ],
+        summary: TruthSummary {
+            events: 10_000,
+            legit_logins: 1000,
+            legit_sessions: 400,
+            accounts: 20,
+            days: 30,
+            seed: 1,
+        },
+    };
+    let labels = Labels {
+        attacks: vec![
+            hand_label("atk-001", "infostealer", "plain"),
+            hand_label("atk-002", "residential_proxy", "proxy_city"),
+            hand_label("atk-003", "ua_copy", "copied_ua"),
+            hand_label("atk-004", "residential_proxy", "proxy_country"),
+        ],
+        sessions: vec![
+            hand_session("x@t", "s-h1", &["mobile_carrier"], 1000, 2000),
+            hand_session(
+                "x@t",
+                "s-h2",
+                &["mobile_carrier", "night_shift"],
+                3000,
+                4000,
+            ),
+            hand_session("y@t", "s-h3", &["night_shift"], 3000, 4000),
+            hand_session("z@t", "s-h4", &["forgotten_password"], 5000, 5600),
+            hand_session("w@t", "s-h5", &["integration"], 6000, 6100),
+        ],
+    };
+    let ts = |s: i64| at(s);
+    let alerts = vec![
+        // Attacks: the plain infostealer revoked after 30 records, the city proxy after 440,
+        // the country proxy alerted without revocation, the copied user agent missed.
+        ruled(
+            alert("a@t", Some("s1"), &ts(60), Severity::High, true),
+            "r.true",
+        ),
+        ruled(
+            alert("b@t", Some("s2"), &ts(200), Severity::High, true),
+            "r.true",
+        ),
+        ruled(
+            alert("d@t", Some("s4"), &ts(10), Severity::Medium, false),
+            "r.true",
+        ),
+        // False alerts.
+        ruled(
+            alert("x@t", Some("s-h1"), &ts(1100), Severity::High, true),
+            "r.a",
+        ),
+        ruled(
+            alert("x@t", Some("s-h1"), &ts(1200), Severity::Low, false),
+            "r.b",
+        ),
+        ruled(
+            alert("x@t", Some("s-h2"), &ts(3100), Severity::Medium, false),
+            "r.b",
+        ),
+        ruled(
+            alert("y@t", Some("s-h3"), &ts(3100), Severity::Critical, false),
+            "r.a",
+        ),
+        // On the failed attempts before z's session: counts against it.
+        ruled(alert("z@t", None, &ts(5100), Severity::High, true), "r.c"),
+        ruled(
+            alert("q@t", Some("s-ord"), &ts(7000), Severity::Low, false),
+            "r.b",
+        ),
+        ruled(alert("q@t", None, &ts(9000), Severity::Low, false), "r.b"),
+    ];
+    let r = evaluate_labelled(&truth, &labels, &alerts);
+    assert_eq!(r.true_alerts, 3);
+    let f = &r.false_alerts;
+    assert_eq!(f.total, 7);
+    assert!((f.per_10k_logins_any - 70.0).abs() < 1e-9);
+    // h1 (high), h3 (critical), h4 (high, attributed) of 400 sessions; h1 and h4 revoked.
+    assert!((f.sessions_alerted_high_or_critical_share - 3.0 / 400.0).abs() < 1e-12);
+    assert_eq!(f.sessions_revoked, 2);
+    let rules: Vec<(&str, u64, u64)> = f
+        .top_rules
+        .iter()
+        .map(|x| (x.rule.as_str(), x.alerts, x.high_or_critical))
+        .collect();
+    assert_eq!(rules, vec![("r.b", 4, 0), ("r.a", 2, 2), ("r.c", 1, 1)]);
+    assert!((f.top_rules[0].per_10k_logins - 40.0).abs() < 1e-9);
+
+    let fam: Vec<(&str, u64, u64, u64, u64)> = r
+        .families
+        .iter()
+        .map(|x| {
+            (
+                x.family.as_str(),
+                x.sessions,
+                x.alerted_high_or_critical,
+                x.revoked,
+                x.alerted,
+            )
+        })
+        .collect();
+    assert_eq!(
+        fam,
+        vec![
+            ("forgotten_password", 1, 1, 1, 1),
+            ("mobile_carrier", 2, 1, 1, 2),
+            ("night_shift", 2, 1, 0, 2),
+            ("ordinary", 395, 0, 0, 1),
+            ("integration", 1, 0, 0, 0),
+        ]
+    );
+    let mobile = &r.families[1];
+    assert!((mobile.alerted_high_or_critical_share - 0.5).abs() < 1e-12);
+    assert!((mobile.revoked_share - 0.5).abs() < 1e-12);
+    assert!((r.families[3].alerted_share - 1.0 / 395.0).abs() < 1e-12);
+
+    type Row<'a> = (&'a str, &'a str, u32, u32, u32, Option<f64>);
+    let var: Vec<Row> = r
+        .variants
+        .iter()
+        .map(|v| {
+            (
+                v.kind.as_str(),
+                v.variant.as_str(),
+                v.instances,
+                v.detected,
+                v.revoked,
+                v.revoked_before_50_records,
+            )
+        })
+        .collect();
+    assert_eq!(
+        var,
+        vec![
+            ("infostealer", "plain", 1, 1, 1, Some(1.0)),
+            ("residential_proxy", "proxy_city", 1, 1, 1, Some(0.0)),
+            ("residential_proxy", "proxy_country", 1, 1, 0, Some(0.0)),
+            ("ua_copy", "copied_ua", 1, 0, 0, Some(0.0)),
+        ]
+    );
+    let proxies = r
+        .kinds
+        .iter()
+        .find(|k| k.kind == "residential_proxy")
+        .unwrap();
+    assert_eq!(
+        (proxies.instances, proxies.detected, proxies.revoked),
+        (2, 2, 1)
+    );
+    let table = r.to_table();
+    for needle in [
+        "forgotten_password",
+        "proxy_city",
+        "r.b",
+        "per 10k legitimate logins: 70.00",
+    ] {
+        assert!(table.contains(needle), "{needle} missing from\n{table}");
+    }
+    // Without labels the same alerts give the classic figures and no family table.
+    let plain = evaluate(&truth, &alerts);
+    assert!(plain.families.is_empty());
+    assert_eq!(plain.false_alerts.total, 7);
+    assert_eq!(
+        plain.false_alerts.sessions_revoked, 1,
+        "z's alert has no session to count against"
+    );
 }

@@ -1,6 +1,7 @@
 //! `tocsin eval --truth FILE ALERTS [--json]`: backtests alerts (JSON lines, as
-//! `tocsin replay` writes them) against the ground truth of `tocsin gen`. The scoring is
-//! [`crate::eval::evaluate`]; this reads the files and prints.
+//! `tocsin replay` writes them) against the ground truth of `tocsin gen`, with its labels when
+//! it has some (profiles `tune` and `holdout`: figures per look-alike family and attack
+//! variant). The scoring is [`crate::eval::evaluate_labelled`]; this reads the files and prints.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -54,7 +55,7 @@ pub fn read_alerts(input: impl BufRead, name: &str) -> std::io::Result<(Vec<Aler
 pub fn run(args: EvalArgs) -> CmdResult {
     let truth_file = File::open(&args.truth)
         .map_err(|e| CmdError::Usage(format!("{}: {e}", args.truth.display())))?;
-    let truth = Truth::read(BufReader::new(truth_file))
+    let (truth, labels) = Truth::read_labelled(BufReader::new(truth_file))
         .map_err(|e| CmdError::Usage(format!("{}: {e}", args.truth.display())))?;
     let name = args.alerts.display().to_string();
     let (alerts, skipped) = if name == "-" {
@@ -67,7 +68,7 @@ pub fn run(args: EvalArgs) -> CmdResult {
     if skipped > 0 {
         eprintln!("tocsin eval: {skipped} lines of {name} were not alerts and were skipped");
     }
-    let report = eval::evaluate(&truth, &alerts);
+    let report = eval::evaluate_labelled(&truth, &labels, &alerts);
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report).context("writing report")?;

@@ -1,5 +1,6 @@
 //! `tocsin gen`: realistic synthetic traffic with labelled attacks, as native JSON lines, and
-//! its ground truth (`--truth FILE`). The work is [`crate::gen::generate`]; this is the glue.
+//! its ground truth (`--truth FILE`). The work is [`crate::gen::generate_profile`]; this is the
+//! glue.
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -9,12 +10,41 @@ use std::time::Instant;
 use anyhow::Context;
 
 use super::{CmdError, CmdResult};
-use crate::gen::{self, AttackKind, GenConfig};
+use crate::gen::{self, AttackKind, GenConfig, Profile};
 use crate::timefmt::{self, DAY_MS};
+
+/// What `tocsin gen --help` adds after the options.
+const PROFILES_HELP: &str = "\
+Profiles:
+  classic  The original French generator with fixed habits (default; its output is pinned
+           byte for byte: tests, the demo and the benches depend on it). No MFA fatigue, no
+           look-alike labels.
+  tune     A French medical SaaS: France, Belgium and Switzerland, French carriers, RENATER
+           hospitals, GPs' long days, printed prescriptions.
+  holdout  An Iberian medical SaaS, designed separately: Spain (the Canaries included) and
+           Portugal, other carriers and ASNs, morning/afternoon turns, split days with a long
+           lunch, 17- and 24-hour guardias, electronic prescriptions, more searches, bigger
+           exports, holidays in Latin America.
+
+Tune detection on `tune`; report its figures on `holdout`. In both, every parameter (counts,
+sizes, hours, durations, distances, days) is drawn from a distribution whose source is noted in
+src/gen/profile/{tune,holdout}.rs, and the truth labels each honest session that belongs to a
+look-alike family:
+  integration, bulk_export, vacation_abroad, conference_abroad, moving_house, personal_vpn,
+  private_relay, mobile_carrier, ipv6_privacy, tethering, night_shift, late_night,
+  shared_ward_pc, locum, hospital_vpn, cookie_reset, new_device, browser_update,
+  dormant_return, forgotten_password, mfa_retry, new_account
+and each attack's variant and drawn parameters (`attack_label` lines). `tocsin eval` reports
+false alerts per family and detection per attack kind and infostealer variant.";
 
 /// Arguments of `tocsin gen`.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = PROFILES_HELP)]
 pub struct GenArgs {
+    /// Traffic profile: `classic`, `tune` (tune detection on it) or `holdout` (report on it).
+    /// See `--help` for what each one is.
+    #[arg(long, value_enum, default_value = "classic")]
+    pub profile: Profile,
     /// Accounts in the synthetic population.
     #[arg(long, default_value_t = 2000)]
     pub accounts: u32,
@@ -24,7 +54,8 @@ pub struct GenArgs {
     /// Seed: the same seed and arguments give the same bytes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Attack kinds, comma-separated (`all`, `none`, or names such as `infostealer,session_hijack`).
+    /// Attack kinds, comma-separated (`all`, `none`, or names such as `infostealer,session_hijack`;
+    /// `mfa_fatigue` exists in the tune and holdout profiles only).
     #[arg(long, default_value = "all")]
     pub attacks: String,
     /// Write the ground truth (JSON lines) here.
@@ -76,6 +107,12 @@ pub fn run(args: GenArgs) -> CmdResult {
             "--accounts and --days must be at least 1".into(),
         ));
     }
+    let names_fatigue = args.attacks.split(',').any(|k| k.trim() == "mfa_fatigue");
+    if args.profile == Profile::Classic && names_fatigue {
+        eprintln!(
+            "tocsin gen: warning: the classic profile has no mfa_fatigue attack; use --profile tune or holdout"
+        );
+    }
     let cfg = GenConfig {
         accounts: args.accounts,
         days: args.days,
@@ -105,7 +142,7 @@ pub fn run(args: GenArgs) -> CmdResult {
     };
     let mut out = BufWriter::with_capacity(1 << 20, &mut out);
     let started = Instant::now();
-    let summary = gen::generate(&cfg, &mut |e| {
+    let summary = gen::generate_profile(&cfg, args.profile, &mut |e| {
         e.write_json(&mut out)?;
         out.write_all(b"\n")
     });
@@ -123,19 +160,20 @@ pub fn run(args: GenArgs) -> CmdResult {
     if let Some(f) = truth_file {
         let mut w = BufWriter::new(f);
         truth
-            .write(&mut w)
+            .write_labelled(&summary.labels, &mut w)
             .and_then(|_| w.flush())
             .context("writing truth")?;
     }
     let secs = started.elapsed().as_secs_f64();
     let s = &truth.summary;
     eprintln!(
-        "tocsin gen: {} events ({} legitimate sessions, {} attacks) over {} accounts and {} days in {:.2}s ({:.0} events/s)",
+        "tocsin gen: {} events ({} legitimate sessions, {} attacks) over {} accounts and {} days, profile {}, in {:.2}s ({:.0} events/s)",
         s.events,
         s.legit_sessions,
         truth.attacks.len(),
         s.accounts,
         s.days,
+        args.profile.as_str(),
         secs,
         s.events as f64 / secs.max(1e-9)
     );

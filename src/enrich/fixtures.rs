@@ -120,9 +120,9 @@ fn en(name: &'static str) -> BTreeMap<&'static str, &'static str> {
 
 fn continent_of(country: &str) -> (&'static str, &'static str) {
     match country {
-        "US" => ("NA", "North America"),
-        "BR" => ("SA", "South America"),
-        "NG" => ("AF", "Africa"),
+        "US" | "CA" | "MX" | "DO" => ("NA", "North America"),
+        "BR" | "AR" | "CO" => ("SA", "South America"),
+        "NG" | "MA" | "RE" => ("AF", "Africa"),
         "VN" => ("AS", "Asia"),
         _ => ("EU", "Europe"),
     }

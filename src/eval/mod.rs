@@ -8,6 +8,11 @@
 //! (credential stuffing, spraying, brute force) — the attack's source address or one of the
 //! accounts it touched, at a time within `[start, end + 1 h]`. Alerts matching no attack are
 //! false alerts.
+//!
+//! When the truth carries labels (the `tune` and `holdout` profiles), [`evaluate_labelled`]
+//! adds the figures of [`families`]: honest sessions by look-alike family, the rules behind
+//! the false alerts, and detection by attack variant (the infostealer family's plain,
+//! residential-proxy and copied-user-agent logins, among others).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -15,8 +20,12 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::alert::{Alert, Severity};
-use crate::gen::{AttackKind, Truth};
+use crate::gen::{AttackKind, Labels, Truth};
 use crate::timefmt;
+
+pub mod families;
+
+pub use families::{FamilyReport, RuleReport, VariantReport};
 
 /// How long after an attack's last event an alert on its source or accounts still counts.
 pub const MATCH_GRACE_MS: i64 = 3_600_000;
@@ -105,6 +114,10 @@ pub struct FalseAlerts {
     pub sessions_revoked: u64,
     /// Share of legitimate sessions revoked.
     pub sessions_revoked_share: f64,
+    /// False alerts of any severity per 10,000 legitimate login attempts.
+    pub per_10k_logins_any: f64,
+    /// The rules raising the most false alerts, most first.
+    pub top_rules: Vec<RuleReport>,
 }
 
 /// The backtest.
@@ -124,6 +137,11 @@ pub struct EvalReport {
     pub all: KindReport,
     /// False alerts.
     pub false_alerts: FalseAlerts,
+    /// Honest sessions by look-alike family, worst first (labelled truths only).
+    pub families: Vec<FamilyReport>,
+    /// Detection by attack kind and variant, in the generator's kind order (the kind's name
+    /// stands for the variant when the truth has no labels).
+    pub variants: Vec<VariantReport>,
 }
 
 /// Per-attack outcome, before aggregation.
@@ -317,7 +335,15 @@ fn kind_report(
 
 /// Scores `alerts` against `truth`.
 pub fn evaluate(truth: &Truth, alerts: &[Alert]) -> EvalReport {
+    evaluate_labelled(truth, &Labels::default(), alerts)
+}
+
+/// Scores `alerts` against `truth` and its `labels` (empty labels: the figures of
+/// [`evaluate`]).
+pub fn evaluate_labelled(truth: &Truth, labels: &Labels, alerts: &[Alert]) -> EvalReport {
     let ix = index(truth);
+    let sessions = families::SessionIndex::new(labels);
+    let mut by_rule: HashMap<&str, (u64, u64)> = HashMap::new();
     let mut outcomes = vec![AttackOutcome::default(); truth.attacks.len()];
     let mut matched = Vec::new();
     let mut false_alerts = FalseAlerts::default();
@@ -330,8 +356,14 @@ pub fn evaluate(truth: &Truth, alerts: &[Alert]) -> EvalReport {
         if matched.is_empty() {
             false_alerts.total += 1;
             *false_alerts.by_severity.get_mut(alert.severity) += 1;
-            if let Some(s) = &alert.session {
-                let key = (alert.account.as_str(), s.as_str());
+            let rule = by_rule.entry(alert.rule.as_str()).or_default();
+            rule.0 += 1;
+            rule.1 += u64::from(alert.severity >= Severity::High);
+            let key = match &alert.session {
+                Some(s) => Some((alert.account.as_str(), s.as_str())),
+                None => sessions.attribute(alert, ts),
+            };
+            if let Some(key) = key {
                 let worst = session_severity.entry(key).or_insert(alert.severity);
                 *worst = (*worst).max(alert.severity);
                 if alert.wants_revocation() {
@@ -368,6 +400,14 @@ pub fn evaluate(truth: &Truth, alerts: &[Alert]) -> EvalReport {
     );
     false_alerts.sessions_revoked = revoked_sessions.len() as u64;
     false_alerts.sessions_revoked_share = share(revoked_sessions.len() as u64, legit_sessions);
+    false_alerts.per_10k_logins_any = share(false_alerts.total, legit_logins) * 10_000.0;
+    false_alerts.top_rules = families::rule_reports(&by_rule, legit_logins);
+    let family_reports = families::family_reports(
+        &sessions,
+        legit_sessions,
+        &session_severity,
+        &revoked_sessions,
+    );
 
     let mut kinds = Vec::new();
     let mut names: Vec<String> = AttackKind::ALL
@@ -393,10 +433,58 @@ pub fn evaluate(truth: &Truth, alerts: &[Alert]) -> EvalReport {
         true_alerts,
         legit_logins,
         legit_sessions,
+        variants: variant_reports(truth, labels, &outcomes, &kinds),
         kinds,
         all: kind_report("all", truth, &outcomes, &everyone),
         false_alerts,
+        families: family_reports,
     }
+}
+
+/// Detection by (kind, variant), kinds in the order of `kinds`, variants by name.
+fn variant_reports(
+    truth: &Truth,
+    labels: &Labels,
+    outcomes: &[AttackOutcome],
+    kinds: &[KindReport],
+) -> Vec<VariantReport> {
+    let variant_of: HashMap<&str, &str> = labels
+        .attacks
+        .iter()
+        .map(|l| (l.id.as_str(), l.variant.as_str()))
+        .collect();
+    let mut out = Vec::new();
+    for k in kinds {
+        let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
+        for (i, a) in truth.attacks.iter().enumerate() {
+            if a.kind != k.kind {
+                continue;
+            }
+            let v = variant_of
+                .get(a.id.as_str())
+                .copied()
+                .unwrap_or(a.kind.as_str());
+            match groups.iter_mut().find(|(name, _)| *name == v) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((v, vec![i])),
+            }
+        }
+        groups.sort_by(|a, b| a.0.cmp(b.0));
+        for (variant, members) in groups {
+            let r = kind_report(&k.kind, truth, outcomes, &members);
+            out.push(VariantReport {
+                kind: k.kind.clone(),
+                variant: variant.to_string(),
+                instances: r.instances,
+                detected: r.detected,
+                detection_rate: r.detection_rate,
+                revoked: r.revoked,
+                with_records: r.with_records,
+                revoked_before_50_records: r.revoked_before_50_records,
+            });
+        }
+    }
+    out
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
@@ -506,6 +594,7 @@ impl EvalReport {
             f.sessions_revoked,
             f.sessions_revoked_share * 100.0
         );
+        families::tables(self, &mut out);
         out
     }
 }

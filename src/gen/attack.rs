@@ -35,11 +35,29 @@ pub enum AttackKind {
     LowAndSlow,
     /// A dormant account wakes up somewhere new and exports.
     DormantTakeover,
+    /// The password is known but the account asks for a push: the attacker sends push after
+    /// push until the tired victim accepts one (or gives up). Not in the `classic` profile.
+    MfaFatigue,
 }
 
 impl AttackKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [AttackKind; 9] = [
+    pub const ALL: [AttackKind; 10] = [
+        AttackKind::Infostealer,
+        AttackKind::ResidentialProxy,
+        AttackKind::UaCopy,
+        AttackKind::CredentialStuffing,
+        AttackKind::PasswordSpraying,
+        AttackKind::BruteForce,
+        AttackKind::SessionHijack,
+        AttackKind::LowAndSlow,
+        AttackKind::DormantTakeover,
+        AttackKind::MfaFatigue,
+    ];
+
+    /// The kinds the `classic` profile injects (it predates MFA fatigue, and its output is
+    /// pinned byte for byte).
+    pub const CLASSIC: [AttackKind; 9] = [
         AttackKind::Infostealer,
         AttackKind::ResidentialProxy,
         AttackKind::UaCopy,
@@ -63,6 +81,7 @@ impl AttackKind {
             AttackKind::SessionHijack => "session_hijack",
             AttackKind::LowAndSlow => "low_and_slow",
             AttackKind::DormantTakeover => "dormant_takeover",
+            AttackKind::MfaFatigue => "mfa_fatigue",
         }
     }
 
@@ -164,6 +183,7 @@ pub(crate) fn plan(sim: &mut Sim, rng: &mut SmallRng) -> Vec<Plan> {
 
     let mut plans = Vec::new();
     let mut kinds = sim.cfg.attacks.clone();
+    kinds.retain(|k| AttackKind::CLASSIC.contains(k));
     kinds.sort();
     kinds.dedup();
     // Multi-account kinds draw from whoever single-victim kinds leave.
@@ -249,6 +269,8 @@ pub(crate) fn plan(sim: &mut Sim, rng: &mut SmallRng) -> Vec<Plan> {
                     };
                     (pick(rng, nets), rng.gen_range(600..1020))
                 }
+                // Not in CLASSIC: filtered out above.
+                AttackKind::MfaFatigue => continue,
                 AttackKind::DormantTakeover => {
                     let nets = match rng.gen_range(0..3) {
                         0 => &hosting,
@@ -457,6 +479,7 @@ pub(crate) fn play_day(sim: &mut Sim, plans: &mut [Plan], day: u32, rng: &mut Sm
                         ua: p.ua,
                         device: NONE,
                         attack: i,
+                        label: NONE,
                     };
                     let tries = if !spray && rng.gen_bool(0.3) { 2 } else { 1 };
                     for _ in 0..tries {
@@ -503,6 +526,7 @@ pub(crate) fn play_day(sim: &mut Sim, plans: &mut [Plan], day: u32, rng: &mut Sm
                     };
                 }
             }
+            AttackKind::MfaFatigue => {}
             AttackKind::SessionHijack => {
                 if !hijack(sim, p, i, day, rng) {
                     // No long session for the victim today: try the next day.
@@ -537,6 +561,7 @@ fn attacker(sim: &mut Sim, p: &Plan, i: u32, day: u32) -> Actor {
         ua,
         device: p.device,
         attack: i,
+        label: NONE,
     }
 }
 
@@ -601,6 +626,7 @@ fn hijack(sim: &mut Sim, p: &Plan, i: u32, day: u32, rng: &mut SmallRng) -> bool
         ua: NONE,
         device: NONE,
         attack: i,
+        label: NONE,
     };
     let t = start + rng.gen_range(600_000..2_400_000);
     bulk_export(sim, &who, t, rng.gen_range(100..800), rng);

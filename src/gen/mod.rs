@@ -1,14 +1,29 @@
 //! Realistic synthetic traffic with labelled attacks (`tocsin gen`).
 //!
-//! [`generate`] builds a population of tenants and accounts ([`population`]), then plays the
-//! run day by day: each account's sessions for the day (logins with the odd typo, MFA, record
-//! reads, searches, prints, rare exports, logout), the attacks scheduled that day
-//! ([`attack`]), sorted by time and handed to a sink. Only one day (plus the sessions that run
-//! past midnight) is in memory at a time, so runs of tens of millions of events stay small.
+//! [`generate_profile`] builds a population of tenants and accounts, then plays the run day by
+//! day: each account's sessions for the day (logins, MFA, record reads, searches, prints,
+//! exports, logout), the attacks scheduled that day, sorted by time and handed to a sink. Only
+//! one day (plus the sessions that run past midnight) is in memory at a time, so runs of tens
+//! of millions of events stay small. This module owns that machinery (the event buffer, the
+//! emitter that numbers events and records the ground truth); what the traffic looks like is
+//! the profile's.
 //!
-//! Everything comes from the seed: the same [`GenConfig`] gives the same bytes. Separate random
-//! streams for the population, each day's honest traffic and the attacks mean that choosing
-//! other attack kinds leaves the honest traffic unchanged.
+//! # Profiles
+//!
+//! - `classic` ([`generate`], the default): the French medical SaaS `tocsin gen` has always
+//!   produced ([`classic`], [`population`], [`attack`]), with fixed habits. Its bytes are
+//!   pinned: tests, the demo and the benches depend on them.
+//! - `tune` and `holdout` ([`profile`]): two independently designed customer bases — a French
+//!   medical SaaS (France, Belgium, Switzerland) and an Iberian one (Spain, Portugal, travel to
+//!   Latin America) — with other carriers, hours, data-access habits and proportions. Every
+//!   parameter is drawn from a distribution, so no rule can sit just under a constant, and every
+//!   honest look-alike family ([`family::Lookalike`]) and attack variant is present and
+//!   labelled in the truth. **Detection is tuned on `tune` and reported on `holdout`**: a figure
+//!   measured on the profile it was tuned on says little about traffic nobody tuned for.
+//!
+//! Everything comes from the seed: the same [`GenConfig`] and profile give the same bytes.
+//! Separate random streams for the population, each day's honest traffic and the attacks mean
+//! that choosing other attack kinds leaves the honest traffic unchanged.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -24,16 +39,23 @@ use crate::timefmt::{self, days_from_civil, DAY_MS};
 
 pub mod agent;
 pub mod attack;
+mod classic;
+pub mod dist;
+pub mod family;
 pub mod net;
 pub mod population;
+pub mod profile;
 pub mod truth;
+pub mod tz;
 
 pub use attack::AttackKind;
-pub use truth::{AttackTruth, Truth, TruthEvent, TruthSummary};
+pub use family::Lookalike;
+pub use profile::Profile;
+pub use truth::{AttackLabel, AttackTruth, Labels, SessionTruth, Truth, TruthEvent, TruthSummary};
 
 use agent::Family;
 use net::Atlas;
-use population::{Account, Population, Role, Shift, TenantKind};
+use population::Population;
 
 /// What to generate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,14 +92,28 @@ impl Default for GenConfig {
 /// Days of honest traffic before the first attack, so baselines have something to learn.
 pub const WARM_UP_DAYS: u32 = 7;
 
-/// What a run produced: the ground truth (attacks and totals).
+/// What a run produced: the ground truth (attacks and totals) and, for the profiles that label
+/// them, the honest sessions' look-alike families and the attacks' variants.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GenSummary {
     /// Ground truth of the run.
     pub truth: Truth,
+    /// Labels (empty for `classic`).
+    pub labels: Labels,
 }
 
 const NONE: u32 = u32::MAX;
+
+/// An honest session's look-alike families ([`Lookalike`] bits), kept until it is written.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SessionLabel {
+    /// Index into the name table.
+    pub account: u32,
+    /// Session number (as [`Sim::new_session`] gave it).
+    pub session: u64,
+    /// [`Lookalike`] bits; 0 = an ordinary session, not written.
+    pub families: u32,
+}
 
 /// One event as the simulation holds it: indexes into string tables instead of strings, so
 /// building a day allocates nothing per event.
@@ -102,6 +138,9 @@ pub(crate) struct Ev {
     pub resource: Option<&'static str>,
     /// Index into the attack table, `NONE` for honest traffic.
     pub attack: u32,
+    /// Index into [`Sim::labels`], `NONE` for unlabelled traffic. Failed logins before a
+    /// session carry their session's label, so the truth's session starts at them.
+    pub label: u32,
 }
 
 /// Who an event is from: the fields a session shares.
@@ -114,6 +153,7 @@ pub(crate) struct Actor {
     pub ua: u32,
     pub device: u32,
     pub attack: u32,
+    pub label: u32,
 }
 
 /// The simulation state shared by honest traffic and attacks.
@@ -131,9 +171,35 @@ pub(crate) struct Sim {
     pub legit_logins: u64,
     pub legit_sessions: u64,
     scratch: Vec<i64>,
+    /// Look-alike labels of honest sessions, by label id.
+    pub labels: Vec<SessionLabel>,
 }
 
 impl Sim {
+    fn new(cfg: &GenConfig, atlas: Atlas, pop: Population) -> Sim {
+        let mut sim = Sim {
+            cfg: cfg.clone(),
+            atlas,
+            pop,
+            uas: Vec::new(),
+            ua_cache: HashMap::new(),
+            tool_uas: Vec::new(),
+            buf: Vec::new(),
+            seq: 0,
+            legit_sessions_opened: 0,
+            attack_sessions_opened: 0,
+            legit_logins: 0,
+            legit_sessions: 0,
+            scratch: Vec::new(),
+            labels: Vec::new(),
+        };
+        for ua in agent::TOOL_AGENTS {
+            sim.uas.push((*ua).to_string());
+            sim.tool_uas.push((sim.uas.len() - 1) as u32);
+        }
+        sim
+    }
+
     /// UTC midnight of run day `day`.
     pub fn day_start(&self, day: u32) -> i64 {
         self.cfg.start_ms + day as i64 * DAY_MS
@@ -165,6 +231,7 @@ impl Sim {
             failure_reason: None,
             resource: None,
             attack: who.attack,
+            label: who.label,
         });
         let last = self.buf.len() - 1;
         &mut self.buf[last]
@@ -229,6 +296,26 @@ impl Sim {
         i
     }
 
+    /// Interns a literal user agent (integrations, scripts); a linear search, for the few
+    /// strings a population has.
+    pub fn literal_ua(&mut self, ua: &str) -> u32 {
+        if let Some(i) = self.uas.iter().position(|u| u == ua) {
+            return i as u32;
+        }
+        self.uas.push(ua.to_string());
+        (self.uas.len() - 1) as u32
+    }
+
+    /// A new label for an honest session (families filled in while the session is built).
+    pub fn new_label(&mut self, account: u32, session: u64, families: u32) -> u32 {
+        self.labels.push(SessionLabel {
+            account,
+            session,
+            families,
+        });
+        (self.labels.len() - 1) as u32
+    }
+
     /// Interns a fixed user agent (scripted clients).
     pub fn tool_ua(&mut self, rng: &mut impl Rng) -> u32 {
         *self.tool_uas.choose(rng).unwrap_or(&NONE)
@@ -242,7 +329,7 @@ impl Sim {
     }
 
     /// Random sorted offsets in `[lo, hi)`, in a reused buffer.
-    fn offsets(&mut self, rng: &mut impl Rng, n: usize, lo: i64, hi: i64) -> Vec<i64> {
+    pub(crate) fn offsets(&mut self, rng: &mut impl Rng, n: usize, lo: i64, hi: i64) -> Vec<i64> {
         let mut v = std::mem::take(&mut self.scratch);
         v.clear();
         let hi = hi.max(lo + 1);
@@ -251,7 +338,7 @@ impl Sim {
         v
     }
 
-    fn give_back(&mut self, v: Vec<i64>) {
+    pub(crate) fn give_back(&mut self, v: Vec<i64>) {
         self.scratch = v;
     }
 }
@@ -279,92 +366,103 @@ pub fn weekday(day: i64) -> i64 {
     (day + 3).rem_euclid(7)
 }
 
-/// French public holidays with a fixed date (Easter-based ones are left out).
-fn is_public_holiday(day: i64) -> bool {
-    let (_, m, d) = timefmt::civil_from_days(day);
-    matches!(
-        (m, d),
-        (1, 1) | (5, 1) | (5, 8) | (7, 14) | (8, 15) | (11, 1) | (11, 11) | (12, 25)
-    )
-}
-
-fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     // splitmix64's finaliser: a bijection, so distinct session numbers give distinct ids.
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
 }
 
-fn stream(seed: u64, purpose: u64, n: u64) -> SmallRng {
+pub(crate) fn stream(seed: u64, purpose: u64, n: u64) -> SmallRng {
     SmallRng::seed_from_u64(mix(
         seed ^ mix(purpose.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ n)
     ))
 }
 
-/// Generates the traffic of `cfg` in time order, handing each event to `sink`, and returns the
-/// ground truth. Stops at the first error `sink` returns.
+/// Generates the `classic` traffic of `cfg` in time order, handing each event to `sink`, and
+/// returns the ground truth. Stops at the first error `sink` returns.
 pub fn generate(
+    cfg: &GenConfig,
+    sink: &mut dyn FnMut(&Event<'_>) -> io::Result<()>,
+) -> io::Result<GenSummary> {
+    generate_profile(cfg, Profile::Classic, sink)
+}
+
+/// Generates the traffic of `cfg` as `profile` describes it, in time order, handing each event
+/// to `sink`; returns the ground truth and the labels. Stops at the first error `sink` returns.
+pub fn generate_profile(
+    cfg: &GenConfig,
+    profile: Profile,
+    sink: &mut dyn FnMut(&Event<'_>) -> io::Result<()>,
+) -> io::Result<GenSummary> {
+    match profile.spec() {
+        Some(spec) => profile::run(cfg, spec, sink),
+        None => generate_classic(cfg, sink),
+    }
+}
+
+fn generate_classic(
     cfg: &GenConfig,
     sink: &mut dyn FnMut(&Event<'_>) -> io::Result<()>,
 ) -> io::Result<GenSummary> {
     let atlas = Atlas::new();
     let pop = Population::build(&atlas, cfg.accounts, cfg.days, &mut stream(cfg.seed, 1, 0));
-    let mut sim = Sim {
-        cfg: cfg.clone(),
-        atlas,
-        pop,
-        uas: Vec::new(),
-        ua_cache: HashMap::new(),
-        tool_uas: Vec::new(),
-        buf: Vec::new(),
-        seq: 0,
-        legit_sessions_opened: 0,
-        attack_sessions_opened: 0,
-        legit_logins: 0,
-        legit_sessions: 0,
-        scratch: Vec::new(),
-    };
-    for ua in agent::TOOL_AGENTS {
-        sim.uas.push((*ua).to_string());
-        sim.tool_uas.push((sim.uas.len() - 1) as u32);
-    }
+    let mut sim = Sim::new(cfg, atlas, pop);
     let mut attack_rng = stream(cfg.seed, 2, 0);
     let mut plans = attack::plan(&mut sim, &mut attack_rng);
-    let mut out = Emitter::new(cfg.seed, &plans, &sim);
+    let skeletons = plans
+        .iter()
+        .map(|p| attack_skeleton(&sim, &p.id, p.kind, p.primary, p.tenant))
+        .collect();
+    let mut out = Emitter::new(cfg.seed, skeletons);
     for day in 0..cfg.days {
         let mut rng = stream(cfg.seed, 3, day as u64);
-        life_events(&mut sim, day, &mut rng);
+        classic::life_events(&mut sim, day, &mut rng);
         for a in 0..sim.pop.accounts.len() as u32 {
-            account_day(&mut sim, a, day, &mut rng);
+            classic::account_day(&mut sim, a, day, &mut rng);
         }
         attack::play_day(&mut sim, &mut plans, day, &mut attack_rng);
-        let end = if day + 1 == cfg.days {
-            i64::MAX
-        } else {
-            sim.day_start(day + 1)
-        };
+        let end = day_end(&sim, day);
         out.flush_until(&mut sim, end, sink)?;
     }
-    let summary = TruthSummary {
-        events: out.events,
-        legit_logins: sim.legit_logins,
-        legit_sessions: sim.legit_sessions,
-        accounts: sim.pop.accounts.len() as u32,
-        days: cfg.days,
-        seed: cfg.seed,
-    };
-    let attacks = out
-        .truth
-        .into_iter()
-        .filter(|a| !a.events.is_empty())
-        .collect();
-    Ok(GenSummary {
-        truth: Truth { attacks, summary },
-    })
+    let accounts = sim.pop.accounts.len() as u32;
+    Ok(out.finish(&sim, accounts, Vec::new()))
+}
+
+/// Where the events of run day `day` stop: the next UTC midnight, or never after the last day.
+pub(crate) fn day_end(sim: &Sim, day: u32) -> i64 {
+    if day + 1 == sim.cfg.days {
+        i64::MAX
+    } else {
+        sim.day_start(day + 1)
+    }
+}
+
+/// An attack's truth record before any of its events is written.
+pub(crate) fn attack_skeleton(
+    sim: &Sim,
+    id: &str,
+    kind: AttackKind,
+    primary: u32,
+    tenant: u32,
+) -> AttackTruth {
+    AttackTruth {
+        record: "attack".into(),
+        id: id.to_string(),
+        kind: kind.as_str().into(),
+        account: sim.pop.names[primary as usize].clone(),
+        accounts: Vec::new(),
+        tenant: (tenant != NONE).then(|| sim.pop.tenant_name(tenant).to_string()),
+        sessions: Vec::new(),
+        source_ips: Vec::new(),
+        start: String::new(),
+        end: String::new(),
+        events: Vec::new(),
+    }
 }
 
 /// Turns simulated events into native events, assigns ids, and records the truth.
-struct Emitter {
+pub(crate) struct Emitter {
     seed_salt: u64,
     events: u64,
     truth: Vec<AttackTruth>,
@@ -372,26 +470,15 @@ struct Emitter {
     session: String,
     order: Vec<(i64, u64, u32)>,
     carry: Vec<Ev>,
+    /// Labelled honest sessions, in the order their first event was written.
+    sessions: Vec<SessionTruth>,
+    /// Label id → index into `sessions` (`NONE` until its first event).
+    written: Vec<u32>,
 }
 
 impl Emitter {
-    fn new(seed: u64, plans: &[attack::Plan], sim: &Sim) -> Emitter {
-        let truth = plans
-            .iter()
-            .map(|p| AttackTruth {
-                record: "attack".into(),
-                id: p.id.clone(),
-                kind: p.kind.as_str().into(),
-                account: sim.pop.names[p.primary as usize].clone(),
-                accounts: Vec::new(),
-                tenant: (p.tenant != NONE).then(|| sim.pop.tenant_name(p.tenant).to_string()),
-                sessions: Vec::new(),
-                source_ips: Vec::new(),
-                start: String::new(),
-                end: String::new(),
-                events: Vec::new(),
-            })
-            .collect();
+    /// An emitter whose attack `i` is `truth[i]` (events are added as they are written).
+    pub(crate) fn new(seed: u64, truth: Vec<AttackTruth>) -> Emitter {
         Emitter {
             seed_salt: mix(seed ^ 0x5e55_1011),
             events: 0,
@@ -400,10 +487,74 @@ impl Emitter {
             session: String::with_capacity(24),
             order: Vec::new(),
             carry: Vec::new(),
+            sessions: Vec::new(),
+            written: Vec::new(),
         }
     }
 
-    fn flush_until(
+    /// The run's truth and labels once every day is written. Attacks that never produced an
+    /// event (no victim left, no session to hijack) are left out, with their labels.
+    pub(crate) fn finish(
+        self,
+        sim: &Sim,
+        accounts: u32,
+        mut attack_labels: Vec<AttackLabel>,
+    ) -> GenSummary {
+        let summary = TruthSummary {
+            events: self.events,
+            legit_logins: sim.legit_logins,
+            legit_sessions: sim.legit_sessions,
+            accounts,
+            days: sim.cfg.days,
+            seed: sim.cfg.seed,
+        };
+        let attacks: Vec<AttackTruth> = self
+            .truth
+            .into_iter()
+            .filter(|a| !a.events.is_empty())
+            .collect();
+        attack_labels.retain(|l| attacks.iter().any(|a| a.id == l.id));
+        GenSummary {
+            truth: Truth { attacks, summary },
+            labels: Labels {
+                attacks: attack_labels,
+                sessions: self.sessions,
+            },
+        }
+    }
+
+    /// Notes a labelled event in its session's truth record.
+    fn label(&mut self, sim: &Sim, label: u32, ts: i64) {
+        let Some(l) = sim.labels.get(label as usize) else {
+            return;
+        };
+        if l.families == 0 {
+            return;
+        }
+        let l = *l;
+        if self.written.len() <= label as usize {
+            self.written.resize(label as usize + 1, NONE);
+        }
+        let at = self.written[label as usize];
+        if at != NONE {
+            self.sessions[at as usize].end = timefmt::rfc3339(ts);
+            return;
+        }
+        let mut session = String::with_capacity(20);
+        session.push_str("s-");
+        push_hex(&mut session, mix(l.session ^ self.seed_salt), 16);
+        self.written[label as usize] = self.sessions.len() as u32;
+        self.sessions.push(SessionTruth {
+            record: "session".into(),
+            session,
+            account: sim.pop.names[l.account as usize].clone(),
+            families: Lookalike::names(l.families),
+            start: timefmt::rfc3339(ts),
+            end: timefmt::rfc3339(ts),
+        });
+    }
+
+    pub(crate) fn flush_until(
         &mut self,
         sim: &mut Sim,
         end: i64,
@@ -474,6 +625,9 @@ impl Emitter {
         if ev.attack != NONE {
             record(&mut self.truth, &self.id, ev, &event);
         }
+        if ev.label != NONE {
+            self.label(sim, ev.label, ev.ts);
+        }
         Ok(())
     }
 }
@@ -528,305 +682,6 @@ fn record(truth: &mut [AttackTruth], id: &str, ev: &Ev, event: &Event<'_>) {
         account: event.account.to_string(),
         outcome: ev.outcome.map(|o| o.as_str().into()),
     });
-}
-
-/// Things that change overnight: home routers renumbered, phones replaced.
-fn life_events(sim: &mut Sim, day: u32, rng: &mut SmallRng) {
-    for a in 0..sim.pop.accounts.len() {
-        let acc = &sim.pop.accounts[a];
-        if rng.gen_bool(0.02) {
-            let prefix = sim.atlas.prefixes[acc.home_net];
-            sim.pop.accounts[a].home_v4 = prefix.random_addr(rng);
-        }
-        let acc = &sim.pop.accounts[a];
-        if acc.new_phone_day == Some(day) {
-            if let Some(p) = acc.phone {
-                let id = population::new_device_id(&mut sim.pop.device_ids, rng);
-                let dev = &mut sim.pop.accounts[a].devices[p];
-                dev.id = id;
-                dev.update_lag = 0;
-                if rng.gen_bool(0.2) {
-                    dev.family = if dev.family == Family::IphoneSafari {
-                        Family::AndroidChrome
-                    } else {
-                        Family::IphoneSafari
-                    };
-                }
-            }
-        }
-    }
-}
-
-/// Where a session comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Place {
-    Work,
-    Home,
-    Mobile,
-    Hotel(usize),
-}
-
-/// One planned session: local start minute, duration in minutes, place.
-type Slot = (i64, i64, Place);
-
-fn account_day(sim: &mut Sim, a: u32, day: u32, rng: &mut SmallRng) {
-    let acc = &sim.pop.accounts[a as usize];
-    if acc.absent(day) {
-        return;
-    }
-    let civil = sim.day_start(day).div_euclid(DAY_MS);
-    let wd = weekday(civil);
-    let hospital = sim.pop.tenants[acc.tenant as usize].kind == TenantKind::Hospital;
-    let holiday = is_public_holiday(civil) && !hospital;
-    let mut slots: [Option<Slot>; 4] = [None; 4];
-    let new_account = acc.created_day > 0;
-    if acc.on_holiday(day) {
-        // On holiday, a few still glance at a result from their phone.
-        if rng.gen_bool(0.05) {
-            slots[0] = Some((
-                rng.gen_range(540..1260),
-                rng.gen_range(3..10),
-                Place::Mobile,
-            ));
-        }
-    } else if let Some((travel, net)) = acc.at_conference(day) {
-        if travel {
-            slots[0] = Some((rng.gen_range(360..480), rng.gen_range(3..10), Place::Mobile));
-        }
-        slots[1] = Some((
-            rng.gen_range(1140..1320),
-            rng.gen_range(15..60),
-            Place::Hotel(net),
-        ));
-    } else {
-        let weekend = wd >= 5;
-        let works = match (acc.role, acc.shift) {
-            (Role::Locum, _) => !weekend && !holiday && rng.gen_bool(0.7),
-            (_, Shift::Night) => rng.gen_bool(0.5),
-            (_, Shift::Evening) => (!weekend && !holiday) || (hospital && rng.gen_bool(0.3)),
-            _ => !weekend && !holiday,
-        } && !rng.gen_bool(0.03);
-        // New accounts are used sparingly while their owner finds their feet.
-        let works = works && (!new_account || rng.gen_bool(0.4));
-        let (morning, afternoon) = (rng.gen_range(0..90), rng.gen_range(0..60));
-        if works {
-            match acc.shift {
-                Shift::Evening => {
-                    slots[0] = Some((810 + afternoon, rng.gen_range(200..250), Place::Work));
-                    slots[1] = Some((1110 + morning / 3, rng.gen_range(180..230), Place::Work));
-                }
-                Shift::Night => {
-                    slots[0] = Some((1170 + afternoon, rng.gen_range(240..300), Place::Work));
-                    slots[1] = Some((1500 + afternoon, rng.gen_range(200..330), Place::Work));
-                }
-                _ => {
-                    slots[0] = Some((465 + morning, rng.gen_range(180..260), Place::Work));
-                    slots[1] = Some((810 + afternoon, rng.gen_range(180..300), Place::Work));
-                }
-            }
-            let evening_work = match acc.role {
-                Role::Doctor | Role::Locum => 0.35,
-                Role::Nurse => 0.08,
-                Role::Secretary => 0.04,
-            };
-            if acc.shift != Shift::Night && rng.gen_bool(evening_work) {
-                slots[2] = Some((
-                    rng.gen_range(1200..1350),
-                    rng.gen_range(15..60),
-                    Place::Home,
-                ));
-            }
-            if rng.gen_bool(0.15) {
-                slots[3] = Some((
-                    rng.gen_range(420..1260),
-                    rng.gen_range(3..10),
-                    Place::Mobile,
-                ));
-            }
-        } else if weekend && acc.shift == Shift::WeekendOnCall && (civil / 7 + a as i64) % 2 == 0 {
-            for (i, slot) in slots.iter_mut().enumerate().take(rng.gen_range(2..=4)) {
-                let place = if i % 2 == 0 {
-                    Place::Home
-                } else {
-                    Place::Mobile
-                };
-                *slot = Some((rng.gen_range(480..1320), rng.gen_range(5..40), place));
-            }
-        } else if matches!(acc.role, Role::Doctor) && rng.gen_bool(0.1) {
-            // Sunday-evening paperwork.
-            slots[0] = Some((
-                rng.gen_range(1080..1320),
-                rng.gen_range(20..90),
-                Place::Home,
-            ));
-        }
-    }
-    let locum_site = (!acc.locum_sites.is_empty())
-        .then(|| acc.locum_sites[rng.gen_range(0..acc.locum_sites.len())]);
-    for slot in slots.into_iter().flatten() {
-        session(sim, a, day, slot, locum_site, rng);
-    }
-}
-
-fn session(
-    sim: &mut Sim,
-    a: u32,
-    day: u32,
-    slot: Slot,
-    locum_site: Option<IpAddr>,
-    rng: &mut SmallRng,
-) {
-    let (start_min, dur_min, place) = slot;
-    let acc: &Account = &sim.pop.accounts[a as usize];
-    let tenant = &sim.pop.tenants[acc.tenant as usize];
-    let home_ip = |rng: &mut SmallRng| -> IpAddr {
-        if acc.uses_site_vpn {
-            if let Some(ip) = tenant.vpn_ip {
-                return ip;
-            }
-        }
-        if let Some(vpn) = acc.vpn_net.filter(|_| rng.gen_bool(0.6)) {
-            return sim.atlas.prefixes[vpn].random_addr(rng);
-        }
-        if let Some(sub) = acc.home_v6.filter(|_| rng.gen_bool(0.6)) {
-            // Privacy addresses: a new interface id each day inside the household's /64.
-            let mut day_rng = stream(sub, 4, (day as u64) << 32 | a as u64);
-            return net::privacy_addr(sub, &mut day_rng);
-        }
-        acc.home_v4
-    };
-    let (ip, dev) = match place {
-        Place::Work => (
-            locum_site.unwrap_or_else(|| *tenant.site_ips.choose(rng).unwrap_or(&acc.home_v4)),
-            acc.desk,
-        ),
-        Place::Home => (
-            home_ip(rng),
-            acc.home_device.or(acc.phone).unwrap_or(acc.desk),
-        ),
-        Place::Mobile => {
-            let Some(phone) = acc.phone else { return };
-            let Some(&net) = acc.mobile_nets.choose(rng) else {
-                return;
-            };
-            (sim.atlas.prefixes[net].random_addr(rng), phone)
-        }
-        Place::Hotel(net) => {
-            // One hotel NAT address for the whole stay.
-            let mut stay = stream(sim.cfg.seed, 5, a as u64);
-            (
-                sim.atlas.prefixes[net].random_addr(&mut stay),
-                acc.home_device.or(acc.phone).unwrap_or(acc.desk),
-            )
-        }
-    };
-    let (role, activity, mfa, tenant_ix, name) =
-        (acc.role, acc.activity, acc.mfa, acc.tenant, acc.name);
-    let (ua, device) = sim.device_ua(a, dev, day);
-    let session = sim.new_session(false);
-    let who = Actor {
-        account: name,
-        tenant: tenant_ix,
-        session,
-        ip,
-        ua,
-        device,
-        attack: NONE,
-    };
-    let mut t = sim.local(day, start_min) + rng.gen_range(0..60_000);
-    // Honest typos: one or two failures seconds apart, then the right password.
-    if rng.gen_bool(0.04) {
-        for _ in 0..rng.gen_range(1..=2) {
-            sim.login(&who, t, Outcome::Failure, Some("bad_password"));
-            sim.legit_logins += 1;
-            t += rng.gen_range(4_000..40_000);
-        }
-    }
-    sim.login(&who, t, Outcome::Success, None);
-    sim.legit_logins += 1;
-    sim.legit_sessions += 1;
-    t += rng.gen_range(2_000..15_000);
-    if mfa {
-        sim.mfa(&who, t);
-        t += rng.gen_range(1_000..5_000);
-    }
-    let end = t + dur_min * 60_000;
-    let hours = dur_min as f64 / 60.0;
-    let short = place == Place::Mobile;
-    // Per-hour rates by role: reads, searches, updates, prints, exports.
-    let rates: [f64; 5] = match role {
-        Role::Doctor | Role::Locum => [5.5, 1.7, 3.3, 0.4, 0.004],
-        Role::Nurse => [3.5, 0.9, 3.7, 0.2, 0.0],
-        Role::Secretary => [4.5, 7.5, 2.5, 0.9, 0.003],
-    };
-    let mut counts = [0u32; 5];
-    for (i, r) in rates.iter().enumerate() {
-        let mean = r * hours * activity * rng.gen_range(0.7..1.3);
-        counts[i] = (mean + rng.gen::<f64>()) as u32;
-    }
-    if short {
-        counts = [rng.gen_range(1..6), 0, 0, 0, 0];
-    }
-    let total: u32 = counts.iter().sum();
-    let offsets = sim.offsets(rng, total as usize, t + 20_000, end);
-    let mut left = counts;
-    for &at in &offsets {
-        let remaining: u32 = left.iter().sum();
-        let mut pick = rng.gen_range(0..remaining.max(1));
-        let mut i = 0;
-        while i < 4 && pick >= left[i] {
-            pick -= left[i];
-            i += 1;
-        }
-        left[i] = left[i].saturating_sub(1);
-        let (action, resource, n) = match i {
-            0 => (
-                Action::Read,
-                *[
-                    "patient_record",
-                    "patient_record",
-                    "patient_record",
-                    "lab_result",
-                    "prescription",
-                ]
-                .choose(rng)
-                .unwrap_or(&"patient_record"),
-                if rng.gen_bool(0.9) {
-                    1
-                } else {
-                    rng.gen_range(2..=3)
-                },
-            ),
-            1 => (Action::Search, "patient_record", rng.gen_range(1..=25)),
-            2 => (
-                Action::Update,
-                if role == Role::Secretary {
-                    "appointment"
-                } else {
-                    "patient_record"
-                },
-                1,
-            ),
-            3 => (
-                Action::Print,
-                if role == Role::Secretary {
-                    "appointment"
-                } else {
-                    "prescription"
-                },
-                rng.gen_range(1..=3),
-            ),
-            _ => match role {
-                Role::Secretary => (Action::Export, "appointment", rng.gen_range(5..=40)),
-                _ => (Action::Export, "patient_record", rng.gen_range(1..=10)),
-            },
-        };
-        sim.access(&who, at, action, resource, n);
-    }
-    sim.give_back(offsets);
-    if rng.gen_bool(0.8) {
-        sim.logout(&who, end + rng.gen_range(0..120_000));
-    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
 //! Addresses drawn from [`crate::world::NETWORKS`], so every generated address resolves in the
 //! fixture GeoIP databases (and, for the real operators they imitate, in real ones).
+//!
+//! [`Atlas::new`] holds the classic rows only (the `classic` profile is pinned byte for byte to
+//! them); [`Atlas::full`] holds every row, for the `tune` and `holdout` profiles.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use rand::Rng;
 
-use crate::world::{NetKind, Network, NETWORKS};
+use crate::world::{NetKind, Network, CLASSIC_NETWORKS, NETWORKS};
 
 /// One parsed prefix of the world table.
 #[derive(Clone, Copy, Debug)]
@@ -72,9 +75,19 @@ pub struct Atlas {
 }
 
 impl Atlas {
-    /// Parses `NETWORKS`. A malformed row is a bug in the table, caught by the world's own tests.
+    /// Parses the classic rows of `NETWORKS` (the world `tocsin gen --profile classic` knows).
+    /// A malformed row is a bug in the table, caught by the world's own tests.
     pub fn new() -> Atlas {
-        let prefixes = NETWORKS
+        Atlas::of(&NETWORKS[..CLASSIC_NETWORKS])
+    }
+
+    /// Parses every row of `NETWORKS`.
+    pub fn full() -> Atlas {
+        Atlas::of(NETWORKS)
+    }
+
+    fn of(rows: &[Network]) -> Atlas {
+        let prefixes = rows
             .iter()
             .enumerate()
             .filter_map(|(i, n)| {
@@ -135,8 +148,9 @@ mod tests {
 
     #[test]
     fn random_addresses_stay_inside_their_prefix() {
-        let atlas = Atlas::new();
+        let atlas = Atlas::full();
         assert_eq!(atlas.prefixes.len(), NETWORKS.len());
+        assert_eq!(Atlas::new().prefixes.len(), CLASSIC_NETWORKS);
         let mut rng = SmallRng::seed_from_u64(7);
         for p in &atlas.prefixes {
             for _ in 0..50 {

@@ -1,6 +1,12 @@
 //! Ground truth of a generated run: one record per injected attack and a closing summary, as
 //! JSON lines (`tocsin gen --truth FILE`). `tocsin eval` reads the same types back.
+//!
+//! The `tune` and `holdout` profiles add [`Labels`] between the attacks and the summary: one
+//! `attack_label` line per attack (its variant and the parameters drawn for it) and one
+//! `session` line per honest session that belongs to a look-alike family (the `classic`
+//! profile writes neither, so its truth files are unchanged).
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 
 use serde::{Deserialize, Serialize};
@@ -72,6 +78,57 @@ pub struct TruthSummary {
     pub seed: u64,
 }
 
+/// An attack's variant and the parameters the generator drew for it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttackLabel {
+    /// Always `attack_label` (the line discriminator).
+    #[serde(rename = "type")]
+    pub record: String,
+    /// The attack's id (`atk-NNN`).
+    pub id: String,
+    /// The attack kind, repeated for readers of this line alone.
+    pub kind: String,
+    /// How this instance differs from others of its kind (`plain`, `proxy_city`...).
+    pub variant: String,
+    /// Drawn parameters (records exported, local hour, distance from the victim's home...).
+    #[serde(default)]
+    pub params: BTreeMap<String, serde_json::Value>,
+}
+
+/// An honest session that belongs to one or more look-alike families.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionTruth {
+    /// Always `session` (the line discriminator).
+    #[serde(rename = "type")]
+    pub record: String,
+    /// The session id, as the events carry it.
+    pub session: String,
+    /// The account.
+    pub account: String,
+    /// Look-alike family names (`mobile_carrier`, `night_shift`...), see `gen::Lookalike`.
+    pub families: Vec<String>,
+    /// First event, RFC 3339: the first failed attempt when the owner mistyped first.
+    pub start: String,
+    /// Last event, RFC 3339.
+    pub end: String,
+}
+
+/// What the labelled profiles add to the truth.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Labels {
+    /// One per attack that produced events, in attack order.
+    pub attacks: Vec<AttackLabel>,
+    /// Honest sessions in a look-alike family, in order of their first event.
+    pub sessions: Vec<SessionTruth>,
+}
+
+impl Labels {
+    /// True when there is nothing to write (the `classic` profile).
+    pub fn is_empty(&self) -> bool {
+        self.attacks.is_empty() && self.sessions.is_empty()
+    }
+}
+
 /// A whole truth file.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Truth {
@@ -109,8 +166,21 @@ struct Tag {
 impl Truth {
     /// Writes every attack then the summary, one JSON object per line.
     pub fn write(&self, out: &mut impl Write) -> std::io::Result<()> {
+        self.write_labelled(&Labels::default(), out)
+    }
+
+    /// Writes every attack, then `labels` (attack labels, then sessions), then the summary.
+    pub fn write_labelled(&self, labels: &Labels, out: &mut impl Write) -> std::io::Result<()> {
         for a in &self.attacks {
             serde_json::to_writer(&mut *out, a)?;
+            out.write_all(b"\n")?;
+        }
+        for l in &labels.attacks {
+            serde_json::to_writer(&mut *out, l)?;
+            out.write_all(b"\n")?;
+        }
+        for s in &labels.sessions {
+            serde_json::to_writer(&mut *out, s)?;
             out.write_all(b"\n")?;
         }
         let mut summary = serde_json::to_value(&self.summary)?;
@@ -121,9 +191,16 @@ impl Truth {
         out.write_all(b"\n")
     }
 
-    /// Reads a truth file written by [`Truth::write`]. Blank lines are ignored.
+    /// Reads a truth file written by [`Truth::write`] or [`Truth::write_labelled`], without its
+    /// labels. Blank lines are ignored.
     pub fn read(input: impl BufRead) -> Result<Truth, TruthError> {
+        Ok(Truth::read_labelled(input)?.0)
+    }
+
+    /// Reads a truth file and its labels (empty for files without any).
+    pub fn read_labelled(input: impl BufRead) -> Result<(Truth, Labels), TruthError> {
         let mut truth = Truth::default();
+        let mut labels = Labels::default();
         let mut summary = None;
         for (i, line) in input.lines().enumerate() {
             let line = line?;
@@ -139,6 +216,12 @@ impl Truth {
                 "attack" => truth
                     .attacks
                     .push(serde_json::from_str(&line).map_err(bad)?),
+                "attack_label" => labels
+                    .attacks
+                    .push(serde_json::from_str(&line).map_err(bad)?),
+                "session" => labels
+                    .sessions
+                    .push(serde_json::from_str(&line).map_err(bad)?),
                 "summary" => summary = Some(serde_json::from_str(&line).map_err(bad)?),
                 other => {
                     return Err(TruthError::Bad {
@@ -149,6 +232,6 @@ impl Truth {
             }
         }
         truth.summary = summary.ok_or(TruthError::NoSummary)?;
-        Ok(truth)
+        Ok((truth, labels))
     }
 }
