@@ -70,19 +70,16 @@ pub struct GenArgs {
 }
 
 /// Parses `--attacks`.
-pub fn parse_attacks(list: &str) -> Result<Vec<AttackKind>, String> {
+pub fn parse_attacks(list: &str) -> Result<Vec<AttackKind>, GenArgError> {
     let mut kinds = Vec::new();
     for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match name {
             "all" => kinds.extend(AttackKind::ALL),
             "none" => {}
-            _ => kinds.push(AttackKind::parse(name).ok_or_else(|| {
-                let known: Vec<&str> = AttackKind::ALL.iter().map(|k| k.as_str()).collect();
-                format!(
-                    "--attacks: unknown kind `{name}` (known: all, none, {})",
-                    known.join(", ")
-                )
-            })?),
+            _ => kinds.push(
+                AttackKind::parse(name)
+                    .ok_or_else(|| GenArgError::UnknownAttack(name.to_string()))?,
+            ),
         }
     }
     kinds.sort();
@@ -90,18 +87,34 @@ pub fn parse_attacks(list: &str) -> Result<Vec<AttackKind>, String> {
     Ok(kinds)
 }
 
+/// An unusable `tocsin gen` argument.
+#[derive(Debug, thiserror::Error)]
+pub enum GenArgError {
+    /// `--attacks` names a kind that does not exist.
+    #[error("--attacks: unknown kind `{0}` (known: all, none, {known})", known = known_attacks())]
+    UnknownAttack(String),
+    /// `--start` is neither a date nor an RFC 3339 time.
+    #[error("--start: `{0}` is not a date (YYYY-MM-DD) or an RFC 3339 time")]
+    BadStart(String),
+}
+
+fn known_attacks() -> String {
+    let known: Vec<&str> = AttackKind::ALL.iter().map(|k| k.as_str()).collect();
+    known.join(", ")
+}
+
 /// Parses `--start` into the UTC midnight of that day.
-pub fn parse_start(s: &str) -> Result<i64, String> {
+pub fn parse_start(s: &str) -> Result<i64, GenArgError> {
     let ms = timefmt::parse_rfc3339(s)
         .or_else(|| timefmt::parse_rfc3339(&format!("{s}T00:00:00Z")))
-        .ok_or_else(|| format!("--start: `{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time"))?;
+        .ok_or_else(|| GenArgError::BadStart(s.to_string()))?;
     Ok(ms.div_euclid(DAY_MS) * DAY_MS)
 }
 
 /// Runs `tocsin gen`.
 pub fn run(args: GenArgs) -> CmdResult {
-    let attacks = parse_attacks(&args.attacks).map_err(CmdError::Usage)?;
-    let start_ms = parse_start(&args.start).map_err(CmdError::Usage)?;
+    let attacks = parse_attacks(&args.attacks).map_err(|e| CmdError::Usage(e.to_string()))?;
+    let start_ms = parse_start(&args.start).map_err(|e| CmdError::Usage(e.to_string()))?;
     if args.accounts == 0 || args.days == 0 {
         return Err(CmdError::Usage(
             "--accounts and --days must be at least 1".into(),
@@ -194,6 +207,7 @@ mod tests {
         );
         assert!(parse_attacks("infostealr")
             .unwrap_err()
+            .to_string()
             .contains("infostealr"));
     }
 
