@@ -9,9 +9,11 @@ use crate::baseline::{
     distance_km, AccountBaseline, OpenSession, SessionSet, SESSION_LIVE_S, TAU_10M, TAU_1H,
 };
 use crate::detect::risk::RiskScore;
+use crate::detect::rules::{List, Lists};
 use crate::detect::value::Value;
 use crate::enrich::{DeviceType, Enriched};
 use crate::event::{canonical_ip, Event, EventKind, Outcome};
+use std::sync::Arc;
 
 /// Distance from which two live sessions are "distant".
 const DISTANT_KM: f64 = 500.0;
@@ -43,6 +45,31 @@ pub(crate) struct Before<'b> {
     pub counters: Counters,
 }
 
+/// The named lists (`rules/lists/`) that decide what a network *is*, looked up once when the
+/// rules load: evidence families need them, rules name them too. A list the directory does not
+/// have is empty.
+#[derive(Clone, Debug, Default)]
+pub struct NetworkLists {
+    mobile: Option<Arc<List>>,
+    relay: Option<Arc<List>>,
+    tenant: Option<Arc<List>>,
+}
+
+impl NetworkLists {
+    /// `mobile_asns`, `relay_asns` and `tenant_networks` of a rule set.
+    pub fn of(lists: &Lists) -> NetworkLists {
+        NetworkLists {
+            mobile: lists.get("mobile_asns").cloned(),
+            relay: lists.get("relay_asns").cloned(),
+            tenant: lists.get("tenant_networks").cloned(),
+        }
+    }
+}
+
+fn in_list(list: &Option<Arc<List>>, v: Value<'_>) -> bool {
+    list.as_ref().is_some_and(|l| l.contains(v))
+}
+
 /// Values computed along with the features that explanation and learning need too.
 pub(crate) struct Derived {
     /// The event's open session before it.
@@ -59,6 +86,7 @@ pub(crate) fn compute<'e>(
     enr: &'e Enriched,
     k: &Keys,
     b: &Before<'_>,
+    lists: &NetworkLists,
 ) -> (EventFeatures<'e>, Derived) {
     let mut f = EventFeatures::default();
     event(&mut f, ev, k, b);
@@ -72,6 +100,17 @@ pub(crate) fn compute<'e>(
     let windows = volume(&mut f, ev, k, b.acct, this_session);
     auth_failures(&mut f, k, &b.counters);
     tenant_population(&mut f, b);
+    evidence(&mut f, lists);
+    // The risk a login reports, stores with its session and shows in alerts is one number: the
+    // likelihood-ratio posterior, raised to what its corroborated evidence says when that is more.
+    let risk_score = match f.num_of(F::EvidenceFamilies) {
+        Some(n) if b.is_auth => {
+            let p = risk_score.max(crate::detect::risk::corroborated(n));
+            f.num(F::RiskScore, p);
+            p
+        }
+        _ => risk_score,
+    };
     (
         f,
         Derived {
@@ -413,4 +452,43 @@ fn tenant_population(f: &mut EventFeatures<'_>, b: &Before<'_>) {
     f.num(F::TenantAccounts, b.counters.tenant.accounts as f64);
     f.opt_num(F::PopulationCountryShare, b.pop_country);
     f.opt_num(F::PopulationAsnShare, b.pop_asn);
+}
+
+/// Failed logins from one source on this many accounts in the hour: a stuffing source (Elastic's
+/// password-spray rule starts at 5 users; a success usually arrives before the 5th).
+const STUFFING_SOURCE_ACCOUNTS: f64 = 3.0;
+/// Failures on the account in 10 minutes that make a success a guess rather than a memory
+/// (half Auth0's brute-force threshold of 10: the success ends the run early).
+const GUESSING_FAILURES: f64 = 5.0;
+
+/// `evidence.*`: which independent families of evidence say "not the owner" for a successful
+/// login. Each family is one question an analyst asks; the count is what revocation needs (two
+/// independent ones), so a trip, a new phone or a night shift alone never cuts a session.
+fn evidence(f: &mut EventFeatures<'_>, lists: &NetworkLists) {
+    if !f.is(F::LoginSuccess) {
+        return;
+    }
+    let ge = |x: F, t: f64| f.num_of(x).is_some_and(|v| v >= t);
+    let credential = ge(F::AuthSourceAccounts1h, STUFFING_SOURCE_ACCOUNTS)
+        || ge(F::AuthFailuresAccount10m, GUESSING_FAILURES);
+    let asn = f.get(F::AsnNumber);
+    let shared = in_list(&lists.mobile, asn)
+        || in_list(&lists.relay, asn)
+        || in_list(&lists.tenant, f.get(F::Ip))
+        || f.is(F::AsnTenantKnown)
+        || f.is(F::IpTenantKnown);
+    // Novelty is evidence only against a history: a learning account's every value is new.
+    let history = !f.is(F::AccountLearning);
+    let network = history && f.is(F::AsnNew) && f.is(F::IpNewPrefix) && !shared;
+    let device = history
+        && f.is(F::DeviceNew)
+        && (f.is(F::DeviceBrowserNew) || f.is(F::DeviceOsNew) || f.is(F::AsnNew));
+    let hour = f.is(F::HourRare);
+    let families = [credential, network, device, hour]
+        .iter()
+        .filter(|&&x| x)
+        .count();
+    f.num(F::EvidenceFamilies, families as f64);
+    f.bool(F::EvidenceNetwork, network);
+    f.bool(F::EvidenceDevice, device);
 }

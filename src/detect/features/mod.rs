@@ -88,7 +88,7 @@ catalog! {
     HourShare = "hour.share": Num, "Share (0..1) of the account's logins around this hour (neighbouring hours count half, two hours away a quarter, the other kind of day 30%).";
     HourRare = "hour.rare": Bool, "The account has a profile (≥ 10 logins) and this hour's share is under 1%.";
     // Risk
-    RiskScore = "risk.score": Num, "Risk in [0, 1] of the login (Freeman et al. likelihood ratio; see `risk.rs`). For access events, the session's login risk.";
+    RiskScore = "risk.score": Num, "Risk in [0, 1] of the login: the Freeman et al. likelihood-ratio posterior, or the posterior of its `evidence.families` when higher (see `risk.rs`). The one number stored with the session and shown in alerts. For access events, the session's login risk.";
     RiskNetwork = "risk.network": Num, "Log-likelihood-ratio term of the network (prefix → ASN → country), natural log; > 0 is unusual for the account.";
     RiskDevice = "risk.device": Num, "Log-likelihood-ratio term of the device (fingerprint → browser → OS → type).";
     RiskHour = "risk.hour": Num, "Log-likelihood-ratio term of the local hour.";
@@ -113,6 +113,10 @@ catalog! {
     AuthSourceAccounts10m = "auth.source_accounts_10m": Num, "Distinct accounts with a failed login from this source in the last 10 minutes (saturates at 32).";
     AuthSourceAccounts1h = "auth.source_accounts_1h": Num, "Distinct accounts with a failed login from this source in the last hour (saturates at 32).";
     AuthFailuresAccountSource10m = "auth.failures_account_source_10m": Num, "Failed logins on this account from this source in about the last 10 minutes.";
+    // Corroboration
+    EvidenceFamilies = "evidence.families": Num, "For a successful login: how many independent families of evidence point away from the owner (0..4): credential (the source failed on ≥ 3 accounts in the hour, or ≥ 5 failures on the account in 10 minutes), network (an ASN and /24-/64 the account never used, not a mobile carrier, relay or tenant network), device (a never-seen device whose browser or OS family is new, or seen on a new network: a browser update on a known network is continuity), hour (`hour.rare`). Network and device count only once the account has left learning. A single novelty is common among honest users; revocation wants two.";
+    EvidenceNetwork = "evidence.network": Bool, "The network family of `evidence.families` holds: a never-seen ASN and network that is not a mobile carrier (`list.mobile_asns`), a relay (`list.relay_asns`), a tenant network (`list.tenant_networks`) or shared by the tenant.";
+    EvidenceDevice = "evidence.device": Bool, "The device family of `evidence.families` holds: a never-seen device with a new browser or OS family, or first seen on a never-seen ASN.";
     // Tenant and population
     TenantAccounts = "tenant.accounts": Num, "Distinct accounts of the tenant seen with a trusted login.";
     PopulationCountryShare = "population.country_share": Num, "Share (0..1) of all accounts' logins from this country.";
