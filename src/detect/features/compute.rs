@@ -482,7 +482,7 @@ fn evidence(f: &mut EventFeatures<'_>, lists: &NetworkLists) {
     let network = history && f.is(F::AsnNew) && f.is(F::IpNewPrefix) && !shared;
     let device = history
         && f.is(F::DeviceNew)
-        && (f.is(F::DeviceBrowserNew) || f.is(F::DeviceOsNew) || f.is(F::AsnNew));
+        && (f.is(F::DeviceBrowserNew) || f.is(F::DeviceOsNew) || f.is(F::DeviceExplicitId));
     let hour = f.is(F::HourRare);
     let families = [credential, network, device, hour]
         .iter()
