@@ -140,6 +140,7 @@ impl Detector {
             keys: &k,
             hour_bucket: b.bucket,
             risk: derived.risk_score,
+            families: derived.families,
             flagged: worst.is_some_and(|s| s >= Severity::High),
             new_account: !b.existing,
             windows: derived.windows,

@@ -142,6 +142,13 @@ pub(super) fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
                 cx.num(F::SessionRisk)
             ),
         ),
+        F::SessionFamilies => Line::new(
+            None,
+            format!(
+                "the login that opened this session carried {:.0} sign(s) of a stranger (new network, new device, rare hour, guessed password or a dormant account's return)",
+                cx.num(F::SessionFamilies)
+            ),
+        ),
         F::SessionRecords
         | F::SessionExports
         | F::VolumeRatio

@@ -6,7 +6,8 @@ use super::{EventFeatures, F};
 use crate::baseline::account::{tracked, VolumeWindows};
 use crate::baseline::store::{Counters, Keys};
 use crate::baseline::{
-    distance_km, AccountBaseline, OpenSession, SessionSet, SESSION_LIVE_S, TAU_10M, TAU_1H,
+    distance_km, AccountBaseline, LoginFamilies, OpenSession, SessionSet, SESSION_LIVE_S, TAU_10M,
+    TAU_1H,
 };
 use crate::detect::risk::RiskScore;
 use crate::detect::rules::{List, Lists};
@@ -78,6 +79,9 @@ pub(crate) struct Derived {
     pub risk_score: f64,
     /// The account's access windows with this event counted.
     pub windows: VolumeWindows,
+    /// A successful login's families of evidence (bits of [`LoginFamilies`]), kept with its
+    /// session; 0 for other events.
+    pub families: u8,
 }
 
 /// Computes every catalog feature of one event.
@@ -100,7 +104,7 @@ pub(crate) fn compute<'e>(
     let windows = volume(&mut f, ev, k, b.acct, this_session);
     auth_failures(&mut f, k, &b.counters);
     tenant_population(&mut f, b);
-    evidence(&mut f, lists);
+    let families = evidence(&mut f, lists);
     // The risk a login reports, stores with its session and shows in alerts is one number: the
     // likelihood-ratio posterior, raised to what its corroborated evidence says when that is more.
     let risk_score = match f.num_of(F::EvidenceFamilies) {
@@ -117,6 +121,7 @@ pub(crate) fn compute<'e>(
             this_session,
             risk_score,
             windows,
+            families,
         },
     )
 }
@@ -327,6 +332,7 @@ fn session(
     };
     if let Some(s) = this_session {
         f.num(F::SessionRisk, s.risk());
+        f.num(F::SessionFamilies, s.login_families().count() as f64);
         f.num(
             F::SessionAgeMin,
             k.now_s.saturating_sub(s.start_s) as f64 / 60.0,
@@ -461,12 +467,18 @@ const STUFFING_SOURCE_ACCOUNTS: f64 = 3.0;
 /// (half Auth0's brute-force threshold of 10: the success ends the run early).
 const GUESSING_FAILURES: f64 = 5.0;
 
+/// An account silent this long that comes back is dormant (the `account.dormant_reactivated`
+/// rule's 90 days: a quarter without one login is no holiday or sick leave).
+const DORMANT_DAYS: f64 = 90.0;
+
 /// `evidence.*`: which independent families of evidence say "not the owner" for a successful
 /// login. Each family is one question an analyst asks; the count is what revocation needs (two
 /// independent ones), so a trip, a new phone or a night shift alone never cuts a session.
-fn evidence(f: &mut EventFeatures<'_>, lists: &NetworkLists) {
+/// Returns the families as bits of [`LoginFamilies`] for the session, with the dormant return,
+/// which counts only together with what the session then does (`session.families`).
+fn evidence(f: &mut EventFeatures<'_>, lists: &NetworkLists) -> u8 {
     if !f.is(F::LoginSuccess) {
-        return;
+        return 0;
     }
     let ge = |x: F, t: f64| f.num_of(x).is_some_and(|v| v >= t);
     let credential = ge(F::AuthSourceAccounts1h, STUFFING_SOURCE_ACCOUNTS)
@@ -480,15 +492,30 @@ fn evidence(f: &mut EventFeatures<'_>, lists: &NetworkLists) {
     // Novelty is evidence only against a history: a learning account's every value is new.
     let history = !f.is(F::AccountLearning);
     let network = history && f.is(F::AsnNew) && f.is(F::IpNewPrefix) && !shared;
-    let device = history
-        && f.is(F::DeviceNew)
-        && (f.is(F::DeviceBrowserNew) || f.is(F::DeviceOsNew) || f.is(F::DeviceExplicitId));
+    // A never-seen device id with the usual browser and OS families is the owner's other
+    // computer, a cleared cookie or a reinstalled browser as often as a stranger's: only a
+    // browser or OS family the account never used is a device the owner does not have.
+    let device =
+        history && f.is(F::DeviceNew) && (f.is(F::DeviceBrowserNew) || f.is(F::DeviceOsNew));
     let hour = f.is(F::HourRare);
     let families = [credential, network, device, hour]
         .iter()
         .filter(|&&x| x)
         .count();
+    let dormant = ge(F::AccountDaysSinceLastLogin, DORMANT_DAYS);
     f.num(F::EvidenceFamilies, families as f64);
     f.bool(F::EvidenceNetwork, network);
     f.bool(F::EvidenceDevice, device);
+    [
+        (credential, LoginFamilies::CREDENTIAL),
+        (network, LoginFamilies::NETWORK),
+        (device, LoginFamilies::DEVICE),
+        (hour, LoginFamilies::HOUR),
+        (dormant, LoginFamilies::DORMANT),
+    ]
+    .iter()
+    .fold(
+        0,
+        |bits, &(holds, bit)| if holds { bits | bit } else { bits },
+    )
 }

@@ -95,6 +95,7 @@ catalog! {
     // Session and volume
     SessionKnown = "session.known": Bool, "The event's session is open (its login was seen).";
     SessionRisk = "session.risk": Num, "Risk of the login that opened this session (a risky login lowers the bar for what follows).";
+    SessionFamilies = "session.families": Num, "Families of evidence against the owner its login carried (0..5): those of `evidence.families`, plus a dormant return (≥ 90 days since the last login). What the session does is judged with them: an export beyond the account's history after a login with one family is a second, independent family.";
     SessionRecords = "session.records": Num, "Records touched in this session so far, this event included.";
     SessionExports = "session.exports": Num, "Records exported or printed in this session so far, this event included.";
     SessionAgeMin = "session.age_min": Num, "Minutes since the session's login.";
@@ -114,9 +115,9 @@ catalog! {
     AuthSourceAccounts1h = "auth.source_accounts_1h": Num, "Distinct accounts with a failed login from this source in the last hour (saturates at 32).";
     AuthFailuresAccountSource10m = "auth.failures_account_source_10m": Num, "Failed logins on this account from this source in about the last 10 minutes.";
     // Corroboration
-    EvidenceFamilies = "evidence.families": Num, "For a successful login: how many independent families of evidence point away from the owner (0..4): credential (the source failed on ≥ 3 accounts in the hour, or ≥ 5 failures on the account in 10 minutes), network (an ASN and /24-/64 the account never used, not a mobile carrier, relay or tenant network), device (a never-seen device whose browser or OS family is new, or a never-seen explicit `device_id`: a browser update changes the user agent, not the browser and OS families), hour (`hour.rare`). Network and device count only once the account has left learning. A single novelty is common among honest users; revocation wants two.";
+    EvidenceFamilies = "evidence.families": Num, "For a successful login: how many independent families of evidence point away from the owner (0..4): credential (the source failed on ≥ 3 accounts in the hour, or ≥ 5 failures on the account in 10 minutes), network (an ASN and /24-/64 the account never used, not a mobile carrier, relay or tenant network), device (a never-seen device whose browser or OS family is new: a browser update changes the user agent, and the owner's other computer or a cleared cookie a device id, not the browser and OS families), hour (`hour.rare`). Network and device count only once the account has left learning. A single novelty is common among honest users; revocation wants two.";
     EvidenceNetwork = "evidence.network": Bool, "The network family of `evidence.families` holds: a never-seen ASN and network that is not a mobile carrier (`list.mobile_asns`), a relay (`list.relay_asns`), a tenant network (`list.tenant_networks`) or shared by the tenant.";
-    EvidenceDevice = "evidence.device": Bool, "The device family of `evidence.families` holds: a never-seen device with a new browser or OS family, or a never-seen explicit `device_id`.";
+    EvidenceDevice = "evidence.device": Bool, "The device family of `evidence.families` holds: a never-seen device with a browser or OS family the account never used (a new `device_id` with the usual families is the owner's other computer or a cleared cookie as often as a stranger).";
     // Tenant and population
     TenantAccounts = "tenant.accounts": Num, "Distinct accounts of the tenant seen with a trusted login.";
     PopulationCountryShare = "population.country_share": Num, "Share (0..1) of all accounts' logins from this country.";
