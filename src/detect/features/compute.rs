@@ -484,7 +484,11 @@ fn evidence(f: &mut EventFeatures<'_>, lists: &NetworkLists) -> u8 {
     let credential = ge(F::AuthSourceAccounts1h, STUFFING_SOURCE_ACCOUNTS)
         || ge(F::AuthFailuresAccount10m, GUESSING_FAILURES);
     let asn = f.get(F::AsnNumber);
-    let shared = in_list(&lists.mobile, asn)
+    // A carrier's ASN is "could be a phone" for a phone or tablet (CGNAT pools rotate and
+    // geolocate anywhere). Most carriers route their fixed broadband through the same ASN, and
+    // a desktop browser there is a home line: new to the account, it is a new network.
+    let handheld = matches!(f.get(F::DeviceType), Value::Str("mobile" | "tablet"));
+    let shared = (handheld && in_list(&lists.mobile, asn))
         || in_list(&lists.relay, asn)
         || in_list(&lists.tenant, f.get(F::Ip))
         || f.is(F::AsnTenantKnown)
