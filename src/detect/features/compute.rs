@@ -499,8 +499,12 @@ fn evidence(f: &mut EventFeatures<'_>, lists: &NetworkLists) -> u8 {
     // A never-seen device id with the usual browser and OS families is the owner's other
     // computer, a cleared cookie or a reinstalled browser as often as a stranger's: only a
     // browser or OS family the account never used is a device the owner does not have.
-    let device =
-        history && f.is(F::DeviceNew) && (f.is(F::DeviceBrowserNew) || f.is(F::DeviceOsNew));
+    // A phone or tablet first used for the service is the owner's own phone more often than
+    // not (away from the desk: on call, on holiday): a new handheld is no device family.
+    let device = history
+        && !handheld
+        && f.is(F::DeviceNew)
+        && (f.is(F::DeviceBrowserNew) || f.is(F::DeviceOsNew));
     let hour = f.is(F::HourRare);
     let families = [credential, network, device, hour]
         .iter()
