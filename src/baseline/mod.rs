@@ -417,6 +417,13 @@ impl TenantState {
             .unwrap_or(0)
     }
 
+    /// The first day of the oldest network the tenant still remembers (0 when none): how long
+    /// it has been watched, as far as its memory reaches (the busiest networks, the practice's
+    /// own, are the last evicted).
+    pub fn first_day(&self) -> u16 {
+        self.asns.values().map(|n| n.first_day).min().unwrap_or(0)
+    }
+
     /// True when the tenant knows this network.
     pub fn net_known(&self, prefix: u32) -> bool {
         self.nets.get(&prefix).is_some_and(NetSeen::known)

@@ -200,7 +200,7 @@ impl Detector {
             risk,
             pop_country,
             pop_asn,
-            counters: self.store.counters(k),
+            counters: self.store.counters(k, ev.is_login_success()),
         }
     }
 

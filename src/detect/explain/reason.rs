@@ -207,6 +207,7 @@ pub(super) fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
         | F::IpClass
         | F::SessionAgeMin
         | F::TenantAccounts
+        | F::TenantWatchedDays
         | F::PopulationCountryShare
         | F::PopulationAsnShare => plain(name, v),
     };

@@ -456,6 +456,9 @@ fn auth_failures(f: &mut EventFeatures<'_>, k: &Keys, c: &Counters) {
 /// `tenant.accounts`, `population.*`.
 fn tenant_population(f: &mut EventFeatures<'_>, b: &Before<'_>) {
     f.num(F::TenantAccounts, b.counters.tenant.accounts as f64);
+    if f.is(F::LoginSuccess) {
+        f.num(F::TenantWatchedDays, b.counters.tenant.watched_days as f64);
+    }
     f.opt_num(F::PopulationCountryShare, b.pop_country);
     f.opt_num(F::PopulationAsnShare, b.pop_asn);
 }
@@ -470,6 +473,11 @@ const GUESSING_FAILURES: f64 = 5.0;
 /// An account silent this long that comes back is dormant (the `account.dormant_reactivated`
 /// rule's 90 days: a quarter without one login is no holiday or sick leave).
 const DORMANT_DAYS: f64 = 90.0;
+/// A tenant whose staff are known: this many accounts seen logging in (a small practice has a
+/// handful of doctors and secretaries; ten is past them)...
+const WATCHED_TENANT_ACCOUNTS: f64 = 10.0;
+/// ...over at least two weeks (every rota, part-timer and weekly session has come round).
+const WATCHED_TENANT_DAYS: f64 = 14.0;
 
 /// `evidence.*`: which independent families of evidence say "not the owner" for a successful
 /// login. Each family is one question an analyst asks; the count is what revocation needs (two
@@ -510,7 +518,15 @@ fn evidence(f: &mut EventFeatures<'_>, lists: &NetworkLists) -> u8 {
         .iter()
         .filter(|&&x| x)
         .count();
-    let dormant = ge(F::AccountDaysSinceLastLogin, DORMANT_DAYS);
+    // Dormant, seen from either side of the memory horizon: back after a quarter of silence,
+    // or never trusted before in a tenant whose staff have been watched for weeks (a departed
+    // locum's account the store never saw). A new colleague looks the same at login; their
+    // first day is reading, not exporting, so this counts only with what the session takes.
+    let unknown_in_watched_tenant = f.num_of(F::AccountLogins) == Some(0.0)
+        && ge(F::TenantAccounts, WATCHED_TENANT_ACCOUNTS)
+        && ge(F::TenantWatchedDays, WATCHED_TENANT_DAYS)
+        && !shared;
+    let dormant = ge(F::AccountDaysSinceLastLogin, DORMANT_DAYS) || unknown_in_watched_tenant;
     f.num(F::EvidenceFamilies, families as f64);
     f.bool(F::EvidenceNetwork, network);
     f.bool(F::EvidenceDevice, device);

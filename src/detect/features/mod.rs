@@ -95,7 +95,7 @@ catalog! {
     // Session and volume
     SessionKnown = "session.known": Bool, "The event's session is open (its login was seen).";
     SessionRisk = "session.risk": Num, "Risk of the login that opened this session (a risky login lowers the bar for what follows).";
-    SessionFamilies = "session.families": Num, "Families of evidence against the owner its login carried (0..5): those of `evidence.families`, plus a dormant return (≥ 90 days since the last login). What the session does is judged with them: an export beyond the account's history after a login with one family is a second, independent family.";
+    SessionFamilies = "session.families": Num, "Families of evidence against the owner its login carried (0..5): those of `evidence.families`, plus a dormant return (≥ 90 days since the last login, or an account never seen before in a tenant watched for ≥ 14 days with ≥ 10 accounts: a departed colleague's account from beyond the store's memory). What the session does is judged with them: an export beyond the account's history after a login with one family is a second, independent family.";
     SessionRecords = "session.records": Num, "Records touched in this session so far, this event included.";
     SessionExports = "session.exports": Num, "Records exported or printed in this session so far, this event included.";
     SessionAgeMin = "session.age_min": Num, "Minutes since the session's login.";
@@ -120,6 +120,7 @@ catalog! {
     EvidenceDevice = "evidence.device": Bool, "The device family of `evidence.families` holds: a never-seen desktop device (not a phone or tablet) with a browser or OS family the account never used (a new `device_id` with the usual families is the owner's other computer or a cleared cookie as often as a stranger).";
     // Tenant and population
     TenantAccounts = "tenant.accounts": Num, "Distinct accounts of the tenant seen with a trusted login.";
+    TenantWatchedDays = "tenant.watched_days": Num, "For a successful login: days since the first day of the oldest network the tenant still remembers (how long its staff have been watched).";
     PopulationCountryShare = "population.country_share": Num, "Share (0..1) of all accounts' logins from this country.";
     PopulationAsnShare = "population.asn_share": Num, "Share (0..1) of all accounts' logins from this ASN.";
 }
