@@ -68,7 +68,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// The look-alike fixtures are not decoration: drop the tenant-network clauses from the
-/// infostealer rule and the locum's first day at the practice becomes a high alert.
+/// near-home infostealer rule and the locum's first day at the practice raises an alert.
 #[test]
 fn look_alike_fixtures_catch_a_rule_that_ignores_tenant_networks() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -76,7 +76,7 @@ fn look_alike_fixtures_catch_a_rule_that_ignores_tenant_networks() {
     copy_dir(&root.join("rules"), tmp.path());
     let rule = tmp
         .path()
-        .join("stable/stolen_password/new_device_new_asn.toml");
+        .join("stable/stolen_password/new_device_new_network_near.toml");
     let text = std::fs::read_to_string(&rule).unwrap();
     let careless = text.replace(
         "&& !asn.tenant_known && !ip.tenant_known && !(ip in list.tenant_networks)",
@@ -103,7 +103,7 @@ fn look_alike_fixtures_catch_a_rule_that_ignores_tenant_networks() {
         locum
             .failures
             .iter()
-            .any(|f| f.contains("stolen_password.new_device_new_asn")),
+            .any(|f| f.contains("stolen_password.new_device_new_network_near")),
         "{report}"
     );
 }

@@ -263,6 +263,26 @@ def bulk_export():
     c.write()
 
 
+def copied_ua_export():
+    c = Case("copied_ua_export_from_new_network", 15)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # At 10:15, a usual hour, Dr Martin's own browser and OS (the user agent copied from an
+    # infostealer log) from a Free broadband line in Paris the account never used: one family at
+    # login, no revocation; then 300 records exported in 30-record batches.
+    sid = "s-copied-ua"
+    ip = "82.66.90.4"
+    c.ev(at(10, 15), type="login", outcome="success", account=acc, tenant=T_ROUEN, session=sid,
+         ip=ip, user_agent=UA_WIN_CHROME, method="password")
+    c.ev(at(10, 16), type="access", account=acc, tenant=T_ROUEN, session=sid, ip=ip,
+         action="search", resource="patient_record", count=5)
+    for i in range(10):
+        c.ev(at(10, 17) + timedelta(seconds=20 * i), id="ev-copied-ua-export-%d" % i, type="access",
+             account=acc, tenant=T_ROUEN, session=sid, ip=ip, action="export",
+             resource="patient_record", count=30)
+    c.write()
+
+
 def bulk_read():
     c = Case("bulk_read_familiar_login", 13)
     rouen_practice(c)
@@ -391,6 +411,6 @@ def new_laptop_near():
 
 if __name__ == "__main__":
     for f in [infostealer, new_country, impossible_travel, rare_hour, high_risk, dormant, brute_force,
-              stuffing, spray, concurrent, hijacked, bulk_export, bulk_read, hosting, new_phone,
+              stuffing, spray, concurrent, hijacked, bulk_export, copied_ua_export, bulk_read, hosting, new_phone,
               conference, hospital_vpn, mobile_carrier, night_shift, locum, ipv6_privacy, new_laptop_near]:
         f()

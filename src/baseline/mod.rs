@@ -147,6 +147,33 @@ pub struct OpenSession {
     pub flagged: bool,
     /// Records per tracked action (read, search, export, print) so far.
     pub totals: [u32; 4],
+    /// The login's families of evidence against the owner, one bit each (see
+    /// [`LoginFamilies`]): what the session then does is judged with them.
+    pub families: u8,
+}
+
+/// The families of evidence a login carried, as the bits of [`OpenSession::families`]. What a
+/// session does at access time (an export beyond the account's history) is one more family,
+/// so it is judged together with these.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoginFamilies(pub u8);
+
+impl LoginFamilies {
+    /// The source failed on other accounts, or the account was being guessed.
+    pub const CREDENTIAL: u8 = 1;
+    /// A network the account never used that is no carrier, relay or tenant network.
+    pub const NETWORK: u8 = 2;
+    /// A never-seen device with a new browser or OS family, or a new explicit device id.
+    pub const DEVICE: u8 = 4;
+    /// An hour the account is rarely active.
+    pub const HOUR: u8 = 8;
+    /// The account comes back after a long silence (see the dormant rule).
+    pub const DORMANT: u8 = 16;
+
+    /// How many families hold.
+    pub fn count(self) -> u32 {
+        self.0.count_ones()
+    }
 }
 
 /// Bytes one open session costs (the per-account worst case is [`SESSION_SLOTS`] of them).
@@ -174,6 +201,11 @@ impl OpenSession {
     /// Records exported or printed so far.
     pub fn exports(&self) -> u32 {
         self.totals[2].saturating_add(self.totals[3])
+    }
+
+    /// The login's families of evidence.
+    pub fn login_families(&self) -> LoginFamilies {
+        LoginFamilies(self.families)
     }
 }
 
@@ -383,6 +415,13 @@ impl TenantState {
             .map(|n| n.last_day)
             .max()
             .unwrap_or(0)
+    }
+
+    /// The first day of the oldest network the tenant still remembers (0 when none): how long
+    /// it has been watched, as far as its memory reaches (the busiest networks, the practice's
+    /// own, are the last evicted).
+    pub fn first_day(&self) -> u16 {
+        self.asns.values().map(|n| n.first_day).min().unwrap_or(0)
     }
 
     /// True when the tenant knows this network.

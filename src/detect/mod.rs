@@ -33,7 +33,7 @@ pub use crate::settings::DetectSettings;
 
 pub use crate::baseline::store::{FeedbackError, SnapshotError, SNAPSHOT_VERSION};
 use explain::{Evidence, NameTable};
-use features::compute::{self, Before};
+use features::compute::{self, Before, NetworkLists};
 use features::FEATURES;
 use risk::{LoginKeys, RiskScore};
 use rules::{Mode, RuleErrors, RuleSet};
@@ -53,6 +53,8 @@ pub struct Detector {
     rule_kinds: Vec<u8>,
     settings: DetectSettings,
     store: Store,
+    /// The lists evidence families read, from the rules directory.
+    network_lists: NetworkLists,
 }
 
 impl Detector {
@@ -86,6 +88,7 @@ impl Detector {
             .unwrap_or(0)
             .max(10 * 60_000);
         Detector {
+            network_lists: NetworkLists::of(&rules.lists),
             rules,
             rule_kinds,
             settings: detect.clone(),
@@ -113,7 +116,7 @@ impl Detector {
         // Read in place: the guards are held (shared) until learning.
         let state = self.store.read(k.account);
         let b = self.before(ev, enr, &k, &state);
-        let (f, derived) = compute::compute(ev, enr, &k, &b);
+        let (f, derived) = compute::compute(ev, enr, &k, &b, &self.network_lists);
         let names = |t: NameTable, key: u32| self.store.name(t, key);
         let evidence = Evidence {
             ev,
@@ -137,6 +140,7 @@ impl Detector {
             keys: &k,
             hour_bucket: b.bucket,
             risk: derived.risk_score,
+            families: derived.families,
             flagged: worst.is_some_and(|s| s >= Severity::High),
             new_account: !b.existing,
             windows: derived.windows,
@@ -196,7 +200,7 @@ impl Detector {
             risk,
             pop_country,
             pop_asn,
-            counters: self.store.counters(k),
+            counters: self.store.counters(k, ev.is_login_success()),
         }
     }
 

@@ -29,6 +29,20 @@ use crate::enrich::DeviceType;
 
 /// Prior probability that a login is an attack, before looking at it.
 pub const PRIOR_ATTACK: f64 = 1e-3;
+/// Likelihood ratio of one strong, independent family of evidence (`evidence.families`): the
+/// same scale as the score's own terms, where a fully new family for an account with about 40
+/// logins adds ln(41) ≈ 3.7. So one family leaves a login at a few percent, two make it more
+/// likely an attack than not (≈ 0.6), three near certain.
+pub const FAMILY_LIKELIHOOD_RATIO: f64 = 40.0;
+
+/// Posterior risk of a login with `families` independent strong families of evidence, from the
+/// prior [`PRIOR_ATTACK`] (naive Bayes: the families are chosen to be independent).
+pub fn corroborated(families: f64) -> f64 {
+    let log_odds =
+        (PRIOR_ATTACK / (1.0 - PRIOR_ATTACK)).ln() + families * FAMILY_LIKELIHOOD_RATIO.ln();
+    1.0 / (1.0 + (-log_odds).exp())
+}
+
 /// Dirichlet prior strength of the account model, in logins.
 const ALPHA: f64 = 1.0;
 

@@ -38,6 +38,8 @@ pub struct Learning<'a> {
     pub hour_bucket: usize,
     /// Its risk: the login's, or its session's login's for other events.
     pub risk: f64,
+    /// A login's families of evidence (bits of `LoginFamilies`), kept with its session.
+    pub families: u8,
     /// It raised an active high or critical alert: nothing of it is trusted.
     pub flagged: bool,
     /// The account had no baseline before it.
@@ -162,7 +164,7 @@ impl Store {
         }
         let mut set = self.sessions.entry(k.account).or_default();
         set.expire(k.now_s, |s| finished.push(s));
-        let fresh = |risk: f64| OpenSession {
+        let fresh = |risk: f64, families: u8| OpenSession {
             key: k.session.unwrap_or(0),
             start_s: k.now_s,
             last_s: k.now_s,
@@ -174,13 +176,14 @@ impl Store {
             risk: (risk.clamp(0.0, 1.0) * 255.0).round() as u8,
             flagged: l.flagged,
             totals: [0; 4],
+            families,
         };
         if opens {
-            if let Some(old) = set.open(fresh(l.risk)) {
+            if let Some(old) = set.open(fresh(l.risk, l.families)) {
                 finished.push(old);
             }
         } else if let Some(sk) = k.session {
-            touch_session(&mut set, sk, l, fresh(0.0), &mut finished);
+            touch_session(&mut set, sk, l, fresh(0.0, 0), &mut finished);
         }
         let empty = set.is_empty();
         drop(set);

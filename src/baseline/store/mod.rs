@@ -211,6 +211,9 @@ pub struct TenantSeen {
     pub asn_known: bool,
     /// Distinct accounts of the tenant.
     pub accounts: usize,
+    /// Days the tenant has been watched ([`TenantState::first_day`] to today); computed for
+    /// logins only (the one place it is read), 0 otherwise.
+    pub watched_days: u16,
 }
 
 /// The shared counters an event's features read, as they were before it (failures include
@@ -341,15 +344,21 @@ impl Store {
         }
     }
 
-    /// The failure counters and tenant knowledge the event's features read. May be called
+    /// The failure counters and tenant knowledge the event's features read (the tenant's
+    /// watched days only for a `login`). May be called
     /// while an [`AccountRead`] is held: it takes only other maps, one at a time.
     #[inline]
-    pub fn counters(&self, k: &Keys) -> Counters {
+    pub fn counters(&self, k: &Keys, login: bool) -> Counters {
         let tenant = match k.tenant.and_then(|t| self.tenants.get(&t)) {
             Some(t) => TenantSeen {
                 net_known: k.prefix.is_some_and(|p| t.net_known(p)),
                 asn_known: k.asn.is_some_and(|a| t.asn_known(a)),
                 accounts: t.accounts.len(),
+                watched_days: if login {
+                    k.today.saturating_sub(t.first_day())
+                } else {
+                    0
+                },
             },
             None => TenantSeen::default(),
         };

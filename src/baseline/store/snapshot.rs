@@ -10,12 +10,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{KeyedMap, Store};
 use crate::baseline::{
-    AccountBaseline, FailureCount, PendingSet, Population, SessionSet, SourceFailures, TenantState,
+    AccountBaseline, FailureCount, OpenSession, PendingSet, Population, SessionSet, SourceFailures,
+    TenantState, SESSION_SLOTS,
 };
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"TOCSDET\0";
 /// Version of the snapshot layout; bump it (and add an upgrade step) when a state type changes.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// 2: open sessions keep their login's families of evidence (version 1 loads, with none).
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// A snapshot that cannot be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +29,7 @@ pub enum SnapshotError {
     #[error("not a detector snapshot (bad magic)")]
     BadMagic,
     /// Written by a version this build cannot read.
-    #[error("snapshot format version {found}, this build reads {expected}")]
+    #[error("snapshot format version {found}, this build reads 1 to {expected}")]
     Version {
         /// Version in the file.
         found: u32,
@@ -39,12 +41,13 @@ pub enum SnapshotError {
     Decode(String),
 }
 
+/// The snapshot layout, over the open-session type of its version.
 #[derive(Serialize, Deserialize)]
-struct SnapshotV1 {
+struct Snapshot<S> {
     /// A baseline then its held-back values: the bytes of the baseline type that held them
     /// inline as its last field, so snapshots written before the split still load.
     accounts: Vec<(u64, (AccountBaseline, PendingSet))>,
-    sessions: Vec<(u64, SessionSet)>,
+    sessions: Vec<(u64, S)>,
     account_failures: Vec<(u64, FailureCount)>,
     pair_failures: Vec<(u64, FailureCount)>,
     source_failures: Vec<(u64, SourceFailures)>,
@@ -53,6 +56,73 @@ struct SnapshotV1 {
     names: Vec<(u64, String)>,
     zones: Vec<String>,
     suppress: Vec<(u64, i64)>,
+}
+
+/// Version 2: the current types.
+type SnapshotV2 = Snapshot<SessionSet>;
+/// Version 1: open sessions without their login's families.
+type SnapshotV1 = Snapshot<SessionSetV1>;
+
+/// An open session as version 1 wrote it.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+struct OpenSessionV1 {
+    key: u32,
+    start_s: u32,
+    last_s: u32,
+    prefix: u32,
+    asn: u32,
+    lat_cdeg: i16,
+    lon_cdeg: i16,
+    has_geo: bool,
+    risk: u8,
+    flagged: bool,
+    totals: [u32; 4],
+}
+
+/// The open sessions of one account as version 1 wrote them.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+struct SessionSetV1 {
+    slots: [OpenSessionV1; SESSION_SLOTS],
+}
+
+impl SnapshotV1 {
+    /// Version 1 to 2: a session opened before the upgrade carries no login families (its
+    /// login was judged by its risk alone, which it keeps).
+    fn upgrade(self) -> SnapshotV2 {
+        let session = |s: OpenSessionV1| OpenSession {
+            key: s.key,
+            start_s: s.start_s,
+            last_s: s.last_s,
+            prefix: s.prefix,
+            asn: s.asn,
+            lat_cdeg: s.lat_cdeg,
+            lon_cdeg: s.lon_cdeg,
+            has_geo: s.has_geo,
+            risk: s.risk,
+            flagged: s.flagged,
+            totals: s.totals,
+            families: 0,
+        };
+        Snapshot {
+            accounts: self.accounts,
+            sessions: self
+                .sessions
+                .into_iter()
+                .map(|(k, set)| {
+                    let slots = set.slots.map(session);
+                    (k, SessionSet { slots })
+                })
+                .collect(),
+            account_failures: self.account_failures,
+            pair_failures: self.pair_failures,
+            source_failures: self.source_failures,
+            tenants: self.tenants,
+            population: self.population,
+            names: self.names,
+            zones: self.zones,
+            suppress: self.suppress,
+        }
+    }
 }
 
 /// A writer that remembers the first error of the one it wraps (see `write_snapshot`).
@@ -94,7 +164,7 @@ impl Store {
     }
 
     /// A sorted copy of every map.
-    fn to_snapshot(&self) -> SnapshotV1 {
+    fn to_snapshot(&self) -> SnapshotV2 {
         fn sorted<V: Copy>(m: &KeyedMap<V>) -> Vec<(u64, V)> {
             let mut v: Vec<(u64, V)> = m.iter().map(|e| (*e.key(), *e.value())).collect();
             v.sort_by_key(|e| e.0);
@@ -122,7 +192,7 @@ impl Store {
             accounts.push((k, (**e, pending)));
         }
         accounts.sort_unstable_by_key(|e| e.0);
-        SnapshotV1 {
+        Snapshot {
             accounts,
             sessions: sorted(&self.sessions),
             account_failures: sorted(&self.account_failures),
@@ -145,7 +215,7 @@ impl Store {
             return Err(SnapshotError::BadMagic);
         }
         let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
-        if version != SNAPSHOT_VERSION {
+        if version == 0 || version > SNAPSHOT_VERSION {
             return Err(SnapshotError::Version {
                 found: version,
                 expected: SNAPSHOT_VERSION,
@@ -153,14 +223,20 @@ impl Store {
         }
         let mut bytes = Vec::new();
         r.read_to_end(&mut bytes)?;
-        let snap: SnapshotV1 =
-            postcard::from_bytes(&bytes).map_err(|e| SnapshotError::Decode(e.to_string()))?;
+        let decode = |e: postcard::Error| SnapshotError::Decode(e.to_string());
+        let snap: SnapshotV2 = if version == 1 {
+            postcard::from_bytes::<SnapshotV1>(&bytes)
+                .map_err(decode)?
+                .upgrade()
+        } else {
+            postcard::from_bytes(&bytes).map_err(decode)?
+        };
         self.restore(snap);
         Ok(())
     }
 
     /// Replaces every map with the snapshot's.
-    fn restore(&self, snap: SnapshotV1) {
+    fn restore(&self, snap: SnapshotV2) {
         fn fill<V>(m: &KeyedMap<V>, v: Vec<(u64, V)>) {
             m.clear();
             for (k, x) in v {
@@ -189,5 +265,77 @@ impl Store {
         }
         *self.population.write() = snap.population;
         self.zones.restore(&snap.zones);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A checkpoint written before sessions kept their login's families still loads: its open
+    /// sessions come back with their risk and volume, and no families.
+    #[test]
+    fn version_1_snapshots_load_with_sessions_upgraded() {
+        let old = OpenSessionV1 {
+            key: 7,
+            start_s: 100,
+            last_s: 160,
+            prefix: 0x0a00_0000,
+            asn: 3215,
+            lat_cdeg: 4944,
+            lon_cdeg: 109,
+            has_geo: true,
+            risk: 200,
+            flagged: false,
+            totals: [3, 0, 12, 0],
+        };
+        let empty = OpenSessionV1 {
+            key: 0,
+            start_s: 0,
+            last_s: 0,
+            prefix: 0,
+            asn: 0,
+            lat_cdeg: 0,
+            lon_cdeg: 0,
+            has_geo: false,
+            risk: 0,
+            flagged: false,
+            totals: [0; 4],
+        };
+        let mut slots = [empty; SESSION_SLOTS];
+        slots[1] = old;
+        let v1 = SnapshotV1 {
+            accounts: Vec::new(),
+            sessions: vec![(42, SessionSetV1 { slots })],
+            account_failures: Vec::new(),
+            pair_failures: Vec::new(),
+            source_failures: Vec::new(),
+            tenants: Vec::new(),
+            population: Population::default(),
+            names: Vec::new(),
+            zones: Vec::new(),
+            suppress: Vec::new(),
+        };
+        let mut file = SNAPSHOT_MAGIC.to_vec();
+        file.extend_from_slice(&1u32.to_le_bytes());
+        file.extend_from_slice(&postcard::to_allocvec(&v1).unwrap());
+
+        let store = Store::new(1_000, "Europe/Paris", 3_600_000);
+        store.read_snapshot(&mut file.as_slice()).unwrap();
+        let set = *store.sessions.get(&42).unwrap();
+        let s = set.get(7).unwrap();
+        assert_eq!(
+            (s.risk, s.totals, s.asn, s.families),
+            (200, [3, 0, 12, 0], 3215, 0)
+        );
+        assert!(set.slots[0].key == 0 && set.slots[2].key == 0);
+
+        // Written again, it is the current version, and reads back the same.
+        let mut again = Vec::new();
+        store.write_snapshot(&mut again).unwrap();
+        assert_eq!(again[8..12], SNAPSHOT_VERSION.to_le_bytes());
+        let back = Store::new(1_000, "Europe/Paris", 3_600_000);
+        back.read_snapshot(&mut again.as_slice()).unwrap();
+        assert_eq!(*back.sessions.get(&42).unwrap(), set);
     }
 }

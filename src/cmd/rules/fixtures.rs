@@ -16,6 +16,11 @@
 //! [[absent]]                   # rules that must not fire (optionally for one account)
 //! rule = "stolen_password.impossible_travel"
 //! ```
+//!
+//! A case may bring a `lists/` folder: its files replace (or add to) the rules directory's lists
+//! of the same name for that case only. Deployments ship some lists empty (`tenant_networks`:
+//! only the operator knows its customers' networks), so a case about a declared network says so
+//! itself.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -226,6 +231,15 @@ fn run_case(dir: &Path, settings: &Settings) -> CaseReport {
             return r;
         }
     };
+    // The case's own lists, if any, over a copy of the rules directory.
+    let overlay = match with_case_lists(dir, settings) {
+        Ok(o) => o,
+        Err(e) => {
+            r.failures.push(format!("lists/: {e}"));
+            return r;
+        }
+    };
+    let settings = overlay.as_ref().map_or(settings, |(_, s)| s);
     // A pipeline of its own: every case starts from empty baselines and an idle guard.
     let pipeline = match Pipeline::from_settings(settings) {
         Ok(p) => p,
@@ -289,6 +303,52 @@ fn run_case(dir: &Path, settings: &Settings) -> CaseReport {
     }
     r.alerts = alerts;
     r
+}
+
+/// When the case has a `lists/` folder: a temporary rules directory (kept alive by the returned
+/// guard) with the rules' maturity folders and lists, the case's lists replacing those of the
+/// same name, and settings pointing at it. `None` when the case brings no lists.
+fn with_case_lists(
+    case: &Path,
+    settings: &Settings,
+) -> std::io::Result<Option<(tempfile::TempDir, Settings)>> {
+    let case_lists = case.join("lists");
+    if !case_lists.is_dir() {
+        return Ok(None);
+    }
+    let tmp = tempfile::tempdir()?;
+    let rules = &settings.rules.dir;
+    for m in Maturity::ALL {
+        let from = rules.join(m.as_str());
+        if from.is_dir() {
+            copy_tree(&from, &tmp.path().join(m.as_str()))?;
+        }
+    }
+    let lists = tmp.path().join("lists");
+    std::fs::create_dir_all(&lists)?;
+    for from in [rules.join("lists"), case_lists] {
+        if from.is_dir() {
+            copy_tree(&from, &lists)?;
+        }
+    }
+    let mut s = settings.clone();
+    s.rules.dir = tmp.path().to_path_buf();
+    Ok(Some((tmp, s)))
+}
+
+/// Copies the files of `from` into `to`, recursively (later copies replace earlier files).
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let dest = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_tree(&e.path(), &dest)?;
+        } else {
+            std::fs::copy(e.path(), dest)?;
+        }
+    }
+    Ok(())
 }
 
 fn summary(alerts: &[Alert]) -> String {

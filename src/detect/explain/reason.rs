@@ -94,7 +94,22 @@ pub(super) fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
                 thousands(cx.num(F::GeoDistanceKm))
             ),
         ),
-        F::AsnNew | F::AsnNumber | F::AsnShare => asn(&cx),
+        F::AsnNew | F::AsnNumber | F::AsnShare | F::EvidenceNetwork => asn(&cx),
+        F::EvidenceFamilies => Line::new(
+            None,
+            format!(
+                "{} independent families of evidence (credential, network, device, hour) point away from the owner",
+                cx.num(F::EvidenceFamilies)
+            ),
+        ),
+        F::GeoKnown => Line::new(
+            None,
+            if x.feats.is(F::GeoKnown) {
+                format!("the address geolocates ({})", cx.country)
+            } else {
+                "the address has no location in the GeoIP database".into()
+            },
+        ),
         F::AsnTenantKnown | F::IpTenantKnown => tenant(&cx, v),
         F::IpNewPrefix => prefix(&cx),
         F::DeviceNew
@@ -102,7 +117,8 @@ pub(super) fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
         | F::DeviceOsNew
         | F::DeviceType
         | F::DeviceBrowser
-        | F::DeviceOs => device(&cx),
+        | F::DeviceOs
+        | F::EvidenceDevice => device(&cx),
         F::TravelDistanceKm | F::TravelSpeedKmh | F::TravelHours | F::TravelSameAsn => {
             travel(&cx)
         }
@@ -124,6 +140,13 @@ pub(super) fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
             format!(
                 "the login that opened this session scored risk {:.2}",
                 cx.num(F::SessionRisk)
+            ),
+        ),
+        F::SessionFamilies => Line::new(
+            None,
+            format!(
+                "the login that opened this session carried {:.0} sign(s) of a stranger (new network, new device, rare hour, guessed password or a dormant account's return)",
+                cx.num(F::SessionFamilies)
             ),
         ),
         F::SessionRecords
@@ -182,9 +205,9 @@ pub(super) fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
         F::DeviceBot
         | F::DeviceExplicitId
         | F::IpClass
-        | F::GeoKnown
         | F::SessionAgeMin
         | F::TenantAccounts
+        | F::TenantWatchedDays
         | F::PopulationCountryShare
         | F::PopulationAsnShare => plain(name, v),
     };
@@ -380,8 +403,8 @@ fn risk_score(cx: &Ctx<'_, '_>) -> Line {
     if cx.login {
         Line::new(
             Some(format!(
-                "ln S = {:.1} (network {:+.1}, device {:+.1}, hour {:+.1}), prior 1/1000",
-                r.log_ratio, r.network, r.device, r.hour
+                "ln S = {:.1} (network {:+.1}, device {:+.1}, hour {:+.1}), prior 1/1000; {} independent families of evidence",
+                r.log_ratio, r.network, r.device, r.hour, cx.num(F::EvidenceFamilies)
             )),
             format!("risk {:.2}", x.risk_score),
         )

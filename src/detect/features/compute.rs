@@ -6,12 +6,15 @@ use super::{EventFeatures, F};
 use crate::baseline::account::{tracked, VolumeWindows};
 use crate::baseline::store::{Counters, Keys};
 use crate::baseline::{
-    distance_km, AccountBaseline, OpenSession, SessionSet, SESSION_LIVE_S, TAU_10M, TAU_1H,
+    distance_km, AccountBaseline, LoginFamilies, OpenSession, SessionSet, SESSION_LIVE_S, TAU_10M,
+    TAU_1H,
 };
 use crate::detect::risk::RiskScore;
+use crate::detect::rules::{List, Lists};
 use crate::detect::value::Value;
 use crate::enrich::{DeviceType, Enriched};
 use crate::event::{canonical_ip, Event, EventKind, Outcome};
+use std::sync::Arc;
 
 /// Distance from which two live sessions are "distant".
 const DISTANT_KM: f64 = 500.0;
@@ -43,6 +46,31 @@ pub(crate) struct Before<'b> {
     pub counters: Counters,
 }
 
+/// The named lists (`rules/lists/`) that decide what a network *is*, looked up once when the
+/// rules load: evidence families need them, rules name them too. A list the directory does not
+/// have is empty.
+#[derive(Clone, Debug, Default)]
+pub struct NetworkLists {
+    mobile: Option<Arc<List>>,
+    relay: Option<Arc<List>>,
+    tenant: Option<Arc<List>>,
+}
+
+impl NetworkLists {
+    /// `mobile_asns`, `relay_asns` and `tenant_networks` of a rule set.
+    pub fn of(lists: &Lists) -> NetworkLists {
+        NetworkLists {
+            mobile: lists.get("mobile_asns").cloned(),
+            relay: lists.get("relay_asns").cloned(),
+            tenant: lists.get("tenant_networks").cloned(),
+        }
+    }
+}
+
+fn in_list(list: &Option<Arc<List>>, v: Value<'_>) -> bool {
+    list.as_ref().is_some_and(|l| l.contains(v))
+}
+
 /// Values computed along with the features that explanation and learning need too.
 pub(crate) struct Derived {
     /// The event's open session before it.
@@ -51,6 +79,9 @@ pub(crate) struct Derived {
     pub risk_score: f64,
     /// The account's access windows with this event counted.
     pub windows: VolumeWindows,
+    /// A successful login's families of evidence (bits of [`LoginFamilies`]), kept with its
+    /// session; 0 for other events.
+    pub families: u8,
 }
 
 /// Computes every catalog feature of one event.
@@ -59,6 +90,7 @@ pub(crate) fn compute<'e>(
     enr: &'e Enriched,
     k: &Keys,
     b: &Before<'_>,
+    lists: &NetworkLists,
 ) -> (EventFeatures<'e>, Derived) {
     let mut f = EventFeatures::default();
     event(&mut f, ev, k, b);
@@ -72,12 +104,24 @@ pub(crate) fn compute<'e>(
     let windows = volume(&mut f, ev, k, b.acct, this_session);
     auth_failures(&mut f, k, &b.counters);
     tenant_population(&mut f, b);
+    let families = evidence(&mut f, lists);
+    // The risk a login reports, stores with its session and shows in alerts is one number: the
+    // likelihood-ratio posterior, raised to what its corroborated evidence says when that is more.
+    let risk_score = match f.num_of(F::EvidenceFamilies) {
+        Some(n) if b.is_auth => {
+            let p = risk_score.max(crate::detect::risk::corroborated(n));
+            f.num(F::RiskScore, p);
+            p
+        }
+        _ => risk_score,
+    };
     (
         f,
         Derived {
             this_session,
             risk_score,
             windows,
+            families,
         },
     )
 }
@@ -288,6 +332,7 @@ fn session(
     };
     if let Some(s) = this_session {
         f.num(F::SessionRisk, s.risk());
+        f.num(F::SessionFamilies, s.login_families().count() as f64);
         f.num(
             F::SessionAgeMin,
             k.now_s.saturating_sub(s.start_s) as f64 / 60.0,
@@ -411,6 +456,90 @@ fn auth_failures(f: &mut EventFeatures<'_>, k: &Keys, c: &Counters) {
 /// `tenant.accounts`, `population.*`.
 fn tenant_population(f: &mut EventFeatures<'_>, b: &Before<'_>) {
     f.num(F::TenantAccounts, b.counters.tenant.accounts as f64);
+    if f.is(F::LoginSuccess) {
+        f.num(F::TenantWatchedDays, b.counters.tenant.watched_days as f64);
+    }
     f.opt_num(F::PopulationCountryShare, b.pop_country);
     f.opt_num(F::PopulationAsnShare, b.pop_asn);
+}
+
+/// Failed logins from one source on this many accounts in the hour: a stuffing source (Elastic's
+/// password-spray rule starts at 5 users; a success usually arrives before the 5th).
+const STUFFING_SOURCE_ACCOUNTS: f64 = 3.0;
+/// Failures on the account in 10 minutes that make a success a guess rather than a memory
+/// (half Auth0's brute-force threshold of 10: the success ends the run early).
+const GUESSING_FAILURES: f64 = 5.0;
+
+/// An account silent this long that comes back is dormant (the `account.dormant_reactivated`
+/// rule's 90 days: a quarter without one login is no holiday or sick leave).
+const DORMANT_DAYS: f64 = 90.0;
+/// A tenant whose staff are known: this many accounts seen logging in (a small practice has a
+/// handful of doctors and secretaries; ten is past them)...
+const WATCHED_TENANT_ACCOUNTS: f64 = 10.0;
+/// ...over at least two weeks (every rota, part-timer and weekly session has come round).
+const WATCHED_TENANT_DAYS: f64 = 14.0;
+
+/// `evidence.*`: which independent families of evidence say "not the owner" for a successful
+/// login. Each family is one question an analyst asks; the count is what revocation needs (two
+/// independent ones), so a trip, a new phone or a night shift alone never cuts a session.
+/// Returns the families as bits of [`LoginFamilies`] for the session, with the dormant return,
+/// which counts only together with what the session then does (`session.families`).
+fn evidence(f: &mut EventFeatures<'_>, lists: &NetworkLists) -> u8 {
+    if !f.is(F::LoginSuccess) {
+        return 0;
+    }
+    let ge = |x: F, t: f64| f.num_of(x).is_some_and(|v| v >= t);
+    let credential = ge(F::AuthSourceAccounts1h, STUFFING_SOURCE_ACCOUNTS)
+        || ge(F::AuthFailuresAccount10m, GUESSING_FAILURES);
+    let asn = f.get(F::AsnNumber);
+    // A carrier's ASN is "could be a phone" for a phone or tablet (CGNAT pools rotate and
+    // geolocate anywhere). Most carriers route their fixed broadband through the same ASN, and
+    // a desktop browser there is a home line: new to the account, it is a new network.
+    let handheld = matches!(f.get(F::DeviceType), Value::Str("mobile" | "tablet"));
+    let shared = (handheld && in_list(&lists.mobile, asn))
+        || in_list(&lists.relay, asn)
+        || in_list(&lists.tenant, f.get(F::Ip))
+        || f.is(F::AsnTenantKnown)
+        || f.is(F::IpTenantKnown);
+    // Novelty is evidence only against a history: a learning account's every value is new.
+    let history = !f.is(F::AccountLearning);
+    let network = history && f.is(F::AsnNew) && f.is(F::IpNewPrefix) && !shared;
+    // A never-seen device id with the usual browser and OS families is the owner's other
+    // computer, a cleared cookie or a reinstalled browser as often as a stranger's: only a
+    // browser or OS family the account never used is a device the owner does not have.
+    // A phone or tablet first used for the service is the owner's own phone more often than
+    // not (away from the desk: on call, on holiday): a new handheld is no device family.
+    let device = history
+        && !handheld
+        && f.is(F::DeviceNew)
+        && (f.is(F::DeviceBrowserNew) || f.is(F::DeviceOsNew));
+    let hour = f.is(F::HourRare);
+    let families = [credential, network, device, hour]
+        .iter()
+        .filter(|&&x| x)
+        .count();
+    // Dormant, seen from either side of the memory horizon: back after a quarter of silence,
+    // or never trusted before in a tenant whose staff have been watched for weeks (a departed
+    // locum's account the store never saw). A new colleague looks the same at login; their
+    // first day is reading, not exporting, so this counts only with what the session takes.
+    let unknown_in_watched_tenant = f.num_of(F::AccountLogins) == Some(0.0)
+        && ge(F::TenantAccounts, WATCHED_TENANT_ACCOUNTS)
+        && ge(F::TenantWatchedDays, WATCHED_TENANT_DAYS)
+        && !shared;
+    let dormant = ge(F::AccountDaysSinceLastLogin, DORMANT_DAYS) || unknown_in_watched_tenant;
+    f.num(F::EvidenceFamilies, families as f64);
+    f.bool(F::EvidenceNetwork, network);
+    f.bool(F::EvidenceDevice, device);
+    [
+        (credential, LoginFamilies::CREDENTIAL),
+        (network, LoginFamilies::NETWORK),
+        (device, LoginFamilies::DEVICE),
+        (hour, LoginFamilies::HOUR),
+        (dormant, LoginFamilies::DORMANT),
+    ]
+    .iter()
+    .fold(
+        0,
+        |bits, &(holds, bit)| if holds { bits | bit } else { bits },
+    )
 }

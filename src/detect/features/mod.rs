@@ -88,13 +88,14 @@ catalog! {
     HourShare = "hour.share": Num, "Share (0..1) of the account's logins around this hour (neighbouring hours count half, two hours away a quarter, the other kind of day 30%).";
     HourRare = "hour.rare": Bool, "The account has a profile (≥ 10 logins) and this hour's share is under 1%.";
     // Risk
-    RiskScore = "risk.score": Num, "Risk in [0, 1] of the login (Freeman et al. likelihood ratio; see `risk.rs`). For access events, the session's login risk.";
+    RiskScore = "risk.score": Num, "Risk in [0, 1] of the login: the Freeman et al. likelihood-ratio posterior, or the posterior of its `evidence.families` when higher (see `risk.rs`). The one number stored with the session and shown in alerts. For access events, the session's login risk.";
     RiskNetwork = "risk.network": Num, "Log-likelihood-ratio term of the network (prefix → ASN → country), natural log; > 0 is unusual for the account.";
     RiskDevice = "risk.device": Num, "Log-likelihood-ratio term of the device (fingerprint → browser → OS → type).";
     RiskHour = "risk.hour": Num, "Log-likelihood-ratio term of the local hour.";
     // Session and volume
     SessionKnown = "session.known": Bool, "The event's session is open (its login was seen).";
     SessionRisk = "session.risk": Num, "Risk of the login that opened this session (a risky login lowers the bar for what follows).";
+    SessionFamilies = "session.families": Num, "Families of evidence against the owner its login carried (0..5): those of `evidence.families`, plus a dormant return (≥ 90 days since the last login, or an account never seen before in a tenant watched for ≥ 14 days with ≥ 10 accounts: a departed colleague's account from beyond the store's memory). What the session does is judged with them: an export beyond the account's history after a login with one family is a second, independent family.";
     SessionRecords = "session.records": Num, "Records touched in this session so far, this event included.";
     SessionExports = "session.exports": Num, "Records exported or printed in this session so far, this event included.";
     SessionAgeMin = "session.age_min": Num, "Minutes since the session's login.";
@@ -113,8 +114,13 @@ catalog! {
     AuthSourceAccounts10m = "auth.source_accounts_10m": Num, "Distinct accounts with a failed login from this source in the last 10 minutes (saturates at 32).";
     AuthSourceAccounts1h = "auth.source_accounts_1h": Num, "Distinct accounts with a failed login from this source in the last hour (saturates at 32).";
     AuthFailuresAccountSource10m = "auth.failures_account_source_10m": Num, "Failed logins on this account from this source in about the last 10 minutes.";
+    // Corroboration
+    EvidenceFamilies = "evidence.families": Num, "For a successful login: how many independent families of evidence point away from the owner (0..4): credential (the source failed on ≥ 3 accounts in the hour, or ≥ 5 failures on the account in 10 minutes), network (an ASN and /24-/64 the account never used, not a relay or tenant network, nor a mobile carrier when the device is a phone or tablet), device (a never-seen desktop device whose browser or OS family is new: a browser update changes the user agent, and the owner's other computer or a cleared cookie a device id, not the browser and OS families; a new phone or tablet is the owner's own phone more often than not), hour (`hour.rare`). Network and device count only once the account has left learning. A single novelty is common among honest users; revocation wants two.";
+    EvidenceNetwork = "evidence.network": Bool, "The network family of `evidence.families` holds: a never-seen ASN and network that is not a mobile carrier (`list.mobile_asns`) seen from a phone or tablet (a desktop browser there is the carrier's fixed broadband), a relay (`list.relay_asns`), a tenant network (`list.tenant_networks`) or shared by the tenant.";
+    EvidenceDevice = "evidence.device": Bool, "The device family of `evidence.families` holds: a never-seen desktop device (not a phone or tablet) with a browser or OS family the account never used (a new `device_id` with the usual families is the owner's other computer or a cleared cookie as often as a stranger).";
     // Tenant and population
     TenantAccounts = "tenant.accounts": Num, "Distinct accounts of the tenant seen with a trusted login.";
+    TenantWatchedDays = "tenant.watched_days": Num, "For a successful login: days since the first day of the oldest network the tenant still remembers (how long its staff have been watched).";
     PopulationCountryShare = "population.country_share": Num, "Share (0..1) of all accounts' logins from this country.";
     PopulationAsnShare = "population.asn_share": Num, "Share (0..1) of all accounts' logins from this ASN.";
 }
