@@ -1,6 +1,7 @@
 //! The HTTP API as README.md documents it, over a real server on loopback: authentication and
-//! roles on every `/v1` route, the 64 KiB body cap, JSON errors, the revocation stream and check, manual revoke and lift, alerts listing,
-//! feedback reaching the baselines, and an automatic revocation reaching the operator.
+//! roles on every `/v1` route, the 64 KiB body cap, JSON errors, the revocation stream and check,
+//! manual revoke and lift, alerts listing, feedback reaching the baselines, and an automatic
+//! revocation reaching the operator.
 
 use std::sync::Arc;
 use std::time::Duration;
