@@ -409,8 +409,112 @@ def new_laptop_near():
     c.write()
 
 
+def dormant_datacentre():
+    c = Case("dormant_takeover_datacentre", 23)
+    acc = "dr.girard@cabinet-rouen"
+    # The locum of June again, but back in November through a DigitalOcean server in Amsterdam
+    # with the usual browser string: a dormant account and a rented server, two families.
+    c.history(acc, T_ROUEN, [CLINIC], UA_WIN_CHROME, start=datetime(2025, 6, 2), days=21)
+    c.history("dr.leroy@cabinet-rouen", T_ROUEN, [CLINIC], UA_MAC_SAFARI, start=datetime(2025, 6, 2), days=21)
+    c.ev(at(21, 40), type="login", outcome="success", account=acc, tenant=T_ROUEN, session="s-dorm-dc",
+         ip="188.166.40.2", user_agent=UA_WIN_CHROME, method="password")
+    c.write()
+
+
+def low_and_slow():
+    c = Case("low_and_slow_exports_unusual_network", 24)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # Four evenings in a row, from an SFR line in Montpellier the account never used, with Dr
+    # Martin's own browser string: a few reads, then 25 records exported, each session small.
+    ip = "93.22.74.175"
+    for d in range(4):
+        day = INCIDENT_DAY - timedelta(days=3 - d)
+        sid = "s-slow-%d" % d
+        t = at(19, 5 + d, day)
+        c.ev(t, type="login", outcome="success", account=acc, tenant=T_ROUEN, session=sid, ip=ip,
+             user_agent=UA_WIN_CHROME, method="password")
+        for i in range(3):
+            c.ev(t + timedelta(minutes=2 + i), type="access", account=acc, tenant=T_ROUEN, session=sid,
+                 ip=ip, action="read", resource="patient_record", count=1)
+        c.ev(t + timedelta(minutes=8), id="ev-slow-export-%d" % d, type="access", account=acc,
+             tenant=T_ROUEN, session=sid, ip=ip, action="export", resource="patient_record", count=25)
+        c.ev(t + timedelta(minutes=9), type="logout", account=acc, tenant=T_ROUEN, session=sid, ip=ip)
+    c.write()
+
+
+def burst_new_network():
+    c = Case("burst_after_new_network", 25)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # 10:20, a usual hour, Dr Martin's own browser string (copied), a Free line in Grenoble the
+    # account never used: nothing at login; then 60, 70 and 80 records read in three minutes.
+    sid = "s-burst"
+    ip = "82.67.3.4"
+    c.ev(at(10, 20), type="login", outcome="success", account=acc, tenant=T_ROUEN, session=sid, ip=ip,
+         user_agent=UA_WIN_CHROME, method="password")
+    for i, n in enumerate([60, 70, 80]):
+        c.ev(at(10, 21 + i), id="ev-burst-%d" % i, type="access", account=acc, tenant=T_ROUEN,
+             session=sid, ip=ip, action="search", resource="patient_record", count=n)
+    c.write()
+
+
+def hijacked_nearby():
+    c = Case("session_cookie_replayed_nearby", 26)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    sid, t = c.work_session(at(10, 0), acc, T_ROUEN, CLINIC, UA_WIN_CHROME, reads=2, logout=False)
+    # A minute after Dr Martin's last click at the practice in Rouen, the same session from a
+    # Free line in Nantes, 300 km away: closer than the 500 km rule, faster than anyone moves.
+    c.ev(t + timedelta(minutes=1), type="access", account=acc, tenant=T_ROUEN, session=sid,
+         ip="82.66.14.9", action="search", resource="patient_record", count=15)
+    c.write()
+
+
+def personal_vpn():
+    c = Case("negative_personal_vpn", 27)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # Evening at home with the usual laptop, through Proton VPN: a new network, but a VPN, and
+    # the same device: no revocation.
+    c.work_session(at(20, 30), acc, T_ROUEN, "185.159.157.20", UA_WIN_CHROME, reads=3)
+    c.write()
+
+
+def moving_house():
+    c = Case("negative_moving_house", 28)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # Moved to Paris: the usual laptop from a Bouygues home line, a week of evenings.
+    for d in range(5):
+        c.work_session(at(19, 10, INCIDENT_DAY + timedelta(days=d)), acc, T_ROUEN, "176.128.9.14",
+                       UA_WIN_CHROME, reads=3)
+    c.write()
+
+
+def integration():
+    c = Case("negative_integration_nightly_export", 29)
+    rouen_practice(c)
+    acc = "svc-dmp-sync@cabinet-rouen"
+    # A connector on a Scaleway server exports the day's letters every night at 01:00: 80 to
+    # 140 records, the same every night for four weeks, then tonight.
+    for d in range(29):
+        day = HISTORY_START + timedelta(days=d)
+        sid = "s-svc-%d" % d
+        t = day.replace(hour=1, minute=c.rng.randint(0, 10))
+        c.ev(t, type="login", outcome="success", account=acc, tenant=T_ROUEN, session=sid,
+             ip="51.158.22.7", user_agent="DMP-Sync/2.8 python-requests/2.31.0", method="password")
+        c.ev(t + timedelta(minutes=1), type="access", account=acc, tenant=T_ROUEN, session=sid,
+             ip="51.158.22.7", action="export", resource="patient_record", count=c.rng.randint(80, 140))
+        c.ev(t + timedelta(minutes=2), type="logout", account=acc, tenant=T_ROUEN, session=sid,
+             ip="51.158.22.7")
+    c.write()
+
+
 if __name__ == "__main__":
     for f in [infostealer, new_country, impossible_travel, rare_hour, high_risk, dormant, brute_force,
               stuffing, spray, concurrent, hijacked, bulk_export, copied_ua_export, bulk_read, hosting, new_phone,
-              conference, hospital_vpn, mobile_carrier, night_shift, locum, ipv6_privacy, new_laptop_near]:
+              conference, hospital_vpn, mobile_carrier, night_shift, locum, ipv6_privacy, new_laptop_near,
+              dormant_datacentre, low_and_slow, burst_new_network, hijacked_nearby, personal_vpn, moving_house,
+              integration]:
         f()

@@ -226,6 +226,16 @@ impl VolumeBaseline {
         let m = self.usual(action)?;
         Some(m + 2.33 * self.var.get(action).copied().unwrap_or(0.0).max(0.0).sqrt())
     }
+
+    /// The same quantile of all tracked records per session together (the actions' means
+    /// added, their variances added as if independent). None before any session.
+    pub fn p99_all(&self) -> Option<f32> {
+        (self.sessions > 0).then(|| {
+            let m: f32 = self.mean.iter().sum();
+            let v: f32 = self.var.iter().map(|v| v.max(0.0)).sum();
+            m + 2.33 * v.sqrt()
+        })
+    }
 }
 
 /// An exponentially decayed event counter approximating a sliding window of `tau` seconds.
@@ -258,6 +268,52 @@ pub struct VolumeWindows {
     pub records_10m: Decayed,
     /// Records exported or printed, ≈ last hour.
     pub exports_1h: Decayed,
+    /// Days on which records left through a network the account rarely uses. Written to
+    /// snapshots beside the baseline (see `store::snapshot`), not inside it.
+    #[serde(skip)]
+    pub unusual_exports: UnusualExportDays,
+}
+
+/// Records exported or printed per day from networks that carry under a fifth of the
+/// account's logins, and the last days on which they reached a floor: exfiltration spread
+/// over days ("low and slow") is unremarkable in each session and visible only as its
+/// persistence, day after day, through a network that is not the owner's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnusualExportDays {
+    /// The last days (since the epoch) that reached the floor, latest first; 0 = none.
+    pub days: [u16; UNUSUAL_EXPORT_DAY_SLOTS],
+    /// Day of `today`.
+    pub day: u16,
+    /// Records exported or printed on `day` through such networks (saturating).
+    pub today: u16,
+}
+
+/// Days remembered by [`UnusualExportDays`]: more than any rule needs within its window.
+pub const UNUSUAL_EXPORT_DAY_SLOTS: usize = 4;
+
+impl UnusualExportDays {
+    /// Counts `records` exported on `day`; a day that reaches `floor` is remembered.
+    pub fn add(&mut self, day: u16, records: u32, floor: u16) {
+        if self.day != day {
+            self.day = day;
+            self.today = 0;
+        }
+        self.today = self
+            .today
+            .saturating_add(u16::try_from(records).unwrap_or(u16::MAX));
+        if self.today >= floor && self.days[0] != day {
+            self.days.rotate_right(1);
+            self.days[0] = day;
+        }
+    }
+
+    /// Remembered days within the `window` days ending `today` (today included).
+    pub fn days_within(&self, today: u16, window: u16) -> usize {
+        self.days
+            .iter()
+            .filter(|&&d| d != 0 && d <= today && today - d < window)
+            .count()
+    }
 }
 
 /// What a held-back value is.

@@ -33,7 +33,7 @@ pub mod account;
 pub mod store;
 pub mod topk;
 
-pub use account::{AccountBaseline, Decayed, PendingKind, PendingSet};
+pub use account::{AccountBaseline, Decayed, PendingKind, PendingSet, UnusualExportDays};
 
 /// The stable 64-bit key of an account (or tenant) name.
 pub fn name_key64(name: &str) -> u64 {
@@ -169,10 +169,29 @@ impl LoginFamilies {
     pub const HOUR: u8 = 8;
     /// The account comes back after a long silence (see the dormant rule).
     pub const DORMANT: u8 = 16;
+    /// Not a family: the login came from a network (/24, /64) the account never used, that is
+    /// no tenant network, relay or carrier seen from a phone. Addresses change too often for
+    /// this to count against the owner alone; what the session then does is judged with it.
+    pub const NEW_NETWORK: u8 = 32;
+    /// The bits that are families of evidence.
+    const FAMILIES: u8 = Self::NEW_NETWORK - 1;
 
-    /// How many families hold.
+    /// How many families hold ([`LoginFamilies::NEW_NETWORK`] is not one).
     pub fn count(self) -> u32 {
-        self.0.count_ones()
+        (self.0 & Self::FAMILIES).count_ones()
+    }
+
+    /// How many families hold that say something of what the session then does: all but the
+    /// hour. A rare hour is weak evidence (a night shift, a doctor catching up at midnight)
+    /// that the login's score already weighs; counted with the session's reading it would
+    /// judge a long night shift's records as a stranger's.
+    pub fn count_for_session(self) -> u32 {
+        (self.0 & Self::FAMILIES & !Self::HOUR).count_ones()
+    }
+
+    /// The login came from a network the account never used (see [`LoginFamilies::NEW_NETWORK`]).
+    pub fn new_network(self) -> bool {
+        self.0 & Self::NEW_NETWORK != 0
     }
 }
 
@@ -332,36 +351,60 @@ impl SourceFailures {
     }
 }
 
-/// How a network or ASN is known to a tenant: the first two distinct accounts that used it and
-/// the days it was first and last used.
+/// How a network or ASN is known to a tenant: which of its accounts used it, on how many days.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetSeen {
-    /// Up to two distinct account keys.
-    pub accounts: [u32; 2],
+    /// The accounts that used it, one bit per account (bit = account key mod 64): a linear
+    /// counting sketch, exact for a few accounts and a fair estimate up to a few hundred.
+    pub accounts: u64,
     /// First day used.
     pub first_day: u16,
     /// Last day used.
     pub last_day: u16,
+    /// Distinct days it was used on (saturating).
+    pub days: u16,
 }
 
+/// Days a network must have been used on before the tenant knows it: a clinic's NAT or a
+/// hospital's VPN is used every working day; a credential-stuffing run or an infostealer
+/// operator working through a practice's stolen passwords spends hours, not half a week.
+pub const TENANT_KNOWN_DAYS: u16 = 3;
+/// Share of the tenant's accounts that must have used a network before it is the tenant's:
+/// the institution's NAT, VPN or the regional carrier most staff have at home is used by far
+/// more than one in twenty; two stolen accounts of a hospital's hundreds are not.
+pub const TENANT_KNOWN_SHARE: f64 = 0.05;
+
 impl NetSeen {
-    /// Known to the tenant: used by two distinct accounts, on more than one day. The second
-    /// condition stops a credential-stuffing burst against one clinic's accounts from making the
-    /// attacker's network "known" within minutes.
-    pub fn known(&self) -> bool {
-        self.accounts[1] != 0 && self.last_day > self.first_day
+    /// Estimated distinct accounts (linear counting over the 64-bit sketch).
+    pub fn distinct_accounts(&self) -> f64 {
+        let zeros = self.accounts.count_zeros();
+        if zeros == 0 {
+            // Saturated: at least the estimate of one zero bit left.
+            64.0 * 64f64.ln()
+        } else {
+            -64.0 * (f64::from(zeros) / 64.0).ln()
+        }
+    }
+
+    /// Known to a tenant of `tenant_accounts` accounts: used by at least two of them on
+    /// [`TENANT_KNOWN_DAYS`] days or more, and, when `share` is asked, by
+    /// [`TENANT_KNOWN_SHARE`] of them. One attacker with two stolen accounts of a big tenant
+    /// does not make their ISP the tenant's.
+    pub fn known(&self, tenant_accounts: usize, share: bool) -> bool {
+        self.accounts.count_ones() >= 2
+            && self.days >= TENANT_KNOWN_DAYS
+            && (!share || self.distinct_accounts() >= TENANT_KNOWN_SHARE * tenant_accounts as f64)
     }
 
     fn add(&mut self, account: u32, today: u16) {
         if self.first_day == 0 {
             self.first_day = today;
         }
-        self.last_day = self.last_day.max(today);
-        if self.accounts[0] == 0 {
-            self.accounts[0] = account;
-        } else if self.accounts[0] != account && self.accounts[1] == 0 {
-            self.accounts[1] = account;
+        if today > self.last_day || self.days == 0 {
+            self.days = self.days.saturating_add(1);
         }
+        self.last_day = self.last_day.max(today);
+        self.accounts |= 1u64 << (account % 64);
     }
 }
 
@@ -425,13 +468,22 @@ impl TenantState {
     }
 
     /// True when the tenant knows this network.
+    ///
+    /// A /24 (or /64) two colleagues use on three days is an institution's NAT whatever its
+    /// size (neighbours share a residential /24, colleagues do not; a proxy's exits rotate
+    /// across /24s from day to day), so no share is asked: a big hospital has many egress
+    /// networks, each used by a few of its staff.
     pub fn net_known(&self, prefix: u32) -> bool {
-        self.nets.get(&prefix).is_some_and(NetSeen::known)
+        let n = self.accounts.len();
+        self.nets.get(&prefix).is_some_and(|s| s.known(n, false))
     }
 
     /// True when the tenant knows this ASN.
+    ///
+    /// An ASN is a whole ISP: two accounts on it say nothing, a share of the staff does.
     pub fn asn_known(&self, asn: u32) -> bool {
-        self.asns.get(&asn).is_some_and(NetSeen::known)
+        let n = self.accounts.len();
+        self.asns.get(&asn).is_some_and(|s| s.known(n, true))
     }
 }
 
@@ -769,13 +821,52 @@ mod tests {
     }
 
     #[test]
-    fn a_one_day_burst_does_not_make_a_network_tenant_known() {
+    fn a_network_is_the_tenants_after_three_days_of_two_accounts() {
         let mut t = TenantState::default();
         t.add(1, Some(9), None, 100);
         t.add(2, Some(9), None, 100);
-        assert!(!t.net_known(9));
+        assert!(!t.net_known(9), "a one-day burst");
         t.add(1, Some(9), None, 101);
+        assert!(!t.net_known(9), "two days");
+        t.add(2, Some(9), None, 102);
         assert!(t.net_known(9));
+    }
+
+    #[test]
+    fn two_stolen_accounts_do_not_make_a_big_tenants_network_known() {
+        let mut t = TenantState::default();
+        // A hospital of 200 staff on its own network.
+        for day in 100..105 {
+            for a in 1..=200 {
+                t.add(a, Some(1), Some(100), day);
+            }
+        }
+        assert!(t.net_known(1) && t.asn_known(100));
+        // An attacker with two of its accounts, on their network, every day of a week.
+        for day in 105..112 {
+            t.add(7, Some(66), Some(666), day);
+            t.add(8, Some(66), Some(666), day);
+        }
+        assert!(!t.asn_known(666));
+        // Used by a twentieth of the staff, it is theirs (the carrier many have at home).
+        for a in 10..=24 {
+            t.add(a, Some(66), Some(666), 112);
+        }
+        assert!(t.asn_known(666));
+    }
+
+    #[test]
+    fn distinct_accounts_estimate_is_exact_when_few_and_close_when_many() {
+        let mut n = NetSeen::default();
+        for a in [3u32, 5, 700] {
+            n.add(a, 1);
+        }
+        assert!((n.distinct_accounts() - 3.0).abs() < 0.2);
+        for a in 0..40u32 {
+            n.add(a * 7 + 1000, 1);
+        }
+        let est = n.distinct_accounts();
+        assert!((25.0..70.0).contains(&est), "{est}");
     }
 
     #[test]

@@ -723,9 +723,10 @@ fn snapshot_bytes_keep_their_format() {
     d.write_snapshot(&mut bytes).unwrap();
     assert_eq!(
         (bytes.len(), xxh3_64(&bytes)),
-        // Version 2: each open session keeps its login's families of evidence (one byte more
-        // per session; version 1 checkpoints load through an upgrade step).
-        (34_301, 0x7909_ae88_dbd1_9dd6),
+        // Version 3: each account's days of unusual exports follow its held-back values, a
+        // tenant's networks keep an account sketch and their days (versions 1 and 2 load
+        // through upgrade steps).
+        (34_304, 0xd2a0_247b_d004_9b73),
         "the snapshot format changed"
     );
     let (_dir2, restored) = detector();

@@ -3,6 +3,7 @@
 //! file format: checkpoints written by earlier builds must keep loading, so a change to it
 //! bumps [`SNAPSHOT_VERSION`] (and adds an upgrade step).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -10,14 +11,17 @@ use serde::{Deserialize, Serialize};
 
 use super::{KeyedMap, Store};
 use crate::baseline::{
-    AccountBaseline, FailureCount, OpenSession, PendingSet, Population, SessionSet, SourceFailures,
-    TenantState, SESSION_SLOTS,
+    AccountBaseline, FailureCount, NetSeen, OpenSession, PendingSet, Population, SessionSet,
+    SourceFailures, TenantState, UnusualExportDays, SESSION_SLOTS,
 };
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"TOCSDET\0";
 /// Version of the snapshot layout; bump it (and add an upgrade step) when a state type changes.
 /// 2: open sessions keep their login's families of evidence (version 1 loads, with none).
-pub const SNAPSHOT_VERSION: u32 = 2;
+/// 3: each account's days of exports through unusual networks follow its held-back values
+/// (versions 1 and 2 load, with none); a tenant's networks count their accounts and days
+/// (versions 1 and 2 load with the accounts and days they kept).
+pub const SNAPSHOT_VERSION: u32 = 3;
 
 /// A snapshot that cannot be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -41,27 +45,82 @@ pub enum SnapshotError {
     Decode(String),
 }
 
-/// The snapshot layout, over the open-session type of its version.
+/// The snapshot layout, over the open-session and account types of its version.
 #[derive(Serialize, Deserialize)]
-struct Snapshot<S> {
-    /// A baseline then its held-back values: the bytes of the baseline type that held them
-    /// inline as its last field, so snapshots written before the split still load.
-    accounts: Vec<(u64, (AccountBaseline, PendingSet))>,
+struct Snapshot<S, A, T> {
+    /// A baseline then its held-back values (the bytes of the baseline type that held them
+    /// inline as its last field, so snapshots written before the split still load), then,
+    /// from version 3, its days of unusual exports.
+    accounts: Vec<(u64, A)>,
     sessions: Vec<(u64, S)>,
     account_failures: Vec<(u64, FailureCount)>,
     pair_failures: Vec<(u64, FailureCount)>,
     source_failures: Vec<(u64, SourceFailures)>,
-    tenants: Vec<(u64, TenantState)>,
+    tenants: Vec<(u64, T)>,
     population: Population,
     names: Vec<(u64, String)>,
     zones: Vec<String>,
     suppress: Vec<(u64, i64)>,
 }
 
-/// Version 2: the current types.
-type SnapshotV2 = Snapshot<SessionSet>;
+/// An account as versions 1 and 2 hold it.
+type AccountV2 = (AccountBaseline, PendingSet);
+/// An account as version 3 holds it.
+type AccountV3 = (AccountBaseline, PendingSet, UnusualExportDays);
+/// Version 3: the current types.
+type SnapshotV3 = Snapshot<SessionSet, AccountV3, TenantState>;
+/// Version 2: accounts without their days of unusual exports, tenants' networks with two
+/// accounts.
+type SnapshotV2 = Snapshot<SessionSet, AccountV2, TenantStateV2>;
 /// Version 1: open sessions without their login's families.
-type SnapshotV1 = Snapshot<SessionSetV1>;
+type SnapshotV1 = Snapshot<SessionSetV1, AccountV2, TenantStateV2>;
+
+/// How a tenant knew a network in versions 1 and 2: its first two accounts and its days.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+struct NetSeenV2 {
+    accounts: [u32; 2],
+    first_day: u16,
+    last_day: u16,
+}
+
+impl NetSeenV2 {
+    /// Its accounts as bits of the sketch; one day, or two when first and last differ (all
+    /// that was kept: a network then needs another day to be known).
+    fn upgrade(self) -> NetSeen {
+        let accounts = self
+            .accounts
+            .iter()
+            .filter(|&&a| a != 0)
+            .fold(0u64, |bits, &a| bits | 1u64 << (a % 64));
+        NetSeen {
+            accounts,
+            first_day: self.first_day,
+            last_day: self.last_day,
+            days: if self.last_day > self.first_day { 2 } else { 1 },
+        }
+    }
+}
+
+/// A tenant as versions 1 and 2 wrote it.
+#[derive(Clone, Serialize, Deserialize)]
+struct TenantStateV2 {
+    accounts: BTreeSet<u32>,
+    nets: BTreeMap<u32, NetSeenV2>,
+    asns: BTreeMap<u32, NetSeenV2>,
+}
+
+impl TenantStateV2 {
+    fn upgrade(self) -> TenantState {
+        let nets = |m: BTreeMap<u32, NetSeenV2>| -> BTreeMap<u32, NetSeen> {
+            m.into_iter().map(|(k, n)| (k, n.upgrade())).collect()
+        };
+        TenantState {
+            accounts: self.accounts,
+            nets: nets(self.nets),
+            asns: nets(self.asns),
+        }
+    }
+}
 
 /// An open session as version 1 wrote it.
 #[derive(Clone, Copy, Serialize, Deserialize)]
@@ -125,6 +184,33 @@ impl SnapshotV1 {
     }
 }
 
+impl SnapshotV2 {
+    /// Version 2 to 3: no account has days of unusual exports yet (they are counted again
+    /// from the next export; a campaign under way is seen a few days later, not missed).
+    fn upgrade(self) -> SnapshotV3 {
+        Snapshot {
+            accounts: self
+                .accounts
+                .into_iter()
+                .map(|(k, (a, p))| (k, (a, p, UnusualExportDays::default())))
+                .collect(),
+            sessions: self.sessions,
+            account_failures: self.account_failures,
+            pair_failures: self.pair_failures,
+            source_failures: self.source_failures,
+            tenants: self
+                .tenants
+                .into_iter()
+                .map(|(k, t)| (k, t.upgrade()))
+                .collect(),
+            population: self.population,
+            names: self.names,
+            zones: self.zones,
+            suppress: self.suppress,
+        }
+    }
+}
+
 /// A writer that remembers the first error of the one it wraps (see `write_snapshot`).
 struct KeepIoError<'w> {
     w: &'w mut dyn Write,
@@ -164,7 +250,7 @@ impl Store {
     }
 
     /// A sorted copy of every map.
-    fn to_snapshot(&self) -> SnapshotV2 {
+    fn to_snapshot(&self) -> SnapshotV3 {
         fn sorted<V: Copy>(m: &KeyedMap<V>) -> Vec<(u64, V)> {
             let mut v: Vec<(u64, V)> = m.iter().map(|e| (*e.key(), *e.value())).collect();
             v.sort_by_key(|e| e.0);
@@ -184,12 +270,11 @@ impl Store {
         names.sort();
         // Each baseline with its held-back values, as the format has always had them; one
         // copy, made in one pass (a checkpoint every few seconds should not churn the heap).
-        let mut accounts: Vec<(u64, (AccountBaseline, PendingSet))> =
-            Vec::with_capacity(self.accounts.len());
+        let mut accounts: Vec<(u64, AccountV3)> = Vec::with_capacity(self.accounts.len());
         for e in self.accounts.iter() {
             let k = *e.key();
             let pending = self.pending.get(&k).map(|p| *p).unwrap_or_default();
-            accounts.push((k, (**e, pending)));
+            accounts.push((k, (**e, pending, e.windows.unusual_exports)));
         }
         accounts.sort_unstable_by_key(|e| e.0);
         Snapshot {
@@ -224,19 +309,22 @@ impl Store {
         let mut bytes = Vec::new();
         r.read_to_end(&mut bytes)?;
         let decode = |e: postcard::Error| SnapshotError::Decode(e.to_string());
-        let snap: SnapshotV2 = if version == 1 {
-            postcard::from_bytes::<SnapshotV1>(&bytes)
+        let snap: SnapshotV3 = match version {
+            1 => postcard::from_bytes::<SnapshotV1>(&bytes)
                 .map_err(decode)?
                 .upgrade()
-        } else {
-            postcard::from_bytes(&bytes).map_err(decode)?
+                .upgrade(),
+            2 => postcard::from_bytes::<SnapshotV2>(&bytes)
+                .map_err(decode)?
+                .upgrade(),
+            _ => postcard::from_bytes(&bytes).map_err(decode)?,
         };
         self.restore(snap);
         Ok(())
     }
 
     /// Replaces every map with the snapshot's.
-    fn restore(&self, snap: SnapshotV2) {
+    fn restore(&self, snap: SnapshotV3) {
         fn fill<V>(m: &KeyedMap<V>, v: Vec<(u64, V)>) {
             m.clear();
             for (k, x) in v {
@@ -245,7 +333,8 @@ impl Store {
         }
         self.accounts.clear();
         self.pending.clear();
-        for (k, (a, p)) in snap.accounts {
+        for (k, (mut a, p, unusual)) in snap.accounts {
+            a.windows.unusual_exports = unusual;
             self.accounts.insert(k, Box::new(a));
             if !p.is_empty() {
                 self.pending.insert(k, p);

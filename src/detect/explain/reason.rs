@@ -145,12 +145,33 @@ pub(super) fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
         F::SessionFamilies => Line::new(
             None,
             format!(
-                "the login that opened this session carried {:.0} sign(s) of a stranger (new network, new device, rare hour, guessed password or a dormant account's return)",
+                "the login that opened this session carried {:.0} sign(s) of a stranger (new network, new device, guessed password or a dormant account's return)",
                 cx.num(F::SessionFamilies)
+            ),
+        ),
+        F::SessionNewNetwork => Line::new(
+            None,
+            if x.feats.is(F::SessionNewNetwork) {
+                "the login that opened this session came from a network the account never used".into()
+            } else {
+                "the login that opened this session came from a network the account knows".into()
+            },
+        ),
+        F::VolumeUnusualExportDays => Line::new(
+            Some(format!(
+                "{} trusted logins; this network carries {:.0}% of them",
+                x.acct.logins,
+                100.0 * x.feats.num_of(F::AsnShare).unwrap_or(0.0)
+            )),
+            format!(
+                "records exported or printed through a network the account rarely uses on {:.0} of the last 7 days",
+                cx.num(F::VolumeUnusualExportDays)
             ),
         ),
         F::SessionRecords
         | F::SessionExports
+        | F::VolumeSessions
+        | F::VolumeRecordsP99
         | F::VolumeRatio
         | F::VolumeBaseline
         | F::VolumeP99
@@ -174,6 +195,22 @@ pub(super) fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
             },
         ),
         F::SessionSameAsn | F::SessionKnown => session(&cx, name, v),
+        F::SessionSwitchSpeedKmh => Line::new(
+            None,
+            format!(
+                "used from another network {} km from where the session logged in, moments after its previous event ({} km/h)",
+                thousands(cx.num(F::SessionIpChangedKm)),
+                thousands(cx.num(F::SessionSwitchSpeedKmh))
+            ),
+        ),
+        F::EvidenceDormant => Line::new(
+            None,
+            if x.feats.is(F::EvidenceDormant) {
+                "a dormant account: no trusted login for 90 days or more, or never seen in a tenant watched for weeks".into()
+            } else {
+                "the account is in use".into()
+            },
+        ),
         F::SessionIpChangedKm => Line::new(
             None,
             format!(

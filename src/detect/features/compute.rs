@@ -101,7 +101,7 @@ pub(crate) fn compute<'e>(
     travel(&mut f, k, b.acct);
     hour(&mut f, b);
     let (this_session, risk_score) = session(&mut f, ev, k, b);
-    let windows = volume(&mut f, ev, k, b.acct, this_session);
+    let windows = volume(&mut f, ev, k, b, this_session);
     auth_failures(&mut f, k, &b.counters);
     tenant_population(&mut f, b);
     let families = evidence(&mut f, lists);
@@ -332,7 +332,11 @@ fn session(
     };
     if let Some(s) = this_session {
         f.num(F::SessionRisk, s.risk());
-        f.num(F::SessionFamilies, s.login_families().count() as f64);
+        f.num(
+            F::SessionFamilies,
+            s.login_families().count_for_session() as f64,
+        );
+        f.bool(F::SessionNewNetwork, s.login_families().new_network());
         f.num(
             F::SessionAgeMin,
             k.now_s.saturating_sub(s.start_s) as f64 / 60.0,
@@ -341,10 +345,18 @@ fn session(
         let exp = matches!(track, Some(2 | 3)) as u32 * ev.count;
         f.num(F::SessionExports, s.exports().saturating_add(exp) as f64);
         if ev.kind == EventKind::Access {
+            let same_asn = s.asn != 0 && k.asn == Some(s.asn);
             if let (Some(p), Some(sp)) = (k.place, s.place()) {
-                f.num(F::SessionIpChangedKm, distance_km(p, sp));
+                let km = distance_km(p, sp);
+                f.num(F::SessionIpChangedKm, km);
+                if !same_asn {
+                    // Over the time since the session's previous event, floored at a minute
+                    // (as `travel.speed_kmh`): the owner was using it there a moment ago.
+                    let hours = k.now_s.saturating_sub(s.last_s) as f64 / 3600.0;
+                    f.num(F::SessionSwitchSpeedKmh, km / hours.max(1.0 / 60.0));
+                }
             }
-            f.bool(F::SessionSameAsn, s.asn != 0 && k.asn == Some(s.asn));
+            f.bool(F::SessionSameAsn, same_asn);
         }
     } else if ev.kind == EventKind::Access {
         // An access in a session whose login was not seen: it is its own session so far.
@@ -384,21 +396,44 @@ fn concurrent_sessions(f: &mut EventFeatures<'_>, ev: &Event<'_>, k: &Keys, sess
     f.bool(F::SessionConcurrentDistant, far >= DISTANT_KM);
 }
 
+/// A network carrying under this share of the account's trusted logins is not one of the
+/// owner's places: a doctor's workplace and home each carry far more (a day a week at home is
+/// a fifth of the logins), a trip or a relative's house less.
+const UNUSUAL_NETWORK_SHARE: f64 = 0.2;
+/// Records exported or printed in a day through such a network before the day counts: more
+/// than a day's referrals and letters (a patient file is one record, a referral a handful).
+const UNUSUAL_EXPORT_DAILY_FLOOR: u16 = 10;
+/// The window `volume.unusual_export_days` counts days in: a week, the rhythm of work.
+const UNUSUAL_EXPORT_WINDOW_DAYS: u16 = 7;
+
 /// `volume.*`; returns the account's access windows with this event counted.
 fn volume(
     f: &mut EventFeatures<'_>,
     ev: &Event<'_>,
     k: &Keys,
-    acct: &AccountBaseline,
+    b: &Before<'_>,
     this_session: Option<OpenSession>,
 ) -> VolumeWindows {
-    let now_s = k.now_s;
+    let (now_s, acct) = (k.now_s, b.acct);
     let mut windows = acct.windows;
     if ev.kind == EventKind::Access {
         if let Some(t) = ev.action.and_then(tracked) {
             windows.records_10m.add(ev.count as f32, now_s, TAU_10M);
             if t >= 2 {
                 windows.exports_1h.add(ev.count as f32, now_s, TAU_1H);
+                // Only an export through such a network counts, and is judged: the owner's
+                // own exports from the usual place say nothing of someone else's.
+                let days = if !b.learning && unusual_network(f, k, acct) {
+                    windows
+                        .unusual_exports
+                        .add(k.today, ev.count, UNUSUAL_EXPORT_DAILY_FLOOR);
+                    windows
+                        .unusual_exports
+                        .days_within(k.today, UNUSUAL_EXPORT_WINDOW_DAYS)
+                } else {
+                    0
+                };
+                f.num(F::VolumeUnusualExportDays, days as f64);
             }
             let usual = acct.volume.usual(t);
             let so_far = this_session
@@ -410,6 +445,8 @@ fn volume(
             );
             f.opt_num(F::VolumeBaseline, usual.map(|u| u as f64));
             f.opt_num(F::VolumeP99, acct.volume.p99(t).map(|u| u as f64));
+            f.opt_num(F::VolumeRecordsP99, acct.volume.p99_all().map(|u| u as f64));
+            f.num(F::VolumeSessions, acct.volume.sessions as f64);
         }
     }
     f.num(
@@ -421,6 +458,24 @@ fn volume(
         windows.exports_1h.at(now_s, TAU_1H) as f64,
     );
     windows
+}
+
+/// The event's network carries under [`UNUSUAL_NETWORK_SHARE`] of the account's trusted
+/// logins: judged by its ASN (`asn.share`), else by its /24 or /64 when there is no ASN.
+fn unusual_network(f: &EventFeatures<'_>, k: &Keys, acct: &AccountBaseline) -> bool {
+    let share = match (f.num_of(F::AsnShare), k.prefix) {
+        (Some(s), _) => s,
+        (None, Some(p)) => {
+            let t = acct.prefixes.total(k.today);
+            if t > 0.0 {
+                (acct.prefixes.count(p, k.today) / t) as f64
+            } else {
+                0.0
+            }
+        }
+        (None, None) => return false,
+    };
+    share < UNUSUAL_NETWORK_SHARE
 }
 
 /// `auth.*`: failed logins on the account, from the source, and the pair.
@@ -489,9 +544,19 @@ fn evidence(f: &mut EventFeatures<'_>, lists: &NetworkLists) -> u8 {
         return 0;
     }
     let ge = |x: F, t: f64| f.num_of(x).is_some_and(|v| v >= t);
-    let credential = ge(F::AuthSourceAccounts1h, STUFFING_SOURCE_ACCOUNTS)
-        || ge(F::AuthFailuresAccount10m, GUESSING_FAILURES);
     let asn = f.get(F::AsnNumber);
+    // Novelty is evidence only against a history: a learning account's every value is new.
+    let history = !f.is(F::AccountLearning);
+    // Failures on several accounts from one source are a stuffing run when the source is a
+    // stranger's: not the tenant's own NAT (colleagues mistyping at the start of a shift) nor
+    // a network the account itself uses. Without a history that cannot be told, and the
+    // stuffing rules judge the source on their own.
+    let own_nat = f.is(F::IpTenantKnown) || in_list(&lists.tenant, f.get(F::Ip));
+    let stuffed = ge(F::AuthSourceAccounts1h, STUFFING_SOURCE_ACCOUNTS)
+        && history
+        && f.is(F::IpNewPrefix)
+        && !own_nat;
+    let credential = stuffed || ge(F::AuthFailuresAccount10m, GUESSING_FAILURES);
     // A carrier's ASN is "could be a phone" for a phone or tablet (CGNAT pools rotate and
     // geolocate anywhere). Most carriers route their fixed broadband through the same ASN, and
     // a desktop browser there is a home line: new to the account, it is a new network.
@@ -501,8 +566,6 @@ fn evidence(f: &mut EventFeatures<'_>, lists: &NetworkLists) -> u8 {
         || in_list(&lists.tenant, f.get(F::Ip))
         || f.is(F::AsnTenantKnown)
         || f.is(F::IpTenantKnown);
-    // Novelty is evidence only against a history: a learning account's every value is new.
-    let history = !f.is(F::AccountLearning);
     let network = history && f.is(F::AsnNew) && f.is(F::IpNewPrefix) && !shared;
     // A never-seen device id with the usual browser and OS families is the owner's other
     // computer, a cleared cookie or a reinstalled browser as often as a stranger's: only a
@@ -527,15 +590,24 @@ fn evidence(f: &mut EventFeatures<'_>, lists: &NetworkLists) -> u8 {
         && ge(F::TenantWatchedDays, WATCHED_TENANT_DAYS)
         && !shared;
     let dormant = ge(F::AccountDaysSinceLastLogin, DORMANT_DAYS) || unknown_in_watched_tenant;
+    // A colleague's use of the same big ISP (`asn.tenant_known`) says nothing of this address's
+    // /24: only the tenant's own networks, relays and a phone's carrier make it no one's new.
+    let shared_prefix = (handheld && in_list(&lists.mobile, asn))
+        || in_list(&lists.relay, asn)
+        || in_list(&lists.tenant, f.get(F::Ip))
+        || f.is(F::IpTenantKnown);
+    let new_network = history && f.is(F::IpNewPrefix) && !shared_prefix;
     f.num(F::EvidenceFamilies, families as f64);
     f.bool(F::EvidenceNetwork, network);
     f.bool(F::EvidenceDevice, device);
+    f.bool(F::EvidenceDormant, dormant);
     [
         (credential, LoginFamilies::CREDENTIAL),
         (network, LoginFamilies::NETWORK),
         (device, LoginFamilies::DEVICE),
         (hour, LoginFamilies::HOUR),
         (dormant, LoginFamilies::DORMANT),
+        (new_network, LoginFamilies::NEW_NETWORK),
     ]
     .iter()
     .fold(
