@@ -414,6 +414,15 @@ pub struct RevocationSettings {
     /// How long a revocation stays in force, seconds.
     #[serde(default = "default_ttl")]
     pub ttl_secs: u64,
+    /// Automatic revocations allowed per hour, all tenants together.
+    #[serde(default = "default_per_hour")]
+    pub max_per_hour: u32,
+    /// Automatic revocations allowed per day, all tenants together.
+    #[serde(default = "default_per_day")]
+    pub max_per_day: u32,
+    /// The largest share of each all-tenant limit one tenant may use, percent.
+    #[serde(default = "default_tenant_share")]
+    pub tenant_share_percent: u32,
 }
 
 impl Default for RevocationSettings {
@@ -424,8 +433,21 @@ impl Default for RevocationSettings {
             max_per_minute: default_per_minute(),
             max_per_tenant_per_hour: default_per_tenant_hour(),
             ttl_secs: default_ttl(),
+            max_per_hour: default_per_hour(),
+            max_per_day: default_per_day(),
+            tenant_share_percent: default_tenant_share(),
         }
     }
+}
+
+fn default_per_hour() -> u32 {
+    100
+}
+fn default_per_day() -> u32 {
+    300
+}
+fn default_tenant_share() -> u32 {
+    25
 }
 
 fn default_per_minute() -> u32 {

@@ -166,6 +166,7 @@ struct Inner {
     wake: Notify,
     client: reqwest::Client,
     outlet: OnceLock<Arc<dyn Outlet>>,
+    guard: OnceLock<guard::Guard>,
 }
 
 /// Turns alerts into revocations and deliveries. Cheap to clone; every clone feeds the same
@@ -242,6 +243,7 @@ impl Responder {
             wake: Notify::new(),
             client,
             outlet: OnceLock::new(),
+            guard: OnceLock::new(),
         });
         let (tx, rx) = mpsc::channel(INTAKE_CAPACITY);
         let shutdown = Shared::new(shutdown);
@@ -272,6 +274,20 @@ impl Responder {
         self.intake
             .blocking_send((alert, Some(epoch)))
             .map_err(|e| Stopped(e.0 .0.id))
+    }
+
+    /// Sets the blast-radius guard the pipeline checks alerts with, for the API to reset (once;
+    /// later calls are ignored).
+    pub fn set_guard(&self, guard: guard::Guard) {
+        let _ = self.inner.guard.set(guard);
+    }
+
+    /// An operator acknowledges the guard's trips (`POST /v1/guard/reset`). `None` when no
+    /// guard was set.
+    pub fn reset_guard(&self) -> Option<guard::GuardReset> {
+        let done = self.inner.guard.get()?.reset();
+        tracing::warn!(global = ?done.global_tripped_since, tenants = ?done.tenants_tripped, "blast-radius guard reset by an operator");
+        Some(done)
     }
 
     /// Sets who hears about revocations and durable alerts (once; later calls are ignored).
