@@ -524,6 +524,10 @@ pub struct OutboxSettings {
     /// Deliveries in flight at once, all destinations together.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// Share of `max_entries` and `max_bytes` (percent) only outbound revocation calls may
+    /// use: a webhook backlog cannot crowd out revocations.
+    #[serde(default = "default_revocation_reserve")]
+    pub revocation_reserve_percent: u32,
 }
 
 impl Default for OutboxSettings {
@@ -535,8 +539,13 @@ impl Default for OutboxSettings {
             backoff_max_ms: default_backoff_max_ms(),
             revocation_max_attempts: default_revocation_attempts(),
             concurrency: default_concurrency(),
+            revocation_reserve_percent: default_revocation_reserve(),
         }
     }
+}
+
+fn default_revocation_reserve() -> u32 {
+    10
 }
 
 fn default_max_entries() -> usize {

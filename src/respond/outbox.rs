@@ -11,7 +11,9 @@
 //! whenever dead records outnumber live ones.
 //!
 //! The outbox is bounded by entries and bytes. When full, [`Outbox::enqueue`] refuses with
-//! [`OutboxError::Full`]; the caller counts and logs it loudly. Retries back off exponentially
+//! [`OutboxError::Full`]; the caller counts and logs it loudly. A share of both bounds
+//! (`revocation_reserve_percent`) is kept for outbound revocation calls: webhook deliveries
+//! that back up while a receiver is down fill the rest, and revocations still find room. Retries back off exponentially
 //! with jitter; the jitter is a hash of the delivery id and attempt number, so it spreads
 //! receivers' load like random jitter does, yet tests and replays see the same schedule.
 
@@ -222,18 +224,34 @@ impl Outbox {
             .map_err(|e| self.io_err(OUTBOX_FILE, e))
     }
 
-    /// Accepts a job, durably, due at once. Refuses when the outbox is at its bound.
+    /// The bounds `job` must fit in: the whole outbox for a revocation call, the outbox less
+    /// the revocations' reserve for anything else.
+    fn bounds_for(&self, job: &Job) -> (usize, u64) {
+        let s = &self.settings;
+        if job.destination == REVOCATION_DESTINATION {
+            return (s.max_entries, s.max_bytes);
+        }
+        let pct = u64::from(s.revocation_reserve_percent.min(100));
+        let reserved_entries = (s.max_entries as u64 * pct / 100) as usize;
+        let reserved_bytes = (u128::from(s.max_bytes) * u128::from(pct) / 100) as u64;
+        (
+            s.max_entries - reserved_entries,
+            s.max_bytes - reserved_bytes,
+        )
+    }
+
+    /// Accepts a job, durably, due at once. Refuses when the outbox is at its bound (for a
+    /// webhook delivery: at its bound less the revocations' reserve).
     pub fn enqueue(&mut self, job: Job, now_ms: i64) -> Result<u64, OutboxError> {
         let size = job.body.len() as u64;
-        if self.entries.len() >= self.settings.max_entries
-            || self.bytes + size > self.settings.max_bytes
-        {
+        let (max_entries, max_bytes) = self.bounds_for(&job);
+        if self.entries.len() >= max_entries || self.bytes + size > max_bytes {
             return Err(OutboxError::Full {
                 destination: job.destination,
                 entries: self.entries.len(),
                 bytes: self.bytes,
-                max_entries: self.settings.max_entries,
-                max_bytes: self.settings.max_bytes,
+                max_entries,
+                max_bytes,
             });
         }
         let seq = self.next_seq;
@@ -519,6 +537,56 @@ mod tests {
         let err = o.enqueue(job(9, "soc"), 0).unwrap_err();
         assert!(matches!(err, OutboxError::Full { entries: 3, .. }), "{err}");
         assert_eq!(o.len(), 3);
+    }
+
+    #[test]
+    fn a_webhook_backlog_leaves_room_for_revocation_calls() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = OutboxSettings {
+            max_entries: 10,
+            revocation_reserve_percent: 20,
+            ..settings()
+        };
+        let mut o = Outbox::open(dir.path(), s).unwrap();
+        for i in 0..8 {
+            o.enqueue(job(i, "soc"), 0).unwrap();
+        }
+        let err = o.enqueue(job(8, "soc"), 0).unwrap_err();
+        assert!(
+            matches!(err, OutboxError::Full { max_entries: 8, .. }),
+            "webhooks stop short of the reserve: {err}"
+        );
+        for i in 0..2 {
+            o.enqueue(job(20 + i, REVOCATION_DESTINATION), 0)
+                .expect("a revocation call finds room behind a full webhook backlog");
+        }
+        let err = o.enqueue(job(30, REVOCATION_DESTINATION), 0).unwrap_err();
+        assert!(
+            matches!(err, OutboxError::Full { entries: 10, .. }),
+            "{err}"
+        );
+
+        // The same by bytes: webhook bodies stop at 80% of max_bytes.
+        let dir = tempfile::tempdir().unwrap();
+        let s = OutboxSettings {
+            max_bytes: 1_000,
+            revocation_reserve_percent: 20,
+            ..OutboxSettings::default()
+        };
+        let mut o = Outbox::open(dir.path(), s).unwrap();
+        let big = |dest: &str, n: u32| Job {
+            body: "x".repeat(400),
+            ..job(n, dest)
+        };
+        o.enqueue(big("soc", 1), 0).unwrap();
+        o.enqueue(big("soc", 2), 0).unwrap();
+        assert!(o.enqueue(big("soc", 3), 0).is_err());
+        let call = Job {
+            body: "x".repeat(200),
+            ..job(4, REVOCATION_DESTINATION)
+        };
+        o.enqueue(call, 0)
+            .expect("the reserved 200 bytes take a revocation call");
     }
 
     #[test]
