@@ -528,6 +528,10 @@ pub struct OutboxSettings {
     /// use: a webhook backlog cannot crowd out revocations.
     #[serde(default = "default_revocation_reserve")]
     pub revocation_reserve_percent: u32,
+    /// Size of `dead-letter.jsonl` at which it is rotated to `dead-letter.jsonl.1` (replacing
+    /// the previous one), bytes.
+    #[serde(default = "default_dead_letter_max_bytes")]
+    pub dead_letter_max_bytes: u64,
 }
 
 impl Default for OutboxSettings {
@@ -540,8 +544,13 @@ impl Default for OutboxSettings {
             revocation_max_attempts: default_revocation_attempts(),
             concurrency: default_concurrency(),
             revocation_reserve_percent: default_revocation_reserve(),
+            dead_letter_max_bytes: default_dead_letter_max_bytes(),
         }
     }
+}
+
+fn default_dead_letter_max_bytes() -> u64 {
+    64 * 1024 * 1024
 }
 
 fn default_revocation_reserve() -> u32 {

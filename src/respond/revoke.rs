@@ -17,7 +17,7 @@
 //! even when every revocation behind them has been forgotten.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -317,7 +317,7 @@ impl RevocationStore {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(io_err)?;
+        crate::statedir::create_dir(dir).map_err(io_err)?;
         let mut store = RevocationStore::in_memory(ttl_secs);
         match File::open(&path) {
             Ok(f) => {
@@ -330,7 +330,7 @@ impl RevocationStore {
         // Compact: rewrite through a temporary file and an atomic rename.
         let tmp = dir.join(format!("{LOG_FILE}.tmp"));
         {
-            let mut f = File::create(&tmp).map_err(io_err)?;
+            let mut f = crate::statedir::create_file(&tmp).map_err(io_err)?;
             store.write_snapshot(&mut f).map_err(io_err)?;
             f.sync_all().map_err(io_err)?;
         }
@@ -338,10 +338,7 @@ impl RevocationStore {
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
-        let f = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(io_err)?;
+        let f = crate::statedir::open_append(&path, false).map_err(io_err)?;
         store.log = Some(Mutex::new(f));
         store.log_path = Some(path);
         Ok(store)
@@ -595,6 +592,7 @@ fn append(f: &mut File, rev: &Revocation) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     fn new(account: &str, session: Option<&str>, scope: Scope) -> NewRevocation {
         NewRevocation {
