@@ -86,7 +86,7 @@ impl Pipeline {
         let mut i = first;
         let mut extra = Vec::new();
         while i < out.len() {
-            self.guard.check(&mut out[i], now, &mut extra);
+            self.guard.check_at(&mut out[i], ev.ts_ms, now, &mut extra);
             i += 1;
         }
         out.append(&mut extra);

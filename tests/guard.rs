@@ -280,6 +280,29 @@ fn windows_and_trips_survive_a_snapshot() {
     assert!(restarted.read_snapshot(&mut &b"not json"[..]).is_err());
 }
 
+#[test]
+fn forged_timestamps_cannot_spread_a_storm_past_the_caps() {
+    let g = Guard::new(20, 1_000);
+    let now = T0;
+    // 100 alerts within a second of the engine's clock, their events dated a day apart into
+    // the past and the future, under 100 tenants.
+    let mut out = Vec::new();
+    for i in 0..100usize {
+        let forged = now + (i as i64 - 50) * 86_400_000;
+        let mut a = new_country_alert(i, &format!("tenant-{i}"), forged);
+        let mut extra = Vec::new();
+        g.check_at(&mut a, forged, now + i as i64 * 10, &mut extra);
+        out.push(a);
+        out.append(&mut extra);
+    }
+    assert_eq!(
+        admitted(&out),
+        20,
+        "the minute cap holds whatever the events say"
+    );
+    assert_eq!(trips(&out).len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn responder_revokes_only_what_the_guard_admitted() {
     let dir = tempfile::tempdir().unwrap();

@@ -21,6 +21,13 @@
 //! names a producer invents. The whole state is a checkpoint part ([`Guard::write_snapshot`]),
 //! so a restart keeps the windows and the trips.
 //!
+//! **Clock.** The windows run on the event's time, held within [`EVENT_TIME_SLACK_MS`] of the
+//! decision time ([`Guard::check_at`]): in `replay` the two are the same; in `tocsin run` the
+//! decision time is the wall clock, so a record re-processed after a crash (within the slack)
+//! meets the same windows and trips at the same alert with the same trip id, as the
+//! uninterrupted run did; yet a producer forging timestamps cannot spread a storm over days
+//! (a time in the future counts as now, one older than the slack as the slack's edge).
+//!
 //! Manual revocations through the API never pass here.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -43,6 +50,12 @@ pub const GUARD_ACCOUNT: &str = "*";
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
+
+/// How far behind the decision time the guard's clock may follow an event's own time. Ten
+/// minutes: far more than a checkpoint interval plus a restart, so re-processing after a crash
+/// decides as the first pass did; short enough that forged timestamps spread a storm over ten
+/// minutes at most, which the hourly and daily caps still hold.
+pub const EVENT_TIME_SLACK_MS: i64 = 10 * MINUTE_MS;
 
 /// Every how many checks idle tenants are forgotten.
 const SWEEP_EVERY: u32 = 1024;
@@ -246,7 +259,14 @@ impl Guard {
         }
     }
 
-    /// Admits `alert`'s revocation or strips it; when a scope trips, pushes one critical
+    /// [`Self::check`] on the clock the module doc describes: the event's time `event_ms`, held
+    /// within [`EVENT_TIME_SLACK_MS`] before `now_ms`, the decision time.
+    pub fn check_at(&self, alert: &mut Alert, event_ms: i64, now_ms: i64, extra: &mut Vec<Alert>) {
+        let at = event_ms.clamp(now_ms.saturating_sub(EVENT_TIME_SLACK_MS), now_ms);
+        self.check(alert, at, extra);
+    }
+
+    /// Admits `alert`'s revocation or strips it at `now_ms`; when a scope trips, pushes one critical
     /// alert for humans to `extra`. Alerts that do not ask for a revocation (or run in shadow
     /// mode) pass untouched and are not counted.
     pub fn check(&self, alert: &mut Alert, now_ms: i64, extra: &mut Vec<Alert>) {
