@@ -1,7 +1,9 @@
 //! A storm of alerts — every login suddenly from a new country — trips
 //! the blast-radius guard. Automatic revocations stop exactly at the limit, every later alert
 //! still goes out without its revocation and says why, and exactly one critical alert per trip
-//! window tells humans, with the numbers.
+//! tells humans, with the numbers; the trip holds until an operator resets it. A made-up tenant
+//! spends only its own share; hourly and daily caps hold slow storms; forged timestamps do not
+//! spread a storm; windows and trips survive a snapshot.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,7 +99,7 @@ fn tenant_storm_stops_at_the_limit_with_one_explained_critical_alert() {
     assert_eq!(
         trips.len(),
         1,
-        "one critical alert per trip window, not one per refusal"
+        "one critical alert per trip, not one per refusal"
     );
     let trip = trips[0];
     assert_eq!(trip.severity, Severity::Critical);
