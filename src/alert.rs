@@ -218,7 +218,8 @@ pub enum Verdict {
 }
 
 /// The deterministic alert id: `al_` and 32 hex digits of SHA-256 over the rule, the account and
-/// the scope (the session, or the suppression window the alert belongs to). A replay or a
+/// the scope (the session, or the suppression window the alert belongs to; a re-fire in the same
+/// session after the suppression window adds the new window's start to the session). A replay or a
 /// restart computes the same id for the same detection, so receivers can de-duplicate on it.
 pub fn alert_id(rule: &str, account: &str, scope: &str) -> String {
     let mut h = Sha256::new();

@@ -199,7 +199,7 @@ impl CheckpointStore {
         offsets: &SourceOffsets,
         parts: &[(&str, &dyn Snapshot)],
     ) -> Result<(), CheckpointError> {
-        self.write_via(buf, offsets, parts, |p| File::create(p))
+        self.write_via(buf, offsets, parts, crate::statedir::create_file)
     }
 
     /// [`write`](Self::write) with the temporary file opened by `create`: the file system, or
@@ -211,7 +211,7 @@ impl CheckpointStore {
         parts: &[(&str, &dyn Snapshot)],
         create: impl FnOnce(&Path) -> io::Result<F>,
     ) -> Result<(), CheckpointError> {
-        fs::create_dir_all(&self.dir).map_err(|e| self.err(e))?;
+        crate::statedir::create_dir(&self.dir).map_err(|e| self.err(e))?;
         let tmp = self.dir.join(TMP_NAME);
         encode_body(body, offsets, parts).map_err(|e| self.err(e))?;
         let body = &body[..];

@@ -67,6 +67,20 @@ impl Snapshot for DetectorState {
     }
 }
 
+/// The blast-radius guard's windows and trips as a checkpoint part: a restart neither forgets
+/// a trip nor lets a storm start counting afresh.
+pub struct GuardState(pub Arc<Pipeline>);
+
+impl Snapshot for GuardState {
+    fn write_snapshot(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        self.0.guard().write_snapshot(w)
+    }
+
+    fn read_snapshot(&self, r: &mut dyn Read) -> Result<(), RestoreError> {
+        self.0.guard().read_snapshot(r).map_err(RestoreError::new)
+    }
+}
+
 /// The revocation store as a checkpoint part (it also keeps its own append log; the checkpoint
 /// copy is what a restore on another machine starts from).
 pub struct RevocationState(pub Arc<RevocationStore>);
@@ -121,8 +135,8 @@ impl RecordHandler for Pipeline {
 /// What every checkpoint saves besides the offsets.
 #[derive(Default)]
 pub enum CheckpointParts {
-    /// The detector's baselines and the revocation store: a restart resumes where the engine
-    /// stopped (`tocsin run`).
+    /// The detector's baselines, the revocation store and the guard: a restart resumes where
+    /// the engine stopped (`tocsin run`).
     #[default]
     Engine,
     /// Nothing: the checkpoints only record progress (the demo, which never restarts and
@@ -287,6 +301,8 @@ impl Engine {
                 stopped(stop_responder.clone()),
             )?
         };
+        // The API resets the guard the pipeline checks alerts with.
+        responder.set_guard(pipeline.guard().clone());
         let core = Core {
             pipeline,
             responder,
@@ -482,6 +498,7 @@ fn state_parts(pipeline: &Arc<Pipeline>, responder: &Responder) -> Vec<StatePart
             "revocations".to_string(),
             Arc::new(RevocationState(responder.revocations())),
         ),
+        ("guard".to_string(), Arc::new(GuardState(pipeline.clone()))),
     ]
 }
 

@@ -22,6 +22,7 @@
 //! | [`engine`] | the one assembly of the long-running engine (`Engine::start` / `wait` / `stop`), used by `run`, `demo` and the Kafka tests |
 //! | [`alert`] | the alert object (README.md, "An alert") and its deterministic id |
 //! | [`checkpoint`] | durable snapshots of the state with the source offsets they reflect |
+//! | [`statedir`] | the state directory's permissions: `0700`, its files `0600` |
 //! | [`metrics`] | every Prometheus metric, named in one place |
 //! | [`gen`] | realistic synthetic traffic with labelled attacks |
 //! | [`eval`] | precision, recall and latency of alerts against ground truth |
@@ -54,5 +55,6 @@ pub mod pipeline;
 pub mod respond;
 pub mod settings;
 pub mod source;
+pub mod statedir;
 pub mod timefmt;
 pub mod world;

@@ -12,7 +12,7 @@ use crate::detect::Detector;
 use crate::enrich::Enricher;
 use crate::event::Event;
 use crate::metrics::Metrics;
-use crate::respond::guard::Guard;
+use crate::respond::guard::{Guard, GuardLimits};
 use crate::settings::Settings;
 use crate::source::decode::{self, Decoded, Format, RejectKind, Rejection};
 
@@ -45,10 +45,7 @@ impl Pipeline {
         Ok(Pipeline {
             enricher: Enricher::from_settings(&s.geoip)?,
             detector: Detector::from_settings(&s.rules, &s.detect)?,
-            guard: Guard::new(
-                s.revocation.max_per_minute,
-                s.revocation.max_per_tenant_per_hour,
-            ),
+            guard: Guard::with_limits(GuardLimits::from_settings(&s.revocation)),
             metrics: None,
         })
     }
@@ -89,7 +86,7 @@ impl Pipeline {
         let mut i = first;
         let mut extra = Vec::new();
         while i < out.len() {
-            self.guard.check(&mut out[i], now, &mut extra);
+            self.guard.check_at(&mut out[i], ev.ts_ms, now, &mut extra);
             i += 1;
         }
         out.append(&mut extra);

@@ -414,6 +414,15 @@ pub struct RevocationSettings {
     /// How long a revocation stays in force, seconds.
     #[serde(default = "default_ttl")]
     pub ttl_secs: u64,
+    /// Automatic revocations allowed per hour, all tenants together.
+    #[serde(default = "default_per_hour")]
+    pub max_per_hour: u32,
+    /// Automatic revocations allowed per day, all tenants together.
+    #[serde(default = "default_per_day")]
+    pub max_per_day: u32,
+    /// The largest share of each all-tenant limit one tenant may use, percent.
+    #[serde(default = "default_tenant_share")]
+    pub tenant_share_percent: u32,
 }
 
 impl Default for RevocationSettings {
@@ -424,8 +433,21 @@ impl Default for RevocationSettings {
             max_per_minute: default_per_minute(),
             max_per_tenant_per_hour: default_per_tenant_hour(),
             ttl_secs: default_ttl(),
+            max_per_hour: default_per_hour(),
+            max_per_day: default_per_day(),
+            tenant_share_percent: default_tenant_share(),
         }
     }
+}
+
+fn default_per_hour() -> u32 {
+    100
+}
+fn default_per_day() -> u32 {
+    300
+}
+fn default_tenant_share() -> u32 {
+    25
 }
 
 fn default_per_minute() -> u32 {
@@ -502,6 +524,14 @@ pub struct OutboxSettings {
     /// Deliveries in flight at once, all destinations together.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// Share of `max_entries` and `max_bytes` (percent) only outbound revocation calls may
+    /// use: a webhook backlog cannot crowd out revocations.
+    #[serde(default = "default_revocation_reserve")]
+    pub revocation_reserve_percent: u32,
+    /// Size of `dead-letter.jsonl` at which it is rotated to `dead-letter.jsonl.1` (replacing
+    /// the previous one), bytes.
+    #[serde(default = "default_dead_letter_max_bytes")]
+    pub dead_letter_max_bytes: u64,
 }
 
 impl Default for OutboxSettings {
@@ -513,8 +543,18 @@ impl Default for OutboxSettings {
             backoff_max_ms: default_backoff_max_ms(),
             revocation_max_attempts: default_revocation_attempts(),
             concurrency: default_concurrency(),
+            revocation_reserve_percent: default_revocation_reserve(),
+            dead_letter_max_bytes: default_dead_letter_max_bytes(),
         }
     }
+}
+
+fn default_dead_letter_max_bytes() -> u64 {
+    64 * 1024 * 1024
+}
+
+fn default_revocation_reserve() -> u32 {
+    10
 }
 
 fn default_max_entries() -> usize {

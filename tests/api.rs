@@ -15,6 +15,7 @@ use tocsin::api::{self, ApiState, Baselines, Tokens};
 use tocsin::baseline::store::view::CountryShare;
 use tocsin::baseline::store::{AccountView, FeedbackError};
 use tocsin::metrics::Metrics;
+use tocsin::respond::guard::Guard;
 use tocsin::respond::{Responder, ResponderSettings};
 use tocsin::settings::{Role, Settings};
 
@@ -230,7 +231,40 @@ fn v1_routes() -> Vec<(Method, &'static str, bool, Option<&'static str>)> {
             false,
             None,
         ),
+        (Method::POST, "/v1/guard/reset", true, None),
     ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_resets_a_tripped_guard_and_revocations_resume() {
+    let h = start().await;
+    let (s, _) = h
+        .call(Method::POST, "/v1/guard/reset", Some(OPERATOR), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "no guard set yet");
+    let guard = Guard::new(1, 100);
+    h.responder.set_guard(guard.clone());
+    let mut extra = Vec::new();
+    for i in 0..3 {
+        let mut a = stolen_password_alert(&format!("dr.{i}@cabinet-rouen"), "s");
+        guard.check(&mut a, 1_000 + i, &mut extra);
+    }
+    assert!(guard.is_tripped());
+    let (s, _) = h
+        .call(Method::POST, "/v1/guard/reset", Some(READER), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(guard.is_tripped(), "a reader cannot reset the guard");
+    let (s, v) = h
+        .call(Method::POST, "/v1/guard/reset", Some(OPERATOR), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["reset"], true);
+    assert!(v["was"]["global_tripped_since"].is_string(), "{v}");
+    assert!(!guard.is_tripped());
+    let mut a = stolen_password_alert("dr.9@cabinet-rouen", "s");
+    guard.check(&mut a, 120_000, &mut extra);
+    assert!(a.wants_revocation(), "automatic revocations resume");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

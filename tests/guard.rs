@@ -1,14 +1,16 @@
 //! A storm of alerts — every login suddenly from a new country — trips
 //! the blast-radius guard. Automatic revocations stop exactly at the limit, every later alert
 //! still goes out without its revocation and says why, and exactly one critical alert per trip
-//! window tells humans, with the numbers.
+//! tells humans, with the numbers; the trip holds until an operator resets it. A made-up tenant
+//! spends only its own share; hourly and daily caps hold slow storms; forged timestamps do not
+//! spread a storm; windows and trips survive a snapshot.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tocsin::alert::{alert_id, Alert, AlertGeo, Reason, ResponseAction, Severity};
 use tocsin::metrics::Metrics;
-use tocsin::respond::guard::{Guard, GUARD_RULE};
+use tocsin::respond::guard::{Guard, GuardLimits, GUARD_RULE};
 use tocsin::respond::{Responder, ResponderSettings};
 use tocsin::settings::Settings;
 use tocsin::timefmt::rfc3339;
@@ -97,7 +99,7 @@ fn tenant_storm_stops_at_the_limit_with_one_explained_critical_alert() {
     assert_eq!(
         trips.len(),
         1,
-        "one critical alert per trip window, not one per refusal"
+        "one critical alert per trip, not one per refusal"
     );
     let trip = trips[0];
     assert_eq!(trip.severity, Severity::Critical);
@@ -126,33 +128,181 @@ fn tenant_storm_stops_at_the_limit_with_one_explained_critical_alert() {
     assert_eq!(trip.id, trip2.id);
 }
 
+/// `n` alerts of `tenant`, one every `step_ms` from `start`, numbered from `from`.
+fn wave(tenant: &str, from: usize, n: usize, start: i64, step_ms: i64) -> Vec<(Alert, i64)> {
+    (0..n)
+        .map(|i| {
+            let t = start + i as i64 * step_ms;
+            (new_country_alert(from + i, tenant, t), t)
+        })
+        .collect()
+}
+
+fn admitted(out: &[Alert]) -> usize {
+    out.iter().filter(|a| a.wants_revocation()).count()
+}
+
+fn trips(out: &[Alert]) -> Vec<&Alert> {
+    out.iter().filter(|a| a.rule == GUARD_RULE).collect()
+}
+
 #[test]
-fn global_storm_trips_once_per_minute_window() {
+fn global_storm_stays_tripped_until_an_operator_resets_it() {
     let g = Guard::new(20, 1_000);
-    // 100 tenants, one new-country login each, within 50 seconds; then the same two minutes later.
-    let wave = |start: i64, from: usize| -> Vec<(Alert, i64)> {
+    // 100 tenants, one new-country login each, within 50 seconds.
+    let spread = |start: i64, from: usize| -> Vec<(Alert, i64)> {
         (0..100)
-            .map(|i| {
-                let t = start + i as i64 * 500;
-                (
-                    new_country_alert(from + i, &format!("tenant-{}", from + i), t),
-                    t,
+            .flat_map(|i| {
+                wave(
+                    &format!("tenant-{}", from + i),
+                    from + i,
+                    1,
+                    start + i as i64 * 500,
+                    1,
                 )
             })
             .collect()
     };
-    let first = guard_all(&g, wave(T0, 0));
-    assert_eq!(first.iter().filter(|a| a.wants_revocation()).count(), 20);
-    let trips: Vec<_> = first.iter().filter(|a| a.rule == GUARD_RULE).collect();
-    assert_eq!(trips.len(), 1);
-    assert_eq!(trips[0].tenant, None, "a global trip is about all tenants");
-    assert!(trips[0].reasons[0].text.contains("in the last minute"));
+    let first = guard_all(&g, spread(T0, 0));
+    assert_eq!(admitted(&first), 20);
+    let t1 = trips(&first);
+    assert_eq!(t1.len(), 1);
+    assert_eq!(t1[0].tenant, None, "a global trip is about all tenants");
+    assert!(t1[0].reasons[0].text.contains("in the last minute"));
+    assert!(t1[0].reasons[0].text.contains("POST /v1/guard/reset"));
 
-    let second = guard_all(&g, wave(T0 + 120_000, 100));
-    assert_eq!(second.iter().filter(|a| a.wants_revocation()).count(), 20);
-    let trips2: Vec<_> = second.iter().filter(|a| a.rule == GUARD_RULE).collect();
-    assert_eq!(trips2.len(), 1, "a new window, a new alert");
-    assert_ne!(trips[0].id, trips2[0].id);
+    // Two minutes later the minute window has passed, but the guard stays tripped: no
+    // revocation, and no second alert for the same trip.
+    let second = guard_all(&g, spread(T0 + 120_000, 100));
+    assert_eq!(admitted(&second), 0, "a trip does not re-open on its own");
+    assert!(trips(&second).is_empty());
+    let why = &second[0].reasons.last().unwrap().text;
+    assert!(why.contains("until an operator resets it"), "{why}");
+
+    // The operator acknowledges; the next storm is admitted up to the limit and trips anew.
+    let done = g.reset();
+    assert_eq!(
+        done.global_tripped_since.as_deref(),
+        Some(rfc3339(T0 + 20 * 500).as_str())
+    );
+    let third = guard_all(&g, spread(T0 + 240_000, 200));
+    assert_eq!(admitted(&third), 20);
+    let t3 = trips(&third);
+    assert_eq!(t3.len(), 1, "a new trip, a new alert");
+    assert_ne!(t1[0].id, t3[0].id);
+}
+
+#[test]
+fn a_made_up_tenant_cannot_spend_the_other_tenants_budget() {
+    let g = Guard::new(20, 1_000);
+    // 60 bad alerts in a minute, all under one invented tenant.
+    let flood = guard_all(&g, wave("made-up", 0, 60, T0, 1_000));
+    assert_eq!(
+        admitted(&flood),
+        5,
+        "the tenant's share: 25% of 20 a minute"
+    );
+    let t = trips(&flood);
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].tenant.as_deref(), Some("made-up"));
+    // Meanwhile every real tenant still gets its revocations, up to the global limit.
+    let real: Vec<(Alert, i64)> = (0..15)
+        .flat_map(|i| wave(&format!("real-{i}"), 100 + i, 1, T0 + 59_000, 1))
+        .collect();
+    let out = guard_all(&g, real);
+    assert_eq!(
+        admitted(&out),
+        15,
+        "20 a minute minus the made-up tenant's 5"
+    );
+    assert!(trips(&out).is_empty());
+    // Alerts without a tenant share one bucket: they cannot dodge the shares either.
+    let anonymous: Vec<(Alert, i64)> = wave("x", 300, 10, T0 + 600_000, 1_000)
+        .into_iter()
+        .map(|(mut a, t)| {
+            a.tenant = None;
+            (a, t)
+        })
+        .collect();
+    let out = guard_all(&g, anonymous);
+    assert_eq!(admitted(&out), 5);
+    assert_eq!(trips(&out).len(), 1);
+    assert_eq!(trips(&out)[0].tenant, None);
+    assert!(
+        trips(&out)[0].title.contains("for alerts without a tenant"),
+        "{}",
+        trips(&out)[0].title
+    );
+}
+
+#[test]
+fn hourly_and_daily_caps_hold_a_slow_storm() {
+    let limits = GuardLimits {
+        per_minute: 20,
+        per_hour: 30,
+        per_day: 50,
+        per_tenant_per_hour: 1_000,
+        tenant_share_percent: 100,
+    };
+    // One a minute never reaches the minute cap; the hour cap stops it at 30.
+    let g = Guard::with_limits(limits);
+    let out = guard_all(&g, wave("t", 0, 45, T0, 60_000));
+    assert_eq!(admitted(&out), 30);
+    assert!(trips(&out)[0].reasons[0].feature == "guard.revocations_last_hour");
+    // One every 10 minutes stays under the hour cap; the day cap stops it at 50.
+    let g = Guard::with_limits(limits);
+    let out = guard_all(&g, wave("t", 0, 100, T0, 600_000));
+    assert_eq!(admitted(&out), 50);
+    assert!(trips(&out)[0].reasons[0].feature == "guard.revocations_last_day");
+}
+
+#[test]
+fn windows_and_trips_survive_a_snapshot() {
+    let g = Guard::new(20, 1_000);
+    guard_all(&g, wave("made-up", 0, 10, T0, 1_000));
+    guard_all(&g, wave("real", 100, 3, T0, 1_000));
+    let mut bytes = Vec::new();
+    g.write_snapshot(&mut bytes).unwrap();
+
+    let restarted = Guard::new(20, 1_000);
+    restarted.read_snapshot(&mut bytes.as_slice()).unwrap();
+    assert!(restarted.is_tripped());
+    // Still tripped for the made-up tenant, and the real tenant's 3 still count.
+    let out = guard_all(&restarted, wave("made-up", 50, 1, T0 + 20_000, 1));
+    assert_eq!(admitted(&out), 0);
+    assert!(trips(&out).is_empty(), "the trip was already announced");
+    let out = guard_all(&restarted, wave("real", 200, 5, T0 + 20_000, 1));
+    assert_eq!(
+        admitted(&out),
+        2,
+        "5 a minute for one tenant, 3 already used"
+    );
+    let mut again = Vec::new();
+    restarted.write_snapshot(&mut again).unwrap();
+    assert!(restarted.read_snapshot(&mut &b"not json"[..]).is_err());
+}
+
+#[test]
+fn forged_timestamps_cannot_spread_a_storm_past_the_caps() {
+    let g = Guard::new(20, 1_000);
+    let now = T0;
+    // 100 alerts within a second of the engine's clock, their events dated a day apart into
+    // the past and the future, under 100 tenants.
+    let mut out = Vec::new();
+    for i in 0..100usize {
+        let forged = now + (i as i64 - 50) * 86_400_000;
+        let mut a = new_country_alert(i, &format!("tenant-{i}"), forged);
+        let mut extra = Vec::new();
+        g.check_at(&mut a, forged, now + i as i64 * 10, &mut extra);
+        out.push(a);
+        out.append(&mut extra);
+    }
+    assert_eq!(
+        admitted(&out),
+        20,
+        "the minute cap holds whatever the events say"
+    );
+    assert_eq!(trips(&out).len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

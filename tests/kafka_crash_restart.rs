@@ -3,6 +3,12 @@
 //! (`tocsin replay` over the same records, one partition so the order is the same) is on the
 //! alerts topic, no revocation is missing, and every refused record reached the dead-letter
 //! topic. Re-emissions after a crash are allowed (at-least-once) and carry the same ids.
+//!
+//! A webhook receiver and the operator's revocation endpoint run for real (HTTP on 127.0.0.1):
+//! the set of alerts delivered to the webhook, and of revocations called, equals the
+//! uninterrupted run's. A delivery may arrive more than once (at-least-once, README.md
+//! "Responses"); every copy carries the same `webhook-id` (or `Idempotency-Key`), which is
+//! what receivers de-duplicate on, and the test asserts that too.
 
 mod kafka_support;
 
@@ -18,6 +24,9 @@ fn kill_9_at_random_moments_loses_no_alert_revocation_or_dead_letter() {
     let broker = broker_or_skip!();
     let dir = tempfile::tempdir().unwrap();
     let cfg = RunConfig::new(&broker, dir.path(), 1);
+    let hooks = HttpReceiver::start();
+    let operator = HttpReceiver::start();
+    cfg.with_receivers(&hooks, &operator);
     // A poison record every 2,000 makes every stretch of the topic visible in the dead-letter
     // topic: a skipped stretch would miss its poison record.
     let stream = scenario(2_000, 200_000, 2_000, 11);
@@ -99,13 +108,45 @@ fn kill_9_at_random_moments_loses_no_alert_revocation_or_dead_letter() {
             at >= n
         },
     );
-    let (ok, stderr) = engine.terminate(Duration::from_secs(15));
-    assert!(ok, "final run did not exit 0:\n{stderr}");
-
     let (expected, expected_revoking) = alert_ids(&replay_alerts(&cfg.path, &file));
     assert!(
         !expected.is_empty() && !expected_revoking.is_empty(),
         "the stream's takeovers must raise alerts and revocations, or this test proves nothing"
+    );
+    let expected_hooks: BTreeSet<String> = replay_alerts(&cfg.path, &file)
+        .iter()
+        .filter(|a| a["mode"].is_null())
+        .map(|a| a["id"].as_str().unwrap().to_string())
+        .collect();
+    wait_for(
+        "every webhook and revocation call",
+        Duration::from_secs(60),
+        || {
+            delivered(&hooks, "webhook-id", "id")
+                .1
+                .is_superset(&expected_hooks)
+                && delivered(&operator, "idempotency-key", "alert_id")
+                    .1
+                    .is_superset(&expected_revoking)
+        },
+    );
+    let (ok, stderr) = engine.terminate(Duration::from_secs(15));
+    assert!(ok, "final run did not exit 0:\n{stderr}");
+    let (hook_ids, hooked) = delivered(&hooks, "webhook-id", "id");
+    assert_eq!(
+        hooked, expected_hooks,
+        "webhook deliveries differ from the uninterrupted run"
+    );
+    assert_eq!(hook_ids.len(), hooked.len(), "one webhook-id per alert");
+    let (keys, called) = delivered(&operator, "idempotency-key", "alert_id");
+    assert_eq!(
+        called, expected_revoking,
+        "revocation calls differ from the uninterrupted run"
+    );
+    assert_eq!(
+        keys.len(),
+        called.len(),
+        "one Idempotency-Key per revocation"
     );
     let (got, _) = alert_ids(&json_values(&read_topic(&broker, &cfg.alerts)));
     assert_eq!(got, expected, "alert ids differ from the uninterrupted run");
@@ -122,4 +163,23 @@ fn kill_9_at_random_moments_loses_no_alert_revocation_or_dead_letter() {
         seen.insert(offset, header(&m, "tocsin-reason").unwrap());
     }
     assert_eq!(seen, want, "dead letters lost (or invented) across crashes");
+}
+
+/// What `receiver` got: the distinct delivery ids (header `id_header`), and the distinct alert
+/// ids (body field `alert_field`). Panics when one delivery id came with two different alerts.
+fn delivered(
+    receiver: &HttpReceiver,
+    id_header: &str,
+    alert_field: &str,
+) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut by_delivery: BTreeMap<String, String> = BTreeMap::new();
+    for r in receiver.received() {
+        let alert = r.body[alert_field].as_str().unwrap_or_default().to_string();
+        let id = r.headers.get(id_header).cloned().unwrap_or_default();
+        if let Some(before) = by_delivery.insert(id.clone(), alert.clone()) {
+            assert_eq!(before, alert, "delivery id {id} reused for another alert");
+        }
+    }
+    let alerts = by_delivery.values().cloned().collect();
+    (by_delivery.into_keys().collect(), alerts)
 }

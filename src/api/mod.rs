@@ -119,6 +119,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/alerts", get(routes::list_alerts))
         .route("/v1/alerts/{id}/feedback", post(routes::feedback))
         .route("/v1/accounts/{account}", get(routes::account))
+        .route("/v1/guard/reset", post(routes::reset_guard))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authorize,

@@ -237,3 +237,12 @@ pub(super) async fn readyz(State(st): State<ApiState>) -> Response {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
     }
 }
+
+/// `POST /v1/guard/reset`: an operator acknowledges the blast-radius guard's trips; automatic
+/// revocations resume and every window starts afresh. Says what was tripped.
+pub(super) async fn reset_guard(State(st): State<ApiState>) -> Result<Response, ApiError> {
+    match st.responder.reset_guard() {
+        Some(done) => Ok(Json(json!({ "reset": true, "was": done })).into_response()),
+        None => Err(ApiError::not_found("no blast-radius guard in this process")),
+    }
+}

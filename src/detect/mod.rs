@@ -223,13 +223,20 @@ impl Detector {
             if rule.mode == Mode::Active {
                 worst = worst.max(Some(rule.severity));
             }
+            let before = self.store.last_alert_ms(&rule.id, account);
             if self
                 .store
                 .suppressed(&rule.id, account, x.ev.ts_ms, rule.suppress_ms)
             {
                 continue;
             }
-            out.push(explain::build_alert(rule, x, now_ms));
+            // The rule already fired since this session opened and its window has passed: a
+            // re-fire, which needs an id of its own (the session's first fire keeps its id).
+            let refire = match (before, &x.session) {
+                (Some(t), Some(s)) if t >= i64::from(s.start_s) * 1000 => Some(x.ev.ts_ms),
+                _ => None,
+            };
+            out.push(explain::build_alert(rule, x, now_ms, refire));
         }
         worst
     }

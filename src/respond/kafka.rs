@@ -1,9 +1,11 @@
 //! The engine's one way out for what the Kafka source produces: [`KafkaSink`]. Each alert goes
-//! to the [`Responder`] (webhooks, revocation, the API's list) and to the alerts topic, and the
-//! revocation it asks for to the revocations topic; each record the pipeline refused goes to the
-//! dead-letter topic. Every record produced is counted against the output epoch the source
-//! tagged it with until the brokers acknowledge it, so that a checkpoint is only written once its
-//! epoch's outputs are delivered (see the source's module doc).
+//! to the [`Responder`] (webhooks, revocation, the API's list) and to the alerts topic; each
+//! revocation the responder records (automatic or by hand, and lifts) to the revocations topic;
+//! each record the pipeline refused goes to the dead-letter topic. Every record produced is
+//! counted against the output epoch the source tagged it with until the brokers acknowledge it,
+//! and every alert until the responder reports it durable (revocation log and outbox fsynced),
+//! so that a checkpoint is only written once its epoch's outputs are delivered (see the source's
+//! module doc).
 //!
 //! Stops here: what an alert means is the pipeline's business, what the responder does with it
 //! is [`Responder`]'s, and the epochs themselves are the source's.
@@ -11,9 +13,11 @@
 //! # Records
 //!
 //! - **Alerts topic**: key = the account, payload = the alert as JSON, as webhooks and the API show it.
-//! - **Revocations topic**: key = the account, payload = the revocation as JSON: `id` (`rv_` and
-//!   the alert id's digits, so a re-emitted revocation keeps its id), `account`, `session` (when
-//!   the alert names one), `scope`, `reason`, `alert_id`, `created_at`.
+//! - **Revocations topic**: key = the account, payload = the revocation exactly as
+//!   `GET /v1/revocations` serves it ([`Revocation`]: `id`, the same `Idempotency-Key` the
+//!   outbound call carries; `account`, `session`, `scope`, `reason`, `alert_id`, `created_at`,
+//!   `expires_at`, `lifted_at` once lifted, `cursor`). A lift is published as the revocation's
+//!   new state. Revocations made or lifted by hand are published too; they belong to no epoch.
 //! - **Dead-letter topic**: the refused record's key and payload, with the headers
 //!   `tocsin-reason` (a stable reason name), `tocsin-detail`, `tocsin-source-topic`,
 //!   `tocsin-source-partition` and `tocsin-source-offset`. Payloads over
@@ -33,10 +37,10 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
-use serde::Serialize;
 
-use super::Responder;
-use crate::alert::{Alert, ResponseAction};
+use super::revoke::Revocation;
+use super::{Outlet, Responder};
+use crate::alert::Alert;
 use crate::settings::KafkaSettings;
 use crate::source::kafka::{
     client_config, DeadLetter, Epoch, KafkaSourceError, OutputError, OutputSink,
@@ -53,17 +57,26 @@ pub type AlertTap = Arc<dyn Fn(&Alert) + Send + Sync>;
 /// responder. Build it with [`KafkaSink::new`] and hand it to the source as its
 /// [`OutputSink`].
 pub struct KafkaSink {
+    outputs: Arc<Outputs>,
+    responder: Responder,
+    tap: Option<AlertTap>,
+}
+
+/// The producer and its bookkeeping, shared by the sink (alerts, dead letters) and the
+/// responder's [`Outlet`] (revocations, durable alerts).
+struct Outputs {
     producer: ThreadedProducer<DeliveryContext>,
     delivery: Arc<Deliveries>,
     topics: OutputTopics,
-    responder: Responder,
-    tap: Option<AlertTap>,
     revocations: AtomicU64,
 }
 
+/// The delivery opaque of a record that belongs to no epoch (a revocation made by hand).
+const NO_EPOCH: usize = usize::MAX;
+
 impl KafkaSink {
     /// A sink producing to `settings`' output topics (with the source's connection settings)
-    /// and handing every alert to `responder`.
+    /// and handing every alert to `responder`, which publishes its revocations through it.
     pub fn new(
         settings: &KafkaSettings,
         responder: Responder,
@@ -76,13 +89,17 @@ impl KafkaSink {
         let producer = c
             .create_with_context(DeliveryContext(delivery.clone()))
             .map_err(|e| KafkaSourceError::Config(e.to_string()))?;
-        Ok(KafkaSink {
+        let outputs = Arc::new(Outputs {
             producer,
             delivery,
             topics: OutputTopics::from(settings),
+            revocations: AtomicU64::new(0),
+        });
+        responder.set_outlet(outputs.clone());
+        Ok(KafkaSink {
+            outputs,
             responder,
             tap: None,
-            revocations: AtomicU64::new(0),
         })
     }
 
@@ -92,20 +109,35 @@ impl KafkaSink {
         self
     }
 
-    /// Hands an alert to the responder. Blocks while the responder's bounded queue is full:
-    /// backpressure reaches the consumer instead of memory growing.
-    fn respond(&self, alert: &Alert) {
-        if self.responder.blocking_submit(alert.clone()).is_err() {
-            tracing::error!(alert = %alert.id, "responder stopped; alert kept only on the alerts topic");
+    /// Hands an alert of `epoch` to the responder, counted in the epoch until the responder
+    /// reports it durable. Blocks while the responder's bounded queue is full: backpressure
+    /// reaches the consumer instead of memory growing.
+    fn respond(&self, epoch: Epoch, alert: &Alert) {
+        let delivery = &self.outputs.delivery;
+        delivery.sent(epoch.slot());
+        if self
+            .responder
+            .blocking_submit_in(alert.clone(), epoch)
+            .is_err()
+        {
+            delivery.fail(format!(
+                "the responder has stopped; alert {} not acted on",
+                alert.id
+            ));
+            delivery.settled(epoch.slot());
         }
     }
+}
 
-    /// Hands a record of `epoch` to the producer, waiting while its queue is full (backpressure
-    /// from the brokers reaches the workers, then the dispatcher). Other errors are delivery
-    /// failures.
-    fn produce(&self, epoch: Epoch, mut record: BaseRecord<'_, [u8], [u8], usize>) {
-        let slot = epoch.slot();
-        self.delivery.sent(slot);
+impl Outputs {
+    /// Hands a record to the producer, waiting while its queue is full (backpressure from the
+    /// brokers reaches the workers, then the dispatcher). The record's opaque is its epoch slot,
+    /// or [`NO_EPOCH`]. Other errors are delivery failures.
+    fn produce(&self, mut record: BaseRecord<'_, [u8], [u8], usize>) {
+        let slot = record.delivery_opaque;
+        if slot != NO_EPOCH {
+            self.delivery.sent(slot);
+        }
         loop {
             match self.producer.send(record) {
                 Ok(()) => return,
@@ -114,12 +146,45 @@ impl KafkaSink {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 Err((e, back)) => {
-                    self.delivery.fail(format!("to {}: {e}", back.topic));
-                    self.delivery.settled(slot);
+                    self.delivery
+                        .failed(slot, format!("to {}: {e}", back.topic));
                     return;
                 }
             }
         }
+    }
+}
+
+impl Outlet for Outputs {
+    fn revocation(&self, rev: &Revocation, epoch: Option<Epoch>) {
+        if self.topics.revocations.is_empty() {
+            return;
+        }
+        let json = match serde_json::to_vec(rev) {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::error!(revocation_id = %rev.id, error = %e, "revocation not published");
+                return;
+            }
+        };
+        if epoch.is_some() {
+            self.revocations.fetch_add(1, Ordering::Relaxed);
+        }
+        self.produce(
+            BaseRecord::with_opaque_to(
+                &self.topics.revocations,
+                epoch.map_or(NO_EPOCH, Epoch::slot),
+            )
+            .key(rev.account.as_bytes())
+            .payload(json.as_slice()),
+        );
+    }
+
+    fn handled(&self, epoch: Epoch, durable: Result<(), String>) {
+        if let Err(what) = durable {
+            self.delivery.fail(what);
+        }
+        self.delivery.settled(epoch.slot());
     }
 }
 
@@ -133,38 +198,27 @@ impl OutputSink for KafkaSink {
         if let Some(tap) = &self.tap {
             tap(alert);
         }
-        self.respond(alert);
-        let slot = epoch.slot();
+        self.respond(epoch, alert);
+        let out = &self.outputs;
+        if out.topics.alerts.is_empty() {
+            return;
+        }
         JSON.with(|json| {
             let json = &mut *json.borrow_mut();
-            if !self.topics.alerts.is_empty() {
-                json.clear();
-                if serde_json::to_writer(&mut *json, alert).is_ok() {
-                    self.produce(
-                        epoch,
-                        BaseRecord::with_opaque_to(&self.topics.alerts, slot)
-                            .key(alert.account.as_bytes())
-                            .payload(json.as_slice()),
-                    );
-                }
-            }
-            if alert.wants_revocation() && !self.topics.revocations.is_empty() {
-                json.clear();
-                if serde_json::to_writer(&mut *json, &RevocationRecord::of(alert)).is_ok() {
-                    self.revocations.fetch_add(1, Ordering::Relaxed);
-                    self.produce(
-                        epoch,
-                        BaseRecord::with_opaque_to(&self.topics.revocations, slot)
-                            .key(alert.account.as_bytes())
-                            .payload(json.as_slice()),
-                    );
-                }
+            json.clear();
+            if serde_json::to_writer(&mut *json, alert).is_ok() {
+                out.produce(
+                    BaseRecord::with_opaque_to(&out.topics.alerts, epoch.slot())
+                        .key(alert.account.as_bytes())
+                        .payload(json.as_slice()),
+                );
             }
         });
     }
 
     fn dead_letter(&self, epoch: Epoch, letter: &DeadLetter<'_>) {
-        if self.topics.dead_letter.is_empty() {
+        let out = &self.outputs;
+        if out.topics.dead_letter.is_empty() {
             return;
         }
         let rej = letter.rejection;
@@ -202,55 +256,21 @@ impl OutputSink for KafkaSink {
         } else {
             payload
         };
-        let mut record = BaseRecord::with_opaque_to(&self.topics.dead_letter, epoch.slot())
+        let mut record = BaseRecord::with_opaque_to(&out.topics.dead_letter, epoch.slot())
             .payload(body)
             .headers(headers);
         if let Some(k) = letter.key {
             record = record.key(k);
         }
-        self.produce(epoch, record);
+        out.produce(record);
     }
 
     fn wait_delivered(&self, epoch: Epoch, abandon: &AtomicBool) -> Result<(), OutputError> {
-        self.delivery.wait_settled(epoch.slot(), abandon)
+        self.outputs.delivery.wait_settled(epoch.slot(), abandon)
     }
 
     fn revocations(&self) -> u64 {
-        self.revocations.load(Ordering::Relaxed)
-    }
-}
-
-/// A revocation as produced to the revocations topic (the fields of the outbound revocation
-/// call, plus an id derived from the alert's, so a re-emitted revocation has the same id).
-#[derive(Serialize)]
-struct RevocationRecord<'a> {
-    id: String,
-    account: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    session: Option<&'a str>,
-    scope: &'static str,
-    reason: &'a str,
-    alert_id: &'a str,
-    created_at: &'a str,
-}
-
-impl<'a> RevocationRecord<'a> {
-    /// The revocation `alert` asks for (the caller checks that it asks for one).
-    fn of(alert: &'a Alert) -> RevocationRecord<'a> {
-        let scope = if alert.actions.contains(&ResponseAction::RevokeAccount) {
-            "account"
-        } else {
-            "session"
-        };
-        RevocationRecord {
-            id: format!("rv_{}", alert.id.strip_prefix("al_").unwrap_or(&alert.id)),
-            account: &alert.account,
-            session: alert.session.as_deref(),
-            scope,
-            reason: &alert.title,
-            alert_id: &alert.id,
-            created_at: &alert.detected_at,
-        }
+        self.outputs.revocations.load(Ordering::Relaxed)
     }
 }
 
@@ -272,7 +292,7 @@ impl From<&KafkaSettings> for OutputTopics {
 }
 
 /// The outputs (dead letters, alerts, revocations) handed to the producer and not yet
-/// acknowledged, per epoch slot, and the delivery failures since start (any one of them forbids
+/// acknowledged, and the alerts handed to the responder and not yet durable, per epoch slot, and the delivery failures since start (any one of them forbids
 /// further checkpoints).
 #[derive(Default)]
 struct Deliveries {
@@ -292,6 +312,17 @@ impl Deliveries {
     fn settled(&self, slot: usize) {
         if self.in_flight[slot].fetch_sub(1, Ordering::AcqRel) == 1 {
             self.wake();
+        }
+    }
+
+    /// A record with opaque `slot` was not delivered. One of an epoch forbids checkpoints; one
+    /// of no epoch (a revocation made by hand, already in the revocation log) is only logged.
+    fn failed(&self, slot: usize, what: String) {
+        if slot == NO_EPOCH {
+            tracing::error!(error = %what, "revocation made by hand not published");
+        } else {
+            self.fail(what);
+            self.settled(slot);
         }
     }
 
@@ -336,7 +367,7 @@ impl Deliveries {
                 tracing::warn!(
                     outputs = left,
                     "checkpoint waits for dead letters, alerts or revocations to be acknowledged \
-                     (brokers unreachable?)"
+                     (brokers unreachable, or the responder behind?)"
                 );
             }
             self.settled
@@ -355,10 +386,11 @@ impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, slot: usize) {
-        if let Err((e, msg)) = result {
-            self.0.fail(format!("to {}: {e}", msg.topic()));
+        match result {
+            Err((e, msg)) => self.0.failed(slot, format!("to {}: {e}", msg.topic())),
+            Ok(_) if slot != NO_EPOCH => self.0.settled(slot),
+            Ok(_) => {}
         }
-        self.0.settled(slot);
     }
 }
 

@@ -7,6 +7,13 @@
 //! (backpressure instead of unbounded memory). The blast-radius [`guard`] runs earlier, in the
 //! pipeline, so that `replay` applies it too.
 //!
+//! An [`Outlet`] (the Kafka sink, in `tocsin run`) hears back from the responder: every
+//! revocation change it records, automatic or by hand, to publish on the revocations topic in
+//! the one shape the API serves ([`Revocation`]); and, for an alert handed over with an output
+//! epoch ([`Responder::blocking_submit_in`]), the moment everything it causes is durable (the
+//! revocation log and the outbox fsynced), so that a checkpoint never covers an alert whose
+//! webhooks or revocation exist only in memory.
+//!
 //! | module | owns |
 //! |---|---|
 //! | [`guard`] | the cap on automatic revocations |
@@ -28,6 +35,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::sync::OnceLock;
+
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio::task::JoinHandle;
@@ -35,6 +44,7 @@ use tokio::task::JoinHandle;
 use crate::alert::Alert;
 use crate::metrics::Metrics;
 use crate::settings::{secret_from_env, RevocationSettings, Settings, SinksSettings};
+use crate::source::kafka::Epoch;
 
 use outbox::{
     AfterFailure, Job, Outbox, OutboxError, OutboxSettings, Pending, REVOCATION_DESTINATION,
@@ -65,6 +75,21 @@ pub enum RespondError {
     #[error("HTTP client: {0}")]
     Http(String),
 }
+
+/// Hears back from the responder (the Kafka sink in `tocsin run`). Called from blocking tasks.
+pub trait Outlet: Send + Sync {
+    /// A revocation was recorded, lifted, or asked for again by a re-processed alert: publish
+    /// its latest state. `epoch` is the output epoch of the alert behind it; `None` for a change
+    /// made by hand through the API.
+    fn revocation(&self, rev: &Revocation, epoch: Option<Epoch>);
+
+    /// The alert handed over in `epoch` has been acted on: `Ok` once everything it causes is
+    /// durable, `Err` when part of it could not be written (no checkpoint may then cover it).
+    fn handled(&self, epoch: Epoch, durable: Result<(), String>);
+}
+
+/// An alert on its way into the responder, with the output epoch it was raised in, if any.
+type Intake = (Alert, Option<Epoch>);
 
 /// The responder stopped: the alert was not taken.
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +165,8 @@ struct Inner {
     outbox: Mutex<Outbox>,
     wake: Notify,
     client: reqwest::Client,
+    outlet: OnceLock<Arc<dyn Outlet>>,
+    guard: OnceLock<guard::Guard>,
 }
 
 /// Turns alerts into revocations and deliveries. Cheap to clone; every clone feeds the same
@@ -147,7 +174,7 @@ struct Inner {
 #[derive(Clone)]
 pub struct Responder {
     inner: Arc<Inner>,
-    intake: mpsc::Sender<Alert>,
+    intake: mpsc::Sender<Intake>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
@@ -215,6 +242,8 @@ impl Responder {
             outbox: Mutex::new(outbox),
             wake: Notify::new(),
             client,
+            outlet: OnceLock::new(),
+            guard: OnceLock::new(),
         });
         let (tx, rx) = mpsc::channel(INTAKE_CAPACITY);
         let shutdown = Shared::new(shutdown);
@@ -232,21 +261,38 @@ impl Responder {
 
     /// Hands an alert over; waits only when the intake channel is full (backpressure).
     pub async fn submit(&self, alert: Alert) -> Result<(), Stopped> {
-        self.intake.send(alert).await.map_err(|e| Stopped(e.0.id))
-    }
-
-    /// Hands an alert over without waiting; gives it back when the channel is full (the
-    /// caller decides whether to wait, retry or count it) or the responder has stopped.
-    pub fn try_submit(&self, alert: Alert) -> Result<(), Box<mpsc::error::TrySendError<Alert>>> {
-        self.intake.try_send(alert).map_err(Box::new)
-    }
-
-    /// Hands an alert over from a thread outside the runtime (blocks while the channel is
-    /// full). Must not be called from async code.
-    pub fn blocking_submit(&self, alert: Alert) -> Result<(), Stopped> {
         self.intake
-            .blocking_send(alert)
-            .map_err(|e| Stopped(e.0.id))
+            .send((alert, None))
+            .await
+            .map_err(|e| Stopped(e.0 .0.id))
+    }
+
+    /// Hands an alert raised in `epoch` over from a thread outside the runtime (blocks while
+    /// the channel is full); the [`Outlet`] hears when it is durable. Must not be called from
+    /// async code.
+    pub fn blocking_submit_in(&self, alert: Alert, epoch: Epoch) -> Result<(), Stopped> {
+        self.intake
+            .blocking_send((alert, Some(epoch)))
+            .map_err(|e| Stopped(e.0 .0.id))
+    }
+
+    /// Sets the blast-radius guard the pipeline checks alerts with, for the API to reset (once;
+    /// later calls are ignored).
+    pub fn set_guard(&self, guard: guard::Guard) {
+        let _ = self.inner.guard.set(guard);
+    }
+
+    /// An operator acknowledges the guard's trips (`POST /v1/guard/reset`). `None` when no
+    /// guard was set.
+    pub fn reset_guard(&self) -> Option<guard::GuardReset> {
+        let done = self.inner.guard.get()?.reset();
+        tracing::warn!(global = ?done.global_tripped_since, tenants = ?done.tenants_tripped, "blast-radius guard reset by an operator");
+        Some(done)
+    }
+
+    /// Sets who hears about revocations and durable alerts (once; later calls are ignored).
+    pub fn set_outlet(&self, outlet: Arc<dyn Outlet>) {
+        let _ = self.inner.outlet.set(outlet);
     }
 
     /// The revocation store (for the API and checkpoints).
@@ -280,7 +326,9 @@ impl Responder {
             if fresh {
                 inner.metrics.revocation(true);
                 tracing::info!(revocation_id = %rev.id, account = %rev.account, scope = rev.scope.as_str(), "manual revocation");
-                inner.enqueue_revocation(&rev, now);
+                inner.publish(&rev, None);
+                // A full outbox is counted and logged inside; the revocation stands.
+                let _ = inner.enqueue_revocation(&rev, now);
             }
             Ok::<_, StoreError>(rev)
         })
@@ -297,6 +345,7 @@ impl Responder {
             let r = inner.store.lift(&id, now_ms())?;
             if let Some(r) = &r {
                 tracing::info!(revocation_id = %r.id, account = %r.account, "revocation lifted by hand");
+                inner.publish(r, None);
             }
             Ok(r)
         })
@@ -326,12 +375,28 @@ fn manual_revocation_id(new: &NewRevocation, now_ms: i64) -> String {
 }
 
 impl Inner {
-    /// Everything an alert causes, synchronously (run in a blocking task: it writes to disk).
-    fn handle(&self, alert: Alert) {
+    /// Everything an alert causes, synchronously (run in a blocking task: it writes to disk);
+    /// then tells the outlet, for an alert of an epoch.
+    fn handle(&self, alert: Alert, epoch: Option<Epoch>) {
+        let durable = self.act(alert, epoch);
+        if let (Some(outlet), Some(epoch)) = (self.outlet.get(), epoch) {
+            outlet.handled(epoch, durable);
+        }
+    }
+
+    fn publish(&self, rev: &Revocation, epoch: Option<Epoch>) {
+        if let Some(outlet) = self.outlet.get() {
+            outlet.revocation(rev, epoch);
+        }
+    }
+
+    /// Records the alert, its revocation and its deliveries. `Err` names what could not be
+    /// written to disk (a full outbox is not an error here: it is refused, counted and logged).
+    fn act(&self, alert: Alert, epoch: Option<Epoch>) -> Result<(), String> {
         match self.recent.push(&alert) {
             Ok(true) => {}
-            // The same detection again (replay, restart): already acted on.
-            Ok(false) => return,
+            // The same detection again in this process: already acted on.
+            Ok(false) => return Ok(()),
             // Not in the API's history, but still acted on: never dropped.
             Err(e) => {
                 tracing::error!(alert_id = %alert.id, error = %e, "alert not kept for the API")
@@ -345,56 +410,73 @@ impl Inner {
             tracing::error!(alert_id = %alert.id, title = %alert.title, "blast-radius guard tripped");
         }
         let now = now_ms();
+        let mut durable = Ok(());
         if let Some(new) = NewRevocation::from_alert(alert) {
             let id = revocation_id(&alert.id, new.scope);
             match self.store.revoke(id, new, now) {
-                Ok((rev, true)) => {
-                    self.metrics.revocation(false);
-                    tracing::info!(revocation_id = %rev.id, account = %rev.account, scope = rev.scope.as_str(), alert_id = %alert.id, "revoked");
-                    self.enqueue_revocation(&rev, now);
+                Ok((rev, fresh)) => {
+                    if fresh {
+                        self.metrics.revocation(false);
+                        tracing::info!(revocation_id = %rev.id, account = %rev.account, scope = rev.scope.as_str(), alert_id = %alert.id, "revoked");
+                    }
+                    // Not fresh: the alert is re-processed after a crash, which may have come
+                    // between the log and the outbox or the topic. Asking again is safe: the
+                    // record keeps its id and the call its `Idempotency-Key`; a revocation
+                    // lifted since is not asked for again.
+                    if fresh || rev.lifted_at.is_none() {
+                        self.publish(&rev, epoch);
+                        durable = durable.and(self.enqueue_revocation(&rev, now));
+                    }
                 }
-                Ok((_, false)) => {}
                 Err(e) => {
-                    tracing::error!(alert_id = %alert.id, error = %e, "revocation not recorded")
+                    tracing::error!(alert_id = %alert.id, error = %e, "revocation not recorded");
+                    durable = Err(format!("revocation of alert {}: {e}", alert.id));
                 }
             }
         }
         for sink in &self.sinks {
             if sink.accepts(alert) {
-                self.enqueue(sink.job(alert), now);
+                durable = durable.and(self.enqueue(sink.job(alert), now));
             }
         }
+        durable
     }
 
-    fn enqueue_revocation(&self, rev: &Revocation, now: i64) {
-        if self.operator.is_some() {
-            self.enqueue(
-                Job {
-                    destination: REVOCATION_DESTINATION.to_string(),
-                    delivery_id: rev.id.clone(),
-                    body: rev.outbound_body(),
-                    max_attempts: self.outbox_settings.revocation_max_attempts,
-                },
-                now,
-            );
+    fn enqueue_revocation(&self, rev: &Revocation, now: i64) -> Result<(), String> {
+        if self.operator.is_none() {
+            return Ok(());
         }
+        self.enqueue(
+            Job {
+                destination: REVOCATION_DESTINATION.to_string(),
+                delivery_id: rev.id.clone(),
+                body: rev.outbound_body(),
+                max_attempts: self.outbox_settings.revocation_max_attempts,
+            },
+            now,
+        )
     }
 
-    fn enqueue(&self, job: Job, now: i64) {
+    /// Queues a delivery. `Err` only when the outbox could not be written; a full outbox
+    /// refuses, counts and logs, and that is the documented outcome.
+    fn enqueue(&self, job: Job, now: i64) -> Result<(), String> {
         let destination = job.destination.clone();
         let mut outbox = self.outbox.lock();
-        match outbox.enqueue(job, now) {
-            Ok(_) => {}
+        let result = match outbox.enqueue(job, now) {
+            Ok(_) => Ok(()),
             Err(e @ OutboxError::Full { .. }) => {
                 self.metrics.outbox_refused(&destination);
                 tracing::error!(destination = %destination, error = %e, "delivery refused: outbox full");
+                Ok(())
             }
             Err(e) => {
                 self.metrics.outbox_refused(&destination);
                 tracing::error!(destination = %destination, error = %e, "delivery not queued: outbox unwritable");
+                Err(e.to_string())
             }
-        }
+        };
         self.metrics.set_outbox_depth(outbox.len());
+        result
     }
 
     async fn attempt(&self, p: &Pending) -> Result<(), DeliveryError> {
@@ -445,26 +527,33 @@ impl Shared {
     }
 }
 
-async fn intake(inner: Arc<Inner>, mut rx: mpsc::Receiver<Alert>, mut shutdown: Shared) {
+async fn intake(inner: Arc<Inner>, mut rx: mpsc::Receiver<Intake>, mut shutdown: Shared) {
     loop {
-        let alert = tokio::select! {
+        let taken = tokio::select! {
             a = rx.recv() => match a {
                 Some(a) => a,
                 None => break,
             },
             () = shutdown.wait() => break,
         };
-        let worker = inner.clone();
-        if let Err(e) = tokio::task::spawn_blocking(move || worker.handle(alert)).await {
-            tracing::error!(error = %e, "alert handling panicked");
-        }
+        handle_one(&inner, taken).await;
         inner.wake.notify_one();
     }
     // Alerts already accepted are still handled: the pipeline was told they were taken.
     rx.close();
-    while let Ok(alert) = rx.try_recv() {
-        let worker = inner.clone();
-        let _ = tokio::task::spawn_blocking(move || worker.handle(alert)).await;
+    while let Ok(taken) = rx.try_recv() {
+        handle_one(&inner, taken).await;
+    }
+}
+
+async fn handle_one(inner: &Arc<Inner>, (alert, epoch): Intake) {
+    let worker = inner.clone();
+    if let Err(e) = tokio::task::spawn_blocking(move || worker.handle(alert, epoch)).await {
+        tracing::error!(error = %e, "alert handling panicked");
+        // Whatever it did is unknown: no checkpoint may cover the alert.
+        if let (Some(outlet), Some(epoch)) = (inner.outlet.get(), epoch) {
+            outlet.handled(epoch, Err(format!("alert handling panicked: {e}")));
+        }
     }
 }
 

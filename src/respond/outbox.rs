@@ -2,6 +2,12 @@
 //! until the receiver takes it or the retry budget is spent (then it goes to
 //! `dead-letter.jsonl` with the last error). Nothing is dropped silently.
 //!
+//! The dead-letter file is bounded too (`dead_letter_max_bytes`): when a letter would take it
+//! past the bound it is renamed `dead-letter.jsonl.1`, replacing the previous rotated file, and
+//! a new one starts. Letters rotated, and letters discarded with the replaced file, are counted
+//! ([`Outbox::dead_letter_counts`]) and logged (an ERROR when any are discarded). Both files, like
+//! every state file, are `0600` in a `0700` directory (`crate::statedir`).
+//!
 //! The file `outbox.jsonl` in the state directory is an append-only log of records: `enqueue`
 //! (fsynced before [`Outbox::enqueue`] returns, so an accepted delivery survives a crash),
 //! `attempt` (a failure and when to try again) and `ack` (delivered or dead-lettered). Those two
@@ -11,12 +17,14 @@
 //! whenever dead records outnumber live ones.
 //!
 //! The outbox is bounded by entries and bytes. When full, [`Outbox::enqueue`] refuses with
-//! [`OutboxError::Full`]; the caller counts and logs it loudly. Retries back off exponentially
+//! [`OutboxError::Full`]; the caller counts and logs it loudly. A share of both bounds
+//! (`revocation_reserve_percent`) is kept for outbound revocation calls: webhook deliveries
+//! that back up while a receiver is down fill the rest, and revocations still find room. Retries back off exponentially
 //! with jitter; the jitter is a hash of the delivery id and attempt number, so it spreads
 //! receivers' load like random jitter does, yet tests and replays see the same schedule.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
@@ -29,6 +37,18 @@ pub use crate::settings::OutboxSettings;
 pub const OUTBOX_FILE: &str = "outbox.jsonl";
 /// The dead-letter file's name inside the state directory.
 pub const DEAD_LETTER_FILE: &str = "dead-letter.jsonl";
+/// The rotated dead-letter file's name.
+pub const DEAD_LETTER_ROTATED: &str = "dead-letter.jsonl.1";
+
+/// Letters moved to the rotated dead-letter file, and letters lost when it was replaced, since
+/// the outbox was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeadLetterCounts {
+    /// Letters moved to `dead-letter.jsonl.1`.
+    pub rotated: u64,
+    /// Letters discarded with a replaced `dead-letter.jsonl.1`.
+    pub discarded: u64,
+}
 
 /// One request to make: where, with which stable delivery id, and the body.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -146,6 +166,7 @@ pub struct Outbox {
     bytes: u64,
     /// Records in the file that no longer describe a live entry.
     dead_records: u64,
+    dead_letters: DeadLetterCounts,
 }
 
 impl Outbox {
@@ -156,7 +177,7 @@ impl Outbox {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(io_err)?;
+        crate::statedir::create_dir(dir).map_err(io_err)?;
         let mut entries = BTreeMap::new();
         let mut next_seq = 1;
         match File::open(&path) {
@@ -203,6 +224,7 @@ impl Outbox {
             next_seq,
             bytes,
             dead_records: 0,
+            dead_letters: DeadLetterCounts::default(),
         })
     }
 
@@ -222,18 +244,34 @@ impl Outbox {
             .map_err(|e| self.io_err(OUTBOX_FILE, e))
     }
 
-    /// Accepts a job, durably, due at once. Refuses when the outbox is at its bound.
+    /// The bounds `job` must fit in: the whole outbox for a revocation call, the outbox less
+    /// the revocations' reserve for anything else.
+    fn bounds_for(&self, job: &Job) -> (usize, u64) {
+        let s = &self.settings;
+        if job.destination == REVOCATION_DESTINATION {
+            return (s.max_entries, s.max_bytes);
+        }
+        let pct = u64::from(s.revocation_reserve_percent.min(100));
+        let reserved_entries = (s.max_entries as u64 * pct / 100) as usize;
+        let reserved_bytes = (u128::from(s.max_bytes) * u128::from(pct) / 100) as u64;
+        (
+            s.max_entries - reserved_entries,
+            s.max_bytes - reserved_bytes,
+        )
+    }
+
+    /// Accepts a job, durably, due at once. Refuses when the outbox is at its bound (for a
+    /// webhook delivery: at its bound less the revocations' reserve).
     pub fn enqueue(&mut self, job: Job, now_ms: i64) -> Result<u64, OutboxError> {
         let size = job.body.len() as u64;
-        if self.entries.len() >= self.settings.max_entries
-            || self.bytes + size > self.settings.max_bytes
-        {
+        let (max_entries, max_bytes) = self.bounds_for(&job);
+        if self.entries.len() >= max_entries || self.bytes + size > max_bytes {
             return Err(OutboxError::Full {
                 destination: job.destination,
                 entries: self.entries.len(),
                 bytes: self.bytes,
-                max_entries: self.settings.max_entries,
-                max_bytes: self.settings.max_bytes,
+                max_entries,
+                max_bytes,
             });
         }
         let seq = self.next_seq;
@@ -336,7 +374,7 @@ impl Outbox {
         Ok(AfterFailure::Retry(at))
     }
 
-    fn dead_letter(&self, p: &Pending, error: &str, now_ms: i64) -> Result<(), OutboxError> {
+    fn dead_letter(&mut self, p: &Pending, error: &str, now_ms: i64) -> Result<(), OutboxError> {
         let line = DeadLetter {
             at: now_ms,
             destination: p.job.destination.clone(),
@@ -348,10 +386,9 @@ impl Outbox {
         let mut bytes =
             serde_json::to_vec(&line).map_err(|e| self.io_err(DEAD_LETTER_FILE, e.into()))?;
         bytes.push(b'\n');
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join(DEAD_LETTER_FILE))
+        self.rotate_dead_letters_for(bytes.len() as u64)
+            .map_err(|e| self.io_err(DEAD_LETTER_FILE, e))?;
+        let mut f = crate::statedir::open_append(&self.dir.join(DEAD_LETTER_FILE), true)
             .map_err(|e| self.io_err(DEAD_LETTER_FILE, e))?;
         f.write_all(&bytes)
             .and_then(|()| f.sync_data())
@@ -364,6 +401,49 @@ impl Outbox {
             "delivery given up; written to the dead-letter file"
         );
         Ok(())
+    }
+
+    /// Rotates the dead-letter file when `adding` bytes would take it past its bound (a file
+    /// holding nothing yet is never rotated: one letter larger than the bound still goes in).
+    fn rotate_dead_letters_for(&mut self, adding: u64) -> io::Result<()> {
+        let path = self.dir.join(DEAD_LETTER_FILE);
+        let len = match std::fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if len == 0 || len.saturating_add(adding) <= self.settings.dead_letter_max_bytes {
+            return Ok(());
+        }
+        let rotated = self.dir.join(DEAD_LETTER_ROTATED);
+        let discarded = count_lines(&rotated)?;
+        std::fs::rename(&path, &rotated)?;
+        let moved = count_lines(&rotated)?;
+        if let Ok(d) = File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        self.dead_letters.rotated += moved;
+        self.dead_letters.discarded += discarded;
+        if discarded > 0 {
+            tracing::error!(
+                discarded,
+                rotated = moved,
+                limit_bytes = self.settings.dead_letter_max_bytes,
+                "dead-letter file rotated; the letters of the previous rotated file are discarded"
+            );
+        } else {
+            tracing::warn!(
+                rotated = moved,
+                limit_bytes = self.settings.dead_letter_max_bytes,
+                "dead-letter file rotated to {DEAD_LETTER_ROTATED}"
+            );
+        }
+        Ok(())
+    }
+
+    /// Letters rotated and discarded since the outbox was opened.
+    pub fn dead_letter_counts(&self) -> DeadLetterCounts {
+        self.dead_letters
     }
 
     fn maybe_compact(&mut self) -> Result<(), OutboxError> {
@@ -424,13 +504,29 @@ fn apply(entries: &mut BTreeMap<u64, Pending>, next_seq: &mut u64, r: Record) {
     }
 }
 
+/// Lines in `path`; 0 when it does not exist.
+fn count_lines(path: &Path) -> io::Result<u64> {
+    match File::open(path) {
+        Ok(f) => {
+            let mut n = 0;
+            for line in BufReader::new(f).split(b'\n') {
+                line?;
+                n += 1;
+            }
+            Ok(n)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
 /// Writes the live entries to a fresh file, swaps it in atomically and returns it open for
 /// appending.
 fn rewrite(dir: &Path, entries: &BTreeMap<u64, Pending>) -> io::Result<File> {
     let path = dir.join(OUTBOX_FILE);
     let tmp = dir.join(format!("{OUTBOX_FILE}.tmp"));
     {
-        let mut w = io::BufWriter::new(File::create(&tmp)?);
+        let mut w = io::BufWriter::new(crate::statedir::create_file(&tmp)?);
         for p in entries.values() {
             let enq = Record::Enqueue {
                 seq: p.seq,
@@ -458,7 +554,7 @@ fn rewrite(dir: &Path, entries: &BTreeMap<u64, Pending>) -> io::Result<File> {
         // Make the rename itself durable.
         let _ = d.sync_all();
     }
-    OpenOptions::new().append(true).open(&path)
+    crate::statedir::open_append(&path, false)
 }
 
 /// Delay before retry number `attempts` (1-based) of `delivery_id`: exponential from
@@ -479,6 +575,7 @@ pub fn backoff_ms(s: &OutboxSettings, delivery_id: &str, attempts: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     fn job(n: u32, dest: &str) -> Job {
         Job {
@@ -519,6 +616,92 @@ mod tests {
         let err = o.enqueue(job(9, "soc"), 0).unwrap_err();
         assert!(matches!(err, OutboxError::Full { entries: 3, .. }), "{err}");
         assert_eq!(o.len(), 3);
+    }
+
+    #[test]
+    fn a_webhook_backlog_leaves_room_for_revocation_calls() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = OutboxSettings {
+            max_entries: 10,
+            revocation_reserve_percent: 20,
+            ..settings()
+        };
+        let mut o = Outbox::open(dir.path(), s).unwrap();
+        for i in 0..8 {
+            o.enqueue(job(i, "soc"), 0).unwrap();
+        }
+        let err = o.enqueue(job(8, "soc"), 0).unwrap_err();
+        assert!(
+            matches!(err, OutboxError::Full { max_entries: 8, .. }),
+            "webhooks stop short of the reserve: {err}"
+        );
+        for i in 0..2 {
+            o.enqueue(job(20 + i, REVOCATION_DESTINATION), 0)
+                .expect("a revocation call finds room behind a full webhook backlog");
+        }
+        let err = o.enqueue(job(30, REVOCATION_DESTINATION), 0).unwrap_err();
+        assert!(
+            matches!(err, OutboxError::Full { entries: 10, .. }),
+            "{err}"
+        );
+
+        // The same by bytes: webhook bodies stop at 80% of max_bytes.
+        let dir = tempfile::tempdir().unwrap();
+        let s = OutboxSettings {
+            max_bytes: 1_000,
+            revocation_reserve_percent: 20,
+            ..OutboxSettings::default()
+        };
+        let mut o = Outbox::open(dir.path(), s).unwrap();
+        let big = |dest: &str, n: u32| Job {
+            body: "x".repeat(400),
+            ..job(n, dest)
+        };
+        o.enqueue(big("soc", 1), 0).unwrap();
+        o.enqueue(big("soc", 2), 0).unwrap();
+        assert!(o.enqueue(big("soc", 3), 0).is_err());
+        let call = Job {
+            body: "x".repeat(200),
+            ..job(4, REVOCATION_DESTINATION)
+        };
+        o.enqueue(call, 0)
+            .expect("the reserved 200 bytes take a revocation call");
+    }
+
+    #[test]
+    fn the_dead_letter_file_is_capped_rotated_once_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = OutboxSettings {
+            max_entries: 1_000,
+            dead_letter_max_bytes: 1_000,
+            ..settings()
+        };
+        let mut o = Outbox::open(dir.path(), s).unwrap();
+        let letters = 40;
+        for i in 0..letters {
+            let seq = o.enqueue(job(i, "soc"), 0).unwrap();
+            o.failed(seq, "HTTP 410", true, 0).unwrap();
+        }
+        let lines = |name: &str| count_lines(&dir.path().join(name)).unwrap();
+        let size = |name: &str| std::fs::metadata(dir.path().join(name)).unwrap().len();
+        assert!(size(DEAD_LETTER_FILE) <= 1_000 && size(DEAD_LETTER_ROTATED) <= 1_000);
+        let c = o.dead_letter_counts();
+        assert!(c.rotated > 0 && c.discarded > 0, "{c:?}");
+        // Every letter is in one of the files or counted as discarded: nothing vanishes uncounted.
+        assert_eq!(
+            lines(DEAD_LETTER_FILE) + lines(DEAD_LETTER_ROTATED) + c.discarded,
+            u64::from(letters)
+        );
+        assert_eq!(c.rotated, c.discarded + lines(DEAD_LETTER_ROTATED));
+        #[cfg(unix)]
+        for name in [DEAD_LETTER_FILE, DEAD_LETTER_ROTATED, OUTBOX_FILE] {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
     }
 
     #[test]

@@ -7,9 +7,17 @@
 //! to `revocations.jsonl` in the state directory and fsynced before the caller goes on to act
 //! on it (the outbound call is enqueued only after), so a restart loses nothing; the same lines
 //! serve as the checkpoint snapshot format ([`RevocationStore::write_snapshot`]).
+//!
+//! The log, not the checkpoint, is the source of truth: it is written before anything acts on a
+//! change, while a checkpoint is a copy taken at some earlier moment. Restoring a checkpoint
+//! ([`RevocationStore::read_snapshot`]) therefore only adds what the log has never seen (records
+//! whose cursor is above the log's high-water mark: a state directory moved to another machine
+//! without its log), and never takes back a later revocation or lift. The high-water mark is
+//! kept as the first line of the compacted log and of every snapshot, so cursors never go back,
+//! even when every revocation behind them has been forgotten.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -219,6 +227,20 @@ pub enum StoreError {
     Task(String),
 }
 
+/// A line of the log or of a snapshot: a revocation's latest state, or the cursor high-water
+/// mark that opens a compacted log.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Line {
+    Revocation(Revocation),
+    Mark { last_cursor: u64 },
+}
+
+#[derive(Serialize)]
+struct Mark {
+    last_cursor: u64,
+}
+
 #[derive(Default)]
 struct Index {
     by_id: HashMap<String, Arc<Revocation>, ahash::RandomState>,
@@ -295,11 +317,11 @@ impl RevocationStore {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(io_err)?;
+        crate::statedir::create_dir(dir).map_err(io_err)?;
         let mut store = RevocationStore::in_memory(ttl_secs);
         match File::open(&path) {
             Ok(f) => {
-                store.load_lines(BufReader::new(f), &path.display().to_string())?;
+                store.load_lines(BufReader::new(f), &path.display().to_string(), |_| true)?;
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_err(e)),
@@ -308,7 +330,7 @@ impl RevocationStore {
         // Compact: rewrite through a temporary file and an atomic rename.
         let tmp = dir.join(format!("{LOG_FILE}.tmp"));
         {
-            let mut f = File::create(&tmp).map_err(io_err)?;
+            let mut f = crate::statedir::create_file(&tmp).map_err(io_err)?;
             store.write_snapshot(&mut f).map_err(io_err)?;
             f.sync_all().map_err(io_err)?;
         }
@@ -316,18 +338,22 @@ impl RevocationStore {
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
-        let f = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(io_err)?;
+        let f = crate::statedir::open_append(&path, false).map_err(io_err)?;
         store.log = Some(Mutex::new(f));
         store.log_path = Some(path);
         Ok(store)
     }
 
-    fn load_lines(&self, r: impl BufRead, name: &str) -> Result<usize, StoreError> {
+    /// Reads log or snapshot lines, taking each line whose cursor `keep` accepts. Returns the
+    /// revocations inserted.
+    fn load_lines(
+        &self,
+        r: impl BufRead,
+        name: &str,
+        mut keep: impl FnMut(u64) -> bool,
+    ) -> Result<Vec<Arc<Revocation>>, StoreError> {
         let mut index = self.index.write();
-        let mut n = 0;
+        let mut inserted = Vec::new();
         for (i, line) in r.lines().enumerate() {
             let line = line.map_err(|source| StoreError::Io {
                 path: PathBuf::from(name),
@@ -336,17 +362,30 @@ impl RevocationStore {
             if line.trim().is_empty() {
                 continue;
             }
-            match serde_json::from_str::<Revocation>(&line) {
-                Ok(rev) => {
-                    index.insert(Arc::new(rev));
-                    n += 1;
+            match serde_json::from_str::<Line>(&line) {
+                Ok(Line::Revocation(rev)) => {
+                    if keep(rev.cursor) {
+                        let rev = Arc::new(rev);
+                        index.insert(rev.clone());
+                        inserted.push(rev);
+                    }
+                }
+                Ok(Line::Mark { last_cursor }) => {
+                    if keep(last_cursor) {
+                        index.last_cursor = index.last_cursor.max(last_cursor);
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(file = name, line = i + 1, error = %e, "skipping unreadable revocation record (torn write?)");
                 }
             }
         }
-        Ok(n)
+        Ok(inserted)
+    }
+
+    /// The highest cursor ever handed out (what the next change's cursor follows).
+    pub fn last_cursor(&self) -> u64 {
+        self.index.read().last_cursor
     }
 
     /// The default time a revocation stays in force, milliseconds.
@@ -506,11 +545,18 @@ impl RevocationStore {
         old.len()
     }
 
-    /// Writes every recorded revocation as JSON lines in cursor order (the checkpoint format,
-    /// identical to the log's).
+    /// Writes the cursor high-water mark, then every recorded revocation as JSON lines in
+    /// cursor order (the checkpoint format, identical to the compacted log's).
     pub fn write_snapshot(&self, w: &mut impl Write) -> io::Result<()> {
         let index = self.index.read();
         let mut buf = io::BufWriter::new(w);
+        serde_json::to_writer(
+            &mut buf,
+            &Mark {
+                last_cursor: index.last_cursor,
+            },
+        )?;
+        buf.write_all(b"\n")?;
         for rev in index.by_cursor.values() {
             serde_json::to_writer(&mut buf, rev.as_ref())?;
             buf.write_all(b"\n")?;
@@ -518,11 +564,21 @@ impl RevocationStore {
         buf.flush()
     }
 
-    /// Replaces the store's contents with a snapshot written by [`Self::write_snapshot`].
-    /// Unreadable lines are skipped with a warning. Returns the number of revocations read.
+    /// Merges a snapshot written by [`Self::write_snapshot`] (a checkpoint) into the store.
+    /// The log opened before is the source of truth: only changes it has never seen (cursor
+    /// above its high-water mark) are taken, and appended to the log, so a restore never
+    /// brings back a lifted revocation, drops a later one, or moves the cursor back.
+    /// Unreadable lines are skipped with a warning. Returns the number of revocations taken.
     pub fn read_snapshot(&self, r: impl BufRead) -> Result<usize, StoreError> {
-        *self.index.write() = Index::default();
-        self.load_lines(r, "snapshot")
+        let mut log = self.log.as_ref().map(|l| l.lock());
+        let seen = self.index.read().last_cursor;
+        let taken = self.load_lines(r, "snapshot", |cursor| cursor > seen)?;
+        if let Some(f) = log.as_deref_mut() {
+            for rev in &taken {
+                append(f, rev).map_err(|e| self.io_error(e))?;
+            }
+        }
+        Ok(taken.len())
     }
 }
 
@@ -536,6 +592,7 @@ fn append(f: &mut File, rev: &Revocation) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     fn new(account: &str, session: Option<&str>, scope: Scope) -> NewRevocation {
         NewRevocation {
@@ -621,5 +678,28 @@ mod tests {
             .unwrap();
         assert!(fresh);
         assert_eq!(r.cursor, 4, "cursors keep increasing across restarts");
+    }
+
+    #[test]
+    fn cursor_never_goes_back_even_when_everything_is_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = RevocationStore::open(dir.path(), 1, 0).unwrap();
+            s.revoke("rv_1".into(), new("a", None, Scope::Account), 0)
+                .unwrap();
+            s.lift("rv_1", 1).unwrap();
+        }
+        // Two days later the lifted revocation is forgotten; its cursor is not.
+        let s = RevocationStore::open(dir.path(), 1, 2 * 86_400_000).unwrap();
+        assert!(s.is_empty());
+        assert_eq!(s.last_cursor(), 2);
+        let (r, _) = s
+            .revoke(
+                "rv_2".into(),
+                new("b", None, Scope::Account),
+                2 * 86_400_000,
+            )
+            .unwrap();
+        assert_eq!(r.cursor, 3);
     }
 }

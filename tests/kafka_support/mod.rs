@@ -751,3 +751,93 @@ pub fn json_values(msgs: &[OwnedMessage]) -> Vec<serde_json::Value> {
         .map(|m| serde_json::from_slice(m.payload().expect("payload")).expect("JSON"))
         .collect()
 }
+
+/// One request an [`HttpReceiver`] took.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// Header names lower-cased.
+    pub headers: BTreeMap<String, String>,
+    /// The body as JSON.
+    pub body: serde_json::Value,
+}
+
+/// A webhook or revocation endpoint on 127.0.0.1 (a real HTTP server on its own runtime) that
+/// answers 200 to every POST and keeps what it was sent.
+pub struct HttpReceiver {
+    /// `http://127.0.0.1:PORT/`.
+    pub url: String,
+    got: Arc<parking_lot::Mutex<Vec<Received>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl HttpReceiver {
+    /// Starts one on a free port.
+    pub fn start() -> HttpReceiver {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let got: Arc<parking_lot::Mutex<Vec<Received>>> = Arc::default();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let keep = got.clone();
+        let app = axum::Router::new().fallback(axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let keep = keep.clone();
+                async move {
+                    let headers = headers
+                        .iter()
+                        .map(|(k, v)| {
+                            (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())
+                        })
+                        .collect();
+                    let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                    keep.lock().push(Received { headers, body });
+                    axum::http::StatusCode::OK
+                }
+            },
+        ));
+        runtime.spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        HttpReceiver {
+            url,
+            got,
+            _runtime: runtime,
+        }
+    }
+
+    /// Every request so far, in arrival order.
+    pub fn received(&self) -> Vec<Received> {
+        self.got.lock().clone()
+    }
+}
+
+impl RunConfig {
+    /// Adds a webhook (every severity) and the outbound revocation endpoint to the
+    /// configuration.
+    pub fn with_receivers(&self, webhook: &HttpReceiver, revocation: &HttpReceiver) {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .unwrap();
+        write!(
+            f,
+            r#"[revocation]
+url = "{rev}"
+[[sinks.webhook]]
+url = "{hook}"
+secret = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0"
+min_severity = "low"
+[outbox]
+backoff_initial_ms = 50
+"#,
+            rev = revocation.url,
+            hook = webhook.url,
+        )
+        .unwrap();
+    }
+}

@@ -54,6 +54,16 @@ impl Store {
         }
     }
 
+    /// When `rule` last alerted on `account` (the start of its latest suppression window), if
+    /// it is still remembered.
+    pub fn last_alert_ms(&self, rule: &str, account: u64) -> Option<i64> {
+        let key = name_key64(rule) ^ account.rotate_left(29);
+        self.suppress
+            .get(&key)
+            .map(|t| *t)
+            .filter(|&t| t != i64::MIN)
+    }
+
     /// True when `rule` already alerted on `account` less than `window_ms` before `ts_ms`;
     /// otherwise opens a new window at `ts_ms` and returns false.
     pub fn suppressed(&self, rule: &str, account: u64, ts_ms: i64, window_ms: i64) -> bool {

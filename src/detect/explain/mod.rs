@@ -74,12 +74,14 @@ fn group_of(f: F) -> Option<&'static str> {
 }
 
 /// Builds the alert for `rule` firing on this event. `scope` is the session or the suppression
-/// window bucket (see `alert::alert_id`).
-pub fn build_alert(rule: &Rule, x: &Evidence<'_>, now_ms: i64) -> Alert {
+/// window bucket (see `alert::alert_id`); `refire` is the start of the new suppression window
+/// when the rule fires again in a session it already alerted on, so the re-fire gets its own id.
+pub fn build_alert(rule: &Rule, x: &Evidence<'_>, now_ms: i64, refire: Option<i64>) -> Alert {
     let ev = x.ev;
-    let scope = match &ev.session {
-        Some(s) => format!("session:{s}"),
-        None => {
+    let scope = match (&ev.session, refire) {
+        (Some(s), Some(window)) => format!("session:{s}@{window}"),
+        (Some(s), None) => format!("session:{s}"),
+        (None, _) => {
             let w = rule.suppress_ms.max(1);
             format!("window:{}", ev.ts_ms.div_euclid(w))
         }

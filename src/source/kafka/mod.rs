@@ -41,7 +41,8 @@
 //!    exactly the records dispatched so far; it copies the state parts into memory and notes the
 //!    next offset of every partition. The barrier also starts a new output [`Epoch`]: every dead
 //!    letter and alert a worker hands to the sink is tagged with its epoch, and the sink counts
-//!    their acknowledgements per epoch. Then dispatching resumes.
+//!    their acknowledgements per epoch (in `tocsin run`, an alert is acknowledged once the
+//!    brokers have it and the responder has acted on it durably). Then dispatching resumes.
 //! 2. **Write** (in the background, on the `tocsin-checkpoint` thread): once the sink reports
 //!    every output of the closed epoch delivered ([`OutputSink::wait_delivered`]), the frozen copy
 //!    and its offsets are written as a [`crate::checkpoint`]; only then does the dispatcher commit
