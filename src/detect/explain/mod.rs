@@ -73,6 +73,58 @@ fn group_of(f: F) -> Option<&'static str> {
     })
 }
 
+/// The risk term (network 0, device 1, hour 2) a feature's reason line speaks for, and whether
+/// the feature is the term itself (`risk.network`...) rather than a line that carries it.
+fn risk_term_of(f: F) -> Option<(usize, bool)> {
+    Some(match f {
+        F::RiskNetwork => (0, true),
+        F::RiskDevice => (1, true),
+        F::RiskHour => (2, true),
+        F::GeoNewCountry
+        | F::GeoCountry
+        | F::GeoCountryShare
+        | F::GeoNewCity
+        | F::GeoCity
+        | F::AsnNew
+        | F::AsnNumber
+        | F::AsnShare
+        | F::EvidenceNetwork
+        | F::IpNewPrefix => (0, false),
+        F::DeviceNew
+        | F::DeviceBrowserNew
+        | F::DeviceOsNew
+        | F::DeviceType
+        | F::DeviceBrowser
+        | F::DeviceOs
+        | F::EvidenceDevice => (1, false),
+        F::HourLocal | F::HourShare | F::HourRare | F::HourWeekend => (2, false),
+        _ => return None,
+    })
+}
+
+/// A reason line with the risk term it speaks for (see [`risk_term_of`]) and its feature.
+type Tagged = (Reason, Option<(usize, bool)>, F);
+
+/// Of the lines that speak for risk term `t`, the one that says what made it unusual: for the
+/// network a new country, else a new ASN, else a new /24; otherwise the first.
+fn primary_line(t: usize, lines: &[usize], tagged: &[Tagged], feats: &EventFeatures<'_>) -> usize {
+    let find = |set: &[F]| lines.iter().copied().find(|&j| set.contains(&tagged[j].2));
+    let pick = if t == 0 {
+        if feats.is(F::GeoNewCountry) {
+            find(&[F::GeoNewCountry, F::GeoCountry, F::GeoCountryShare])
+        } else if feats.is(F::AsnNew) {
+            find(&[F::AsnNew, F::AsnNumber, F::AsnShare, F::EvidenceNetwork])
+        } else if feats.is(F::IpNewPrefix) {
+            find(&[F::IpNewPrefix])
+        } else {
+            None
+        }
+    } else {
+        None
+    };
+    pick.unwrap_or(lines[0])
+}
+
 /// Builds the alert for `rule` firing on this event. `scope` is the session or the suppression
 /// window bucket (see `alert::alert_id`); `refire` is the start of the new suppression window
 /// when the rule fires again in a session it already alerted on, so the re-fire gets its own id.
@@ -106,15 +158,48 @@ pub fn build_alert(rule: &Rule, x: &Evidence<'_>, now_ms: i64, refire: Option<i6
     }
     let mut groups: Vec<&'static str> = Vec::new();
     let mut reasons: Vec<Reason> = Vec::with_capacity(order.len());
+    // One reason per piece of evidence: the network, the device and the hour each weigh once
+    // in the score, so one line of each carries the weight, with the "N× more common
+    // elsewhere" of its term, and a term's own line is dropped when another line speaks for it.
+    let mut tagged: Vec<Tagged> = Vec::with_capacity(order.len());
     for i in order {
-        if let Some(g) = F::of_index(i).and_then(group_of) {
+        let Some(f) = F::of_index(i) else { continue };
+        if let Some(g) = group_of(f) {
             if groups.contains(&g) {
                 continue;
             }
             groups.push(g);
         }
-        reasons.extend(reason::reason(i, x));
+        if let Some(r) = reason::reason(i, x) {
+            tagged.push((r, risk_term_of(f), f));
+        }
     }
+    let terms = [x.risk.network, x.risk.device, x.risk.hour];
+    for (t, &w) in terms.iter().enumerate() {
+        let lines: Vec<usize> = (0..tagged.len())
+            .filter(|&j| tagged[j].1 == Some((t, false)))
+            .collect();
+        if lines.is_empty() {
+            continue;
+        }
+        let primary = primary_line(t, &lines, &tagged, x.feats);
+        for &j in &lines {
+            tagged[j].0.weight = None;
+        }
+        let own = (0..tagged.len()).find(|&j| tagged[j].1 == Some((t, true)));
+        if let Some(own) = own {
+            let r = &mut tagged[primary].0;
+            r.text.push_str(&format!(
+                ": {:.0}× more common elsewhere than for this account",
+                w.exp()
+            ));
+            r.weight = Some(round(w, 2));
+            tagged.remove(own);
+        } else if w.abs() > 0.05 {
+            tagged[primary].0.weight = Some(round(w, 2));
+        }
+    }
+    reasons.extend(tagged.into_iter().map(|(r, _, _)| r));
     if x.acct.learning(x.learning_logins) && ev.is_login_success() {
         reasons.push(Reason {
             feature: "account.learning".into(),

@@ -238,15 +238,56 @@ pub(super) fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
                 thousands(cx.num(F::AccountAgeDays))
             ),
         ),
-        // Said by the value alone.
-        F::DeviceBot
-        | F::DeviceExplicitId
-        | F::IpClass
-        | F::SessionAgeMin
-        | F::TenantAccounts
-        | F::TenantWatchedDays
-        | F::PopulationCountryShare
-        | F::PopulationAsnShare => plain(name, v),
+        F::DeviceBot => Line::new(
+            None,
+            if x.feats.is(F::DeviceBot) {
+                "the user agent is a script or HTTP library, not a browser".into()
+            } else {
+                "a browser's user agent".into()
+            },
+        ),
+        F::DeviceExplicitId => Line::new(
+            None,
+            if x.feats.is(F::DeviceExplicitId) {
+                "the event carried the service's device id".into()
+            } else {
+                "no device id: the device is known by its user agent only".into()
+            },
+        ),
+        F::IpClass => Line::new(
+            None,
+            format!("the address is {}", x.enr.geo.class.as_str().replace('_', "-")),
+        ),
+        F::SessionAgeMin => Line::new(
+            None,
+            format!(
+                "the session logged in {} minutes before",
+                thousands(cx.num(F::SessionAgeMin))
+            ),
+        ),
+        F::TenantAccounts | F::TenantWatchedDays => Line::new(
+            None,
+            format!(
+                "the tenant has {} accounts watched over {} days",
+                thousands(cx.num(F::TenantAccounts)),
+                thousands(cx.num(F::TenantWatchedDays))
+            ),
+        ),
+        F::PopulationCountryShare => Line::new(
+            None,
+            format!(
+                "{} of all the service's logins come from {}",
+                pct(cx.num(F::PopulationCountryShare)),
+                cx.country
+            ),
+        ),
+        F::PopulationAsnShare => Line::new(
+            None,
+            format!(
+                "{} of all the service's logins come from this network",
+                pct(cx.num(F::PopulationAsnShare))
+            ),
+        ),
     };
     Some(Reason {
         feature: name.to_string(),
