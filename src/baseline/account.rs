@@ -537,6 +537,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn unusual_export_days_count_days_that_reach_the_floor_within_the_window() {
+        let mut d = UnusualExportDays::default();
+        d.add(100, 6, 10);
+        assert_eq!(d.days_within(100, 7), 0, "under the floor");
+        d.add(100, 6, 10);
+        assert_eq!(d.days_within(100, 7), 1, "the day's records add up");
+        d.add(100, 30, 10);
+        assert_eq!(d.days_within(100, 7), 1, "one day counts once");
+        d.add(102, 25, 10);
+        d.add(105, 11, 10);
+        assert_eq!(d.days_within(105, 7), 3);
+        // A week later the first day has left the window; the oldest slot is dropped when full.
+        assert_eq!(d.days_within(107, 7), 2);
+        for day in 110..115 {
+            d.add(day, 10, 10);
+        }
+        assert_eq!(d.days, [114, 113, 112, 111]);
+    }
+
+    #[test]
+    fn the_p99_of_all_records_adds_the_actions() {
+        let mut v = VolumeBaseline::default();
+        assert_eq!(v.p99_all(), None);
+        v.fold([10, 20, 0, 0]);
+        v.fold([10, 20, 0, 0]);
+        assert_eq!(v.p99_all(), Some(30.0));
+        v.fold([30, 0, 5, 0]);
+        let p = v.p99_all().unwrap();
+        assert!(p > 30.0 && p >= v.p99(0).unwrap(), "{p}");
+    }
+
+    #[test]
     fn account_baseline_fits_its_budget() {
         let size = std::mem::size_of::<AccountBaseline>();
         assert!(

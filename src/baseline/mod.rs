@@ -821,6 +821,17 @@ mod tests {
     }
 
     #[test]
+    fn a_new_network_is_no_family_and_the_hour_says_nothing_of_the_session() {
+        let f = LoginFamilies(LoginFamilies::NEW_NETWORK | LoginFamilies::HOUR);
+        assert!(f.new_network());
+        assert_eq!((f.count(), f.count_for_session()), (1, 0));
+        let f =
+            LoginFamilies(LoginFamilies::NETWORK | LoginFamilies::DEVICE | LoginFamilies::DORMANT);
+        assert!(!f.new_network());
+        assert_eq!((f.count(), f.count_for_session()), (3, 3));
+    }
+
+    #[test]
     fn a_network_is_the_tenants_after_three_days_of_two_accounts() {
         let mut t = TenantState::default();
         t.add(1, Some(9), None, 100);

@@ -427,4 +427,51 @@ mod tests {
         back.read_snapshot(&mut again.as_slice()).unwrap();
         assert_eq!(*back.sessions.get(&42).unwrap(), set);
     }
+
+    /// A checkpoint written before accounts counted their days of unusual exports and tenants
+    /// sketched their networks' accounts still loads: no unusual days, and each network keeps
+    /// the accounts and days it had (a second day counts two).
+    #[test]
+    fn version_2_snapshots_load_with_accounts_and_tenants_upgraded() {
+        let mut nets = BTreeMap::new();
+        nets.insert(
+            9,
+            NetSeenV2 {
+                accounts: [65, 3],
+                first_day: 100,
+                last_day: 101,
+            },
+        );
+        let v2 = SnapshotV2 {
+            accounts: vec![(42, (AccountBaseline::default(), PendingSet::default()))],
+            sessions: Vec::new(),
+            account_failures: Vec::new(),
+            pair_failures: Vec::new(),
+            source_failures: Vec::new(),
+            tenants: vec![(
+                7,
+                TenantStateV2 {
+                    accounts: [3u32, 65].into_iter().collect(),
+                    nets,
+                    asns: BTreeMap::new(),
+                },
+            )],
+            population: Population::default(),
+            names: Vec::new(),
+            zones: Vec::new(),
+            suppress: Vec::new(),
+        };
+        let mut file = SNAPSHOT_MAGIC.to_vec();
+        file.extend_from_slice(&2u32.to_le_bytes());
+        file.extend_from_slice(&postcard::to_allocvec(&v2).unwrap());
+
+        let store = Store::new(1_000, "Europe/Paris", 3_600_000);
+        store.read_snapshot(&mut file.as_slice()).unwrap();
+        let a = store.accounts.get(&42).unwrap();
+        assert_eq!(a.windows.unusual_exports, UnusualExportDays::default());
+        let t = store.tenants.get(&7).unwrap();
+        let n = t.nets.get(&9).unwrap();
+        assert_eq!((n.accounts, n.days), (1 << (65 % 64) | 1 << 3, 2));
+        assert!(!t.net_known(9), "two days: a third makes it known");
+    }
 }
