@@ -101,7 +101,7 @@ pub(crate) fn compute<'e>(
     travel(&mut f, k, b.acct);
     hour(&mut f, b);
     let (this_session, risk_score) = session(&mut f, ev, k, b);
-    let windows = volume(&mut f, ev, k, b, this_session);
+    let windows = volume(&mut f, ev, k, b, this_session, lists);
     auth_failures(&mut f, k, &b.counters);
     tenant_population(&mut f, b);
     let families = evidence(&mut f, lists);
@@ -413,6 +413,7 @@ fn volume(
     k: &Keys,
     b: &Before<'_>,
     this_session: Option<OpenSession>,
+    lists: &NetworkLists,
 ) -> VolumeWindows {
     let (now_s, acct) = (k.now_s, b.acct);
     let mut windows = acct.windows;
@@ -423,7 +424,7 @@ fn volume(
                 windows.exports_1h.add(ev.count as f32, now_s, TAU_1H);
                 // Only an export through such a network counts, and is judged: the owner's
                 // own exports from the usual place say nothing of someone else's.
-                let days = if !b.learning && unusual_network(f, k, acct) {
+                let days = if !b.learning && unusual_network(f, k, acct, lists) {
                     windows
                         .unusual_exports
                         .add(k.today, ev.count, UNUSUAL_EXPORT_DAILY_FLOOR);
@@ -461,21 +462,37 @@ fn volume(
 }
 
 /// The event's network carries under [`UNUSUAL_NETWORK_SHARE`] of the account's trusted
-/// logins: judged by its ASN (`asn.share`), else by its /24 or /64 when there is no ASN.
-fn unusual_network(f: &EventFeatures<'_>, k: &Keys, acct: &AccountBaseline) -> bool {
-    let share = match (f.num_of(F::AsnShare), k.prefix) {
-        (Some(s), _) => s,
-        (None, Some(p)) => {
+/// logins: its ASN (`asn.share`), or its /24 or /64 when that is a fixed line's. A residential
+/// proxy often sits in the victim's own ISP, whose ASN the account uses every day from home
+/// (most carriers route their fixed lines through their mobile ASN too): the /24 then tells
+/// the owner's line from the stranger's. A relay's /24 rotates with every connection, and a
+/// tenant's NAT is the practice's, so only their ASN is read. A phone's carrier /24 rotates
+/// too, but records are exported and printed from desks, not phones.
+fn unusual_network(
+    f: &EventFeatures<'_>,
+    k: &Keys,
+    acct: &AccountBaseline,
+    lists: &NetworkLists,
+) -> bool {
+    let rare = |share: f64| share < UNUSUAL_NETWORK_SHARE;
+    if f.num_of(F::AsnShare).is_some_and(rare) {
+        return true;
+    }
+    let asn = f.get(F::AsnNumber);
+    let rotating = in_list(&lists.relay, asn)
+        || in_list(&lists.tenant, f.get(F::Ip))
+        || f.is(F::IpTenantKnown);
+    match k.prefix {
+        Some(p) if !rotating => {
             let t = acct.prefixes.total(k.today);
-            if t > 0.0 {
+            rare(if t > 0.0 {
                 (acct.prefixes.count(p, k.today) / t) as f64
             } else {
                 0.0
-            }
+            })
         }
-        (None, None) => return false,
-    };
-    share < UNUSUAL_NETWORK_SHARE
+        _ => false,
+    }
 }
 
 /// `auth.*`: failed logins on the account, from the source, and the pair.
