@@ -511,10 +511,42 @@ def integration():
     c.write()
 
 
+def mfa_fatigue():
+    c = Case("mfa_fatigue_prompts_denied", 30)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # 22:10: the right password from a Free line in Grenoble, then the push prompt sent to Dr
+    # Martin's phone seven times in four minutes, denied every time.
+    sid = "s-mfa-bomb"
+    ip = "82.67.8.41"
+    c.ev(at(22, 10), type="login", outcome="success", account=acc, tenant=T_ROUEN, session=sid, ip=ip,
+         user_agent=UA_WIN_CHROME, method="password")
+    for i in range(7):
+        c.ev(at(22, 10) + timedelta(seconds=15 + 35 * i), type="mfa", outcome="failure", account=acc,
+             tenant=T_ROUEN, session=sid, ip=ip)
+    c.write()
+
+
+def mfa_accepted():
+    c = Case("mfa_accepted_after_denials", 31)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # The same, but the fourth prompt is accepted out of weariness.
+    sid = "s-mfa-yes"
+    ip = "82.67.8.41"
+    c.ev(at(22, 10), type="login", outcome="success", account=acc, tenant=T_ROUEN, session=sid, ip=ip,
+         user_agent=UA_WIN_CHROME, method="password")
+    for i in range(3):
+        c.ev(at(22, 10) + timedelta(seconds=15 + 35 * i), type="mfa", outcome="failure", account=acc,
+             tenant=T_ROUEN, session=sid, ip=ip)
+    c.ev(at(22, 12), type="mfa", outcome="success", account=acc, tenant=T_ROUEN, session=sid, ip=ip)
+    c.write()
+
+
 if __name__ == "__main__":
     for f in [infostealer, new_country, impossible_travel, rare_hour, high_risk, dormant, brute_force,
               stuffing, spray, concurrent, hijacked, bulk_export, copied_ua_export, bulk_read, hosting, new_phone,
               conference, hospital_vpn, mobile_carrier, night_shift, locum, ipv6_privacy, new_laptop_near,
               dormant_datacentre, low_and_slow, burst_new_network, hijacked_nearby, personal_vpn, moving_house,
-              integration]:
+              integration, mfa_fatigue, mfa_accepted]:
         f()

@@ -268,10 +268,19 @@ pub struct VolumeWindows {
     pub records_10m: Decayed,
     /// Records exported or printed, ≈ last hour.
     pub exports_1h: Decayed,
-    /// Days on which records left through a network the account rarely uses. Written to
-    /// snapshots beside the baseline (see `store::snapshot`), not inside it.
+    /// Windows written to snapshots beside the baseline (see `store::snapshot`), not inside
+    /// it: they came after the baseline's layout was fixed.
     #[serde(skip)]
+    pub extra: ExtraWindows,
+}
+
+/// The account windows kept beside the baseline in snapshots (from version 3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExtraWindows {
+    /// Days on which records left through a network the account rarely uses.
     pub unusual_exports: UnusualExportDays,
+    /// Failed second-factor steps, ≈ last 10 minutes (push prompts denied, codes refused).
+    pub mfa_failures: Decayed,
 }
 
 /// Records exported or printed per day from networks that carry under a fifth of the

@@ -33,7 +33,9 @@ pub mod account;
 pub mod store;
 pub mod topk;
 
-pub use account::{AccountBaseline, Decayed, PendingKind, PendingSet, UnusualExportDays};
+pub use account::{
+    AccountBaseline, Decayed, ExtraWindows, PendingKind, PendingSet, UnusualExportDays,
+};
 
 /// The stable 64-bit key of an account (or tenant) name.
 pub fn name_key64(name: &str) -> u64 {

@@ -90,7 +90,8 @@ impl Store {
         let finished = self.learn_sessions(l);
 
         let login_ok = ev.is_login_success();
-        if !login_ok && finished.n == 0 && ev.kind != EventKind::Access {
+        let windowed = matches!(ev.kind, EventKind::Access | EventKind::Mfa);
+        if !login_ok && finished.n == 0 && !windowed {
             return;
         }
         if !login_ok && ev.kind != EventKind::Access && !self.accounts.contains_key(&k.account) {
@@ -118,7 +119,7 @@ impl Store {
                 a.volume.fold(s.totals);
             }
         }
-        if ev.kind == EventKind::Access {
+        if windowed {
             a.windows = l.windows;
         }
         if !login_ok {

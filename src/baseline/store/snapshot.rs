@@ -11,15 +11,15 @@ use serde::{Deserialize, Serialize};
 
 use super::{KeyedMap, Store};
 use crate::baseline::{
-    AccountBaseline, FailureCount, NetSeen, OpenSession, PendingSet, Population, SessionSet,
-    SourceFailures, TenantState, UnusualExportDays, SESSION_SLOTS,
+    AccountBaseline, ExtraWindows, FailureCount, NetSeen, OpenSession, PendingSet, Population,
+    SessionSet, SourceFailures, TenantState, SESSION_SLOTS,
 };
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"TOCSDET\0";
 /// Version of the snapshot layout; bump it (and add an upgrade step) when a state type changes.
 /// 2: open sessions keep their login's families of evidence (version 1 loads, with none).
-/// 3: each account's days of exports through unusual networks follow its held-back values
-/// (versions 1 and 2 load, with none); a tenant's networks count their accounts and days
+/// 3: each account's days of exports through unusual networks and its recent second-factor
+/// failures follow its held-back values (versions 1 and 2 load, with none); a tenant's networks count their accounts and days
 /// (versions 1 and 2 load with the accounts and days they kept).
 pub const SNAPSHOT_VERSION: u32 = 3;
 
@@ -66,7 +66,7 @@ struct Snapshot<S, A, T> {
 /// An account as versions 1 and 2 hold it.
 type AccountV2 = (AccountBaseline, PendingSet);
 /// An account as version 3 holds it.
-type AccountV3 = (AccountBaseline, PendingSet, UnusualExportDays);
+type AccountV3 = (AccountBaseline, PendingSet, ExtraWindows);
 /// Version 3: the current types.
 type SnapshotV3 = Snapshot<SessionSet, AccountV3, TenantState>;
 /// Version 2: accounts without their days of unusual exports, tenants' networks with two
@@ -192,7 +192,7 @@ impl SnapshotV2 {
             accounts: self
                 .accounts
                 .into_iter()
-                .map(|(k, (a, p))| (k, (a, p, UnusualExportDays::default())))
+                .map(|(k, (a, p))| (k, (a, p, ExtraWindows::default())))
                 .collect(),
             sessions: self.sessions,
             account_failures: self.account_failures,
@@ -274,7 +274,7 @@ impl Store {
         for e in self.accounts.iter() {
             let k = *e.key();
             let pending = self.pending.get(&k).map(|p| *p).unwrap_or_default();
-            accounts.push((k, (**e, pending, e.windows.unusual_exports)));
+            accounts.push((k, (**e, pending, e.windows.extra)));
         }
         accounts.sort_unstable_by_key(|e| e.0);
         Snapshot {
@@ -333,8 +333,8 @@ impl Store {
         }
         self.accounts.clear();
         self.pending.clear();
-        for (k, (mut a, p, unusual)) in snap.accounts {
-            a.windows.unusual_exports = unusual;
+        for (k, (mut a, p, extra)) in snap.accounts {
+            a.windows.extra = extra;
             self.accounts.insert(k, Box::new(a));
             if !p.is_empty() {
                 self.pending.insert(k, p);
@@ -468,7 +468,7 @@ mod tests {
         let store = Store::new(1_000, "Europe/Paris", 3_600_000);
         store.read_snapshot(&mut file.as_slice()).unwrap();
         let a = store.accounts.get(&42).unwrap();
-        assert_eq!(a.windows.unusual_exports, UnusualExportDays::default());
+        assert_eq!(a.windows.extra, ExtraWindows::default());
         let t = store.tenants.get(&7).unwrap();
         let n = t.nets.get(&9).unwrap();
         assert_eq!((n.accounts, n.days), (1 << (65 % 64) | 1 << 3, 2));

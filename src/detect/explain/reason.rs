@@ -149,6 +149,13 @@ pub(super) fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
                 cx.num(F::SessionFamilies)
             ),
         ),
+        F::MfaFailures10m => Line::new(
+            None,
+            format!(
+                "{} failed second-factor steps on the account in 10 min",
+                thousands(cx.num(F::MfaFailures10m))
+            ),
+        ),
         F::SessionNewNetwork => Line::new(
             None,
             if x.feats.is(F::SessionNewNetwork) {

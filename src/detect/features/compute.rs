@@ -425,12 +425,9 @@ fn volume(
                 // Only an export through such a network counts, and is judged: the owner's
                 // own exports from the usual place say nothing of someone else's.
                 let days = if !b.learning && unusual_network(f, k, acct, lists) {
-                    windows
-                        .unusual_exports
-                        .add(k.today, ev.count, UNUSUAL_EXPORT_DAILY_FLOOR);
-                    windows
-                        .unusual_exports
-                        .days_within(k.today, UNUSUAL_EXPORT_WINDOW_DAYS)
+                    let days = &mut windows.extra.unusual_exports;
+                    days.add(k.today, ev.count, UNUSUAL_EXPORT_DAILY_FLOOR);
+                    days.days_within(k.today, UNUSUAL_EXPORT_WINDOW_DAYS)
                 } else {
                     0
                 };
@@ -449,6 +446,15 @@ fn volume(
             f.opt_num(F::VolumeRecordsP99, acct.volume.p99_all().map(|u| u as f64));
             f.num(F::VolumeSessions, acct.volume.sessions as f64);
         }
+    }
+    if ev.kind == EventKind::Mfa {
+        if ev.outcome == Some(Outcome::Failure) {
+            windows.extra.mfa_failures.add(1.0, now_s, TAU_10M);
+        }
+        f.num(
+            F::MfaFailures10m,
+            windows.extra.mfa_failures.at(now_s, TAU_10M).round() as f64,
+        );
     }
     f.num(
         F::VolumeRecords10m,

@@ -40,6 +40,7 @@ catalog! {
     LoginFirstTry = "login.first_try": Bool, "A successful login with no failed login for this account in the previous 30 minutes (a password that was known, not guessed).";
     MfaSuccess = "mfa.success": Bool, "The event is a successful second-factor step.";
     MfaFailure = "mfa.failure": Bool, "The event is a failed second-factor step.";
+    MfaFailures10m = "mfa.failures_10m": Num, "For a second-factor step: failed second-factor steps on the account in about the last 10 minutes (this one included): push prompts denied or ignored, codes refused.";
     Access = "access": Bool, "The event is a data access within a session.";
     AccessAction = "access.action": Str, "What the access did: `read`, `search`, `export`, `print`, `update`, `delete` (missing for other events).";
     AccessCount = "access.count": Num, "Records the access touched (missing for other events).";
