@@ -28,7 +28,7 @@ pub(crate) enum Command {
     Demo(cmd::demo::DemoArgs),
     /// Realistic synthetic traffic with labelled attacks.
     Gen(cmd::gen::GenArgs),
-    /// Validate or test rules.
+    /// Validate, test or write out rules.
     #[command(subcommand)]
     Rules(cmd::rules::RulesCommand),
     /// Precision, recall and latency of alerts against ground truth.

@@ -98,9 +98,11 @@ fn default_geo_cache() -> usize {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesSettings {
-    /// Rules directory (with `stable/`, `incubating/`, `sandbox/`, `lists/`).
-    #[serde(default = "default_rules_dir")]
-    pub dir: PathBuf,
+    /// Rules directory (with `stable/`, `incubating/`, `sandbox/`, `lists/`). Unset: the rules
+    /// built into the binary (`tocsin rules dump DIR` writes them out). Set: it must exist and
+    /// hold at least one rule of the loaded maturities.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
     /// Maturity levels loaded. `stable` by default.
     #[serde(default = "default_maturity")]
     pub maturity: Vec<String>,
@@ -109,14 +111,10 @@ pub struct RulesSettings {
 impl Default for RulesSettings {
     fn default() -> Self {
         RulesSettings {
-            dir: default_rules_dir(),
+            dir: None,
             maturity: default_maturity(),
         }
     }
-}
-
-fn default_rules_dir() -> PathBuf {
-    PathBuf::from("rules")
 }
 
 fn default_maturity() -> Vec<String> {

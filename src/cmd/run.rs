@@ -43,7 +43,7 @@ pub fn run(args: RunArgs) -> CmdResult {
     let mut settings = Settings::load_or_default(args.config.as_deref())
         .map_err(|e| CmdError::Usage(e.to_string()))?;
     if let Some(dir) = &args.rules {
-        settings.rules.dir = dir.clone();
+        settings.rules.dir = Some(dir.clone());
     }
     let options = EngineOptions {
         checkpoint_interval: args
@@ -53,6 +53,11 @@ pub fn run(args: RunArgs) -> CmdResult {
     };
     let stop = Arc::new(AtomicBool::new(false));
     let engine = Engine::start(&settings, options, stop.clone()).map_err(engine_error)?;
+    eprintln!(
+        "rules: {} loaded from {}",
+        engine.pipeline().detector().rules().rules.len(),
+        rules_origin(&settings)
+    );
     eprintln!("api: listening on {}", engine.api_url());
     if let Err(e) = watch_signals(stop) {
         let _ = engine.stop();
@@ -70,6 +75,14 @@ pub fn run(args: RunArgs) -> CmdResult {
         summary.checkpoints
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the rules came from, for the start-up line.
+pub(crate) fn rules_origin(settings: &Settings) -> String {
+    match &settings.rules.dir {
+        Some(dir) => dir.display().to_string(),
+        None => crate::detect::rules::BUILT_IN_ROOT.to_owned(),
+    }
 }
 
 /// A configuration problem exits 2, anything else 1.

@@ -46,7 +46,7 @@ fn probe_rules() -> (tempfile::TempDir, crate::settings::RulesSettings) {
         .unwrap();
     }
     let settings = crate::settings::RulesSettings {
-        dir: dir.path().to_path_buf(),
+        dir: Some(dir.path().to_path_buf()),
         maturity: vec!["stable".into()],
     };
     (dir, settings)
