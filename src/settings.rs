@@ -356,10 +356,11 @@ pub enum WebhookFormat {
 }
 
 /// `[[sinks.webhook]]`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
-    /// Destination URL.
+    /// Destination URL. A secret in its own right (a Slack incoming-webhook URL is nothing but
+    /// a token; others carry `?token=`): `Debug` shows its scheme and host only.
     pub url: String,
     /// A name for metrics and logs (default: the URL's host).
     pub name: Option<String>,
@@ -384,6 +385,61 @@ pub struct WebhookSettings {
     pub timeout_ms: u64,
 }
 
+impl fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field cannot be left out of `Debug` unnoticed.
+        let WebhookSettings {
+            url,
+            name,
+            secret,
+            secret_env,
+            min_severity,
+            format,
+            headers,
+            max_attempts,
+            timeout_ms,
+        } = self;
+        f.debug_struct("WebhookSettings")
+            .field("url", &UrlOrigin(url))
+            .field("name", name)
+            .field("secret", secret)
+            .field("secret_env", secret_env)
+            .field("min_severity", min_severity)
+            .field("format", format)
+            .field("headers", headers)
+            .field("max_attempts", max_attempts)
+            .field("timeout_ms", timeout_ms)
+            .finish()
+    }
+}
+
+/// A URL shown as its scheme and host (and port) only: the path and query of an outbound
+/// URL may hold a token, and user information a password. Use it wherever a configured URL
+/// reaches a log, an error or `Debug`.
+pub struct UrlOrigin<'a>(pub &'a str);
+
+impl fmt::Display for UrlOrigin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some((scheme, rest)) = self.0.split_once("://") else {
+            return f.write_str(REDACTED);
+        };
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority = &rest[..end];
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        write!(f, "{scheme}://{host}")?;
+        if end < rest.len() {
+            f.write_str("/…")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for UrlOrigin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
 fn default_min_severity() -> Severity {
     Severity::Medium
 }
@@ -395,11 +451,11 @@ fn default_timeout_ms() -> u64 {
 }
 
 /// `[revocation]`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RevocationSettings {
     /// The operator's revocation endpoint (optional: without it revocations are only published
-    /// on the API and the revocations topic).
+    /// on the API and the revocations topic). `Debug` shows its scheme and host only.
     pub url: Option<String>,
     /// Environment variable holding a bearer token sent to `url`.
     pub token_env: Option<String>,
@@ -423,6 +479,26 @@ impl Default for RevocationSettings {
             max_per_tenant_per_hour: default_per_tenant_hour(),
             ttl_secs: default_ttl(),
         }
+    }
+}
+
+impl fmt::Debug for RevocationSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field cannot be left out of `Debug` unnoticed.
+        let RevocationSettings {
+            url,
+            token_env,
+            max_per_minute,
+            max_per_tenant_per_hour,
+            ttl_secs,
+        } = self;
+        f.debug_struct("RevocationSettings")
+            .field("url", &url.as_deref().map(UrlOrigin))
+            .field("token_env", token_env)
+            .field("max_per_minute", max_per_minute)
+            .field("max_per_tenant_per_hour", max_per_tenant_per_hour)
+            .field("ttl_secs", ttl_secs)
+            .finish()
     }
 }
 
@@ -875,6 +951,8 @@ max_per_tenant_per_hour = 10
     const TOKEN_HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     const HEADER_VALUE: &str = "Bearer hdr-4d1f9c0e";
     const KAFKA_PASSWORD: &str = "kafka-pw-77a1e3";
+    const URL_TOKEN: &str = "T0KEN-in-path-5e1a";
+    const QUERY_TOKEN: &str = "qs-token-90b2";
 
     fn settings_with_secrets() -> Settings {
         Settings::parse(
@@ -892,6 +970,10 @@ sha256 = "{TOKEN_HASH}"
 url = "https://soc.example/hooks/tocsin"
 secret = "{WEBHOOK_SECRET}"
 headers = {{ "Authorization" = "{HEADER_VALUE}" }}
+[[sinks.webhook]]
+url = "https://user:pw@hooks.slack.example/services/{URL_TOKEN}?token={QUERY_TOKEN}"
+[revocation]
+url = "https://saas.example:8443/revoke/{URL_TOKEN}?token={QUERY_TOKEN}"
 "#
             ),
             "t.toml",
@@ -912,12 +994,22 @@ headers = {{ "Authorization" = "{HEADER_VALUE}" }}
             TOKEN_HASH
         );
         for shown in [format!("{s:?}"), format!("{s:#?}")] {
-            for secret in [WEBHOOK_SECRET, TOKEN_HASH, HEADER_VALUE, KAFKA_PASSWORD] {
+            for secret in [
+                WEBHOOK_SECRET,
+                TOKEN_HASH,
+                HEADER_VALUE,
+                KAFKA_PASSWORD,
+                URL_TOKEN,
+                QUERY_TOKEN,
+                "pw@",
+            ] {
                 assert!(!shown.contains(secret), "{secret} in {shown}");
             }
             // Everything else is still there to debug with.
             for visible in [
-                "soc.example",
+                "https://soc.example/…",
+                "https://hooks.slack.example/…",
+                "https://saas.example:8443/…",
                 "Authorization",
                 "sasl.password",
                 "auth-events",

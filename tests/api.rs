@@ -18,6 +18,9 @@ use tocsin::metrics::Metrics;
 use tocsin::respond::{Responder, ResponderSettings};
 use tocsin::settings::{Role, Settings};
 
+mod log_capture;
+use log_capture::captured_logs;
+
 const READER: &str = "reader-token-1b7c";
 const OPERATOR: &str = "operator-token-9f3e";
 
@@ -544,47 +547,6 @@ async fn alerts_listing_filters_and_feedback_reaches_the_baselines() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
-/// Everything the tracing subscriber writes, for the test to read back.
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
-    type Writer = CapturedLogs;
-    fn make_writer(&'a self) -> CapturedLogs {
-        self.clone()
-    }
-}
-
-/// Every log line of this test process, at every level. Installed as the process-wide
-/// subscriber (once, by the first test that asks): a scoped one would miss events whose
-/// callsites other tests, running at the same time without a subscriber, had already cached as
-/// uninteresting. So the capture also holds the other tests' lines, and the check below covers
-/// every token any test presents.
-fn captured_logs() -> CapturedLogs {
-    static LOGS: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = CapturedLogs::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(logs.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
-        logs
-    })
-    .clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presented_tokens_never_reach_the_logs() {
     let logs = captured_logs();
@@ -621,7 +583,7 @@ async fn presented_tokens_never_reach_the_logs() {
         ]
     );
 
-    let text = String::from_utf8(logs.0.lock().clone()).unwrap();
+    let text = logs.text();
     // The capture works: the refusals and the operator's request were logged...
     assert!(text.contains("API request with an unknown token"), "{text}");
     assert!(text.contains("reader token on an operator route"), "{text}");

@@ -123,7 +123,7 @@ impl OperatorEndpoint {
         }
         match req.body(body.to_owned()).send().await {
             Ok(resp) => DeliveryError::from_status(resp.status()),
-            Err(e) => Err(DeliveryError::from_transport(&e)),
+            Err(e) => Err(DeliveryError::from_transport(e)),
         }
     }
 }

@@ -53,7 +53,11 @@ impl DeliveryError {
     }
 
     /// A transport failure (refused connection, timeout, reset): always worth retrying.
-    pub fn from_transport(e: &reqwest::Error) -> DeliveryError {
+    ///
+    /// The message keeps the causes but never the URL: reqwest's own text names the full URL,
+    /// and a webhook URL may carry a token (Slack incoming webhooks are nothing but one, others
+    /// take `?token=`); this message goes to logs, the outbox and the dead-letter file.
+    pub fn from_transport(e: reqwest::Error) -> DeliveryError {
         let what = if e.is_timeout() {
             "timeout"
         } else if e.is_connect() {
@@ -61,9 +65,17 @@ impl DeliveryError {
         } else {
             "request failed"
         };
+        let e = e.without_url();
+        let mut message = format!("{what}: {e}");
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            message.push_str(": ");
+            message.push_str(&c.to_string());
+            cause = c.source();
+        }
         DeliveryError {
             permanent: false,
-            message: format!("{what}: {e}"),
+            message,
         }
     }
 }
@@ -181,7 +193,7 @@ impl WebhookSink {
         }
         match req.body(body.to_owned()).send().await {
             Ok(resp) => DeliveryError::from_status(resp.status()),
-            Err(e) => Err(DeliveryError::from_transport(&e)),
+            Err(e) => Err(DeliveryError::from_transport(e)),
         }
     }
 }
