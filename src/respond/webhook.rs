@@ -308,6 +308,10 @@ fn capitalised(s: &str) -> String {
 }
 
 /// The alert as a Slack message: a `text` fallback and blocks an analyst can read at a glance.
+///
+/// Every string from the alert goes through [`slack_text`]: account, tenant, session and the
+/// reasons' text come from the input events (anyone who can type a user name writes them), and
+/// Slack reads `<!channel>`, `<https://x|label>` and `<@U123>` in them as mentions and links.
 pub fn slack_message(a: &Alert) -> serde_json::Value {
     let emoji = match a.severity {
         Severity::Critical => ":rotating_light:",
@@ -318,13 +322,13 @@ pub fn slack_message(a: &Alert) -> serde_json::Value {
     let headline = format!(
         "{emoji} [{}] {} — {}",
         a.severity.as_str().to_uppercase(),
-        a.title,
-        a.account
+        slack_text(&a.title),
+        slack_text(&a.account)
     );
     let reasons: String = a
         .reasons
         .iter()
-        .map(|r| format!("• {}\n", r.text))
+        .map(|r| format!("• {}\n", slack_text(&r.text)))
         .collect();
     let place = a
         .geo
@@ -337,26 +341,56 @@ pub fn slack_message(a: &Alert) -> serde_json::Value {
                 .join(", ")
         })
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".into());
+        .map_or_else(|| "unknown".into(), |p| slack_text(&p));
     let actions: Vec<&str> = a.actions.iter().map(|x| x.as_str()).collect();
     let field =
         |k: &str, v: String| serde_json::json!({"type": "mrkdwn", "text": format!("*{k}*\n{v}")});
     serde_json::json!({
         "text": headline,
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": truncate(&format!("{} {}", a.severity.as_str().to_uppercase(), a.title), 150)}},
+            {"type": "header", "text": {"type": "plain_text", "text": truncate(&format!("{} {}", a.severity.as_str().to_uppercase(), without_controls(&a.title)), 150)}},
             {"type": "section", "fields": [
-                field("Account", a.account.clone()),
-                field("Tenant", a.tenant.clone().unwrap_or_else(|| "-".into())),
+                field("Account", slack_text(&a.account)),
+                field("Tenant", a.tenant.as_deref().map_or_else(|| "-".into(), slack_text)),
                 field("From", format!("{} ({place})", a.ip.map(|i| i.to_string()).unwrap_or_else(|| "-".into()))),
                 field("Risk", format!("{:.2}", a.risk)),
-                field("Session", a.session.clone().unwrap_or_else(|| "-".into())),
+                field("Session", a.session.as_deref().map_or_else(|| "-".into(), slack_text)),
                 field("Actions", actions.join(", ")),
             ]},
             {"type": "section", "text": {"type": "mrkdwn", "text": truncate(&format!("*Why*\n{reasons}"), 3000)}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("rule `{}` · alert `{}` · {}", a.rule, a.id, a.ts)}]},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("rule `{}` · alert `{}` · {}", slack_text(&a.rule), slack_text(&a.id), slack_text(&a.ts))}]},
         ],
     })
+}
+
+/// Untrusted text made inert for Slack's mrkdwn: `&`, `<` and `>` escaped as Slack asks (so
+/// no `<!channel>`, `<@user>` or `<url|fake label>`), and control characters (line breaks,
+/// ESC) and bidirectional overrides (which reorder what an analyst reads) replaced by a space.
+pub fn slack_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c if is_unprintable(c) => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text for a plain-text field: control characters and bidirectional overrides replaced by a
+/// space.
+fn without_controls(s: &str) -> String {
+    s.chars()
+        .map(|c| if is_unprintable(c) { ' ' } else { c })
+        .collect()
+}
+
+/// Control characters, and the bidirectional embedding, override and isolate marks.
+fn is_unprintable(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Slack rejects over-long block texts; cut at a character boundary.
@@ -437,6 +471,42 @@ mod tests {
             all.contains("Lagos, NG") && all.contains("first login from NG"),
             "{all}"
         );
+    }
+
+    #[test]
+    fn slack_body_makes_untrusted_text_inert() {
+        let mut a = sample();
+        a.account = "<!channel> <https://evil.example|Reset your password> & co\r\nFAKE".into();
+        a.tenant = Some("<@U024BE7LH>".into());
+        a.session = Some("s-1\u{1b}[31m<!here>".into());
+        a.reasons[0].text = "first login from <https://evil.example|NG>".into();
+        a.title = "Title\nwith a break\u{202e}".into();
+        let v = slack_message(&a);
+        let all = v.to_string();
+        for injected in [
+            "<!channel>",
+            "<https://",
+            "<@U024",
+            "<!here>",
+            "\\r",
+            "\\u001b",
+        ] {
+            assert!(!all.contains(injected), "{injected} in {all}");
+        }
+        let account = v["blocks"][1]["fields"][0]["text"].as_str().unwrap();
+        assert_eq!(
+            account,
+            "*Account*\n&lt;!channel&gt; &lt;https://evil.example|Reset your password&gt; &amp; co  FAKE"
+        );
+        assert!(!v["text"].as_str().unwrap().contains('\n'), "{v}");
+        assert!(!v["blocks"][0]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains('\n'));
+        let why = v["blocks"][2]["text"]["text"].as_str().unwrap();
+        assert!(why.contains("&lt;https://evil.example|NG&gt;"), "{why}");
+        let session = v["blocks"][1]["fields"][4]["text"].as_str().unwrap();
+        assert_eq!(session, "*Session*\ns-1 [31m&lt;!here&gt;");
     }
 
     #[test]
