@@ -383,6 +383,10 @@ pub struct WebhookSettings {
     /// Per-request timeout, milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// Allow a plain `http://` URL to a host that is not a loopback address (the signed alert
+    /// then crosses the network in clear). Off: such a URL is refused at load.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 impl fmt::Debug for WebhookSettings {
@@ -398,6 +402,7 @@ impl fmt::Debug for WebhookSettings {
             headers,
             max_attempts,
             timeout_ms,
+            allow_insecure_http,
         } = self;
         f.debug_struct("WebhookSettings")
             .field("url", &UrlOrigin(url))
@@ -409,6 +414,7 @@ impl fmt::Debug for WebhookSettings {
             .field("headers", headers)
             .field("max_attempts", max_attempts)
             .field("timeout_ms", timeout_ms)
+            .field("allow_insecure_http", allow_insecure_http)
             .finish()
     }
 }
@@ -459,6 +465,10 @@ pub struct RevocationSettings {
     pub url: Option<String>,
     /// Environment variable holding a bearer token sent to `url`.
     pub token_env: Option<String>,
+    /// Allow a plain `http://` `url` to a host that is not a loopback address (the bearer
+    /// token then crosses the network in clear). Off: such a URL is refused at load.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     /// Automatic revocations allowed per minute, all tenants together.
     #[serde(default = "default_per_minute")]
     pub max_per_minute: u32,
@@ -475,6 +485,7 @@ impl Default for RevocationSettings {
         RevocationSettings {
             url: None,
             token_env: None,
+            allow_insecure_http: false,
             max_per_minute: default_per_minute(),
             max_per_tenant_per_hour: default_per_tenant_hour(),
             ttl_secs: default_ttl(),
@@ -488,6 +499,7 @@ impl fmt::Debug for RevocationSettings {
         let RevocationSettings {
             url,
             token_env,
+            allow_insecure_http,
             max_per_minute,
             max_per_tenant_per_hour,
             ttl_secs,
@@ -495,6 +507,7 @@ impl fmt::Debug for RevocationSettings {
         f.debug_struct("RevocationSettings")
             .field("url", &url.as_deref().map(UrlOrigin))
             .field("token_env", token_env)
+            .field("allow_insecure_http", allow_insecure_http)
             .field("max_per_minute", max_per_minute)
             .field("max_per_tenant_per_hour", max_per_tenant_per_hour)
             .field("ttl_secs", ttl_secs)
@@ -808,12 +821,27 @@ impl Settings {
             }
         }
         for (i, w) in self.sinks.webhook.iter().enumerate() {
-            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
-                return Err(InvalidSettings::WebhookUrlNotHttp(i));
-            }
+            check_outbound_url(&w.url, w.allow_insecure_http).map_err(|problem| {
+                InvalidSettings::OutboundUrl {
+                    key: format!("sinks.webhook[{i}].url"),
+                    problem,
+                }
+            })?;
             if w.secret.is_some() && w.secret_env.is_some() {
                 return Err(InvalidSettings::WebhookSecretTwice(i));
             }
+            if let Some(secret) = &w.secret {
+                webhook_secret_key(secret.expose())
+                    .map_err(|problem| InvalidSettings::WebhookSecret { index: i, problem })?;
+            }
+        }
+        if let Some(url) = &self.revocation.url {
+            check_outbound_url(url, self.revocation.allow_insecure_http).map_err(|problem| {
+                InvalidSettings::OutboundUrl {
+                    key: "revocation.url".into(),
+                    problem,
+                }
+            })?;
         }
         if let Some(k) = &self.source.kafka {
             if k.topics.is_empty() {
@@ -845,15 +873,107 @@ pub enum InvalidSettings {
     /// A token (entry number given) with both or neither of `sha256` and `token_env`.
     #[error("api.tokens[{0}]: set exactly one of `sha256` or `token_env`")]
     TokenSecretSource(usize),
-    /// A webhook (entry number given) whose URL is not http(s).
-    #[error("sinks.webhook[{0}].url: expected an http(s) URL")]
-    WebhookUrlNotHttp(usize),
+    /// A webhook or revocation URL that cannot be used (the URL itself is not quoted: it may
+    /// carry a token).
+    #[error("{key}: {problem}")]
+    OutboundUrl {
+        /// The key at fault (`sinks.webhook[0].url`, `revocation.url`).
+        key: String,
+        /// What is wrong.
+        problem: OutboundUrlProblem,
+    },
+    /// A webhook (entry number given) whose signing secret cannot be used.
+    #[error("sinks.webhook[{index}].secret: {problem}")]
+    WebhookSecret {
+        /// Position of the webhook.
+        index: usize,
+        /// What is wrong (never the value).
+        problem: WebhookSecretError,
+    },
     /// A webhook (entry number given) with both `secret` and `secret_env`.
     #[error("sinks.webhook[{0}]: set `secret` or `secret_env`, not both")]
     WebhookSecretTwice(usize),
     /// `[source.kafka]` without a topic.
     #[error("source.kafka.topics: at least one topic is needed")]
     NoKafkaTopic,
+}
+
+/// Why an outbound URL (webhook, revocation endpoint) is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OutboundUrlProblem {
+    /// Not a URL, or not http(s), or without a host.
+    #[error("expected an http(s) URL with a host")]
+    NotHttp,
+    /// Plain http to a host that is not a loopback address, without the opt-in.
+    #[error(
+        "plain http:// is allowed only to a loopback address (127.0.0.0/8, ::1, localhost); \
+         use https://, or set `allow_insecure_http = true` on this destination"
+    )]
+    Insecure,
+}
+
+/// Checks an outbound URL: `https://`, or `http://` to a loopback address, or `http://`
+/// anywhere when `allow_insecure_http` is set.
+pub fn check_outbound_url(url: &str, allow_insecure_http: bool) -> Result<(), OutboundUrlProblem> {
+    let url = reqwest::Url::parse(url).map_err(|_| OutboundUrlProblem::NotHttp)?;
+    let host = url.host_str().ok_or(OutboundUrlProblem::NotHttp)?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_insecure_http => Ok(()),
+        "http" => {
+            // IPv6 hosts come bracketed (`[::1]`).
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let loopback = match bare.parse::<std::net::IpAddr>() {
+                Ok(ip) => ip.is_loopback(),
+                Err(_) => host.eq_ignore_ascii_case("localhost"),
+            };
+            if loopback {
+                Ok(())
+            } else {
+                Err(OutboundUrlProblem::Insecure)
+            }
+        }
+        _ => Err(OutboundUrlProblem::NotHttp),
+    }
+}
+
+/// Shortest webhook signing key accepted, in bytes (decoded): Standard Webhooks secrets are
+/// 24 to 64 random bytes.
+pub const MIN_WEBHOOK_SECRET_BYTES: usize = 24;
+
+/// Why a webhook signing secret is refused. Never quotes the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookSecretError {
+    /// Nothing to sign with.
+    #[error("is empty")]
+    Empty,
+    /// `whsec_` followed by something that is not base64.
+    #[error("starts with `whsec_` but what follows is not base64 (a Standard Webhooks secret is `whsec_` and the base64 of the key)")]
+    NotBase64,
+    /// Too short a key to resist guessing.
+    #[error("is a {0}-byte key (after `whsec_` decoding); at least {MIN_WEBHOOK_SECRET_BYTES} bytes are needed")]
+    TooShort(usize),
+}
+
+/// The signing key of a webhook secret: `whsec_<base64>` is decoded (Standard Webhooks),
+/// anything else is the key's raw bytes. Empty, undecodable and short keys are refused.
+pub fn webhook_secret_key(secret: &str) -> Result<Vec<u8>, WebhookSecretError> {
+    use base64::Engine as _;
+    if secret.is_empty() {
+        return Err(WebhookSecretError::Empty);
+    }
+    let key = match secret.strip_prefix("whsec_") {
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(b64))
+            .map_err(|_| WebhookSecretError::NotBase64)?,
+        None => secret.as_bytes().to_vec(),
+    };
+    match key.len() {
+        0 => Err(WebhookSecretError::Empty),
+        n if n < MIN_WEBHOOK_SECRET_BYTES => Err(WebhookSecretError::TooShort(n)),
+        _ => Ok(key),
+    }
 }
 
 /// A `*_env` key names an environment variable that is not set (or not UTF-8). The message
@@ -947,7 +1067,8 @@ max_per_tenant_per_hour = 10
         );
     }
 
-    const WEBHOOK_SECRET: &str = "whsec_c2VjcmV0LXNpZ25pbmcta2V5LTQ3MTE=";
+    /// `whsec_` + base64("secret-signing-key-4711-0123456789").
+    const WEBHOOK_SECRET: &str = "whsec_c2VjcmV0LXNpZ25pbmcta2V5LTQ3MTEtMDEyMzQ1Njc4OQ==";
     const TOKEN_HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     const HEADER_VALUE: &str = "Bearer hdr-4d1f9c0e";
     const KAFKA_PASSWORD: &str = "kafka-pw-77a1e3";
@@ -1149,6 +1270,7 @@ mod example_tests {
             "headers",
             "max_attempts",
             "timeout_ms",
+            "allow_insecure_http",
             "max_per_minute",
             "max_per_tenant_per_hour",
             "ttl_secs",

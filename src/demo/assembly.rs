@@ -189,6 +189,7 @@ fn settings(
         headers: BTreeMap::new(),
         max_attempts: 12,
         timeout_ms: 5_000,
+        allow_insecure_http: false,
     }];
     settings.revocation.url = Some(saas_url.to_string());
     settings.source.kafka = Some(KafkaSettings {

@@ -13,10 +13,12 @@
 //! | [`revoke`] | the revocation store: check, stream, durable log |
 //! | [`outbox`] | the durable delivery queue, backoff and the dead-letter file |
 //! | [`webhook`] | webhook formats and Standard Webhooks signing |
+//! | [`http`] | the client of outbound calls (no redirects) |
 //! | [`recent`] | the recent-alerts log behind the alerts API and feedback |
 //! | [`kafka`] | the Kafka source's one way out: responder, alerts, revocations and dead-letter topics |
 
 pub mod guard;
+pub mod http;
 pub mod kafka;
 pub mod outbox;
 pub mod recent;
@@ -199,11 +201,7 @@ impl Responder {
             }),
             None => None,
         };
-        let client = reqwest::Client::builder()
-            .pool_idle_timeout(Duration::from_secs(60))
-            .user_agent(concat!("tocsin/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| RespondError::Http(e.to_string()))?;
+        let client = http::client().map_err(|e| RespondError::Http(e.to_string()))?;
         metrics.set_outbox_depth(outbox.len());
         let inner = Arc::new(Inner {
             store,

@@ -13,7 +13,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use sha2::{Digest, Sha256};
 
 use crate::alert::{Alert, Severity};
-use crate::settings::{secret_from_env, WebhookFormat, WebhookSettings};
+use crate::settings::{
+    secret_from_env, webhook_secret_key, WebhookFormat, WebhookSecretError, WebhookSettings,
+};
 
 use super::outbox::Job;
 
@@ -46,10 +48,14 @@ impl DeliveryError {
         }
         let code = status.as_u16();
         let permanent = status.is_client_error() && code != 408 && code != 429;
-        Err(DeliveryError {
-            permanent,
-            message: format!("HTTP {code}"),
-        })
+        let message = if status.is_redirection() {
+            // Redirects are not followed (see `respond::http`): the receiver must be
+            // configured with its final URL.
+            format!("HTTP {code} (redirect not followed)")
+        } else {
+            format!("HTTP {code}")
+        };
+        Err(DeliveryError { permanent, message })
     }
 
     /// A transport failure (refused connection, timeout, reset): always worth retrying.
@@ -108,10 +114,13 @@ impl WebhookSink {
             None => url.host_str().unwrap_or("webhook").to_string(),
         };
         let secret = match (&s.secret, &s.secret_env) {
-            (Some(v), _) => Some(decode_secret(v.expose())),
-            (None, Some(var)) => Some(decode_secret(
-                &secret_from_env("secret_env", var).map_err(|e| err(e.to_string()))?,
-            )),
+            (Some(v), _) => {
+                Some(decode_secret(v.expose()).map_err(|e| err(format!("secret {e}")))?)
+            }
+            (None, Some(var)) => Some(
+                decode_secret(&secret_from_env("secret_env", var).map_err(|e| err(e.to_string()))?)
+                    .map_err(|e| err(format!("secret_env: the secret in {var} {e}")))?,
+            ),
             (None, None) => None,
         };
         let mut headers = HeaderMap::new();
@@ -199,11 +208,9 @@ impl WebhookSink {
 }
 
 /// A Standard Webhooks secret: `whsec_<base64>` is decoded; anything else is used as raw bytes.
-pub fn decode_secret(s: &str) -> Vec<u8> {
-    match s.strip_prefix("whsec_").map(|b| B64.decode(b)) {
-        Some(Ok(bytes)) => bytes,
-        _ => s.as_bytes().to_vec(),
-    }
+/// Empty, undecodable and short (under 24 bytes) keys are refused.
+pub fn decode_secret(s: &str) -> Result<Vec<u8>, WebhookSecretError> {
+    webhook_secret_key(s)
 }
 
 /// The `webhook-signature` value: `v1,` and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`.
@@ -511,14 +518,36 @@ mod tests {
 
     #[test]
     fn whsec_secret_is_base64_decoded_and_raw_is_kept() {
-        assert_eq!(decode_secret("whsec_aGVsbG8="), b"hello");
-        assert_eq!(decode_secret("plain"), b"plain");
+        // base64("a-24-byte-signing-key-ok")
+        assert_eq!(
+            decode_secret("whsec_YS0yNC1ieXRlLXNpZ25pbmcta2V5LW9r").unwrap(),
+            b"a-24-byte-signing-key-ok"
+        );
+        assert_eq!(
+            decode_secret("plain-raw-secret-of-24-b").unwrap(),
+            b"plain-raw-secret-of-24-b"
+        );
+    }
+
+    #[test]
+    fn empty_malformed_and_short_secrets_are_refused() {
+        assert_eq!(decode_secret(""), Err(WebhookSecretError::Empty));
+        assert_eq!(decode_secret("whsec_"), Err(WebhookSecretError::Empty));
+        assert_eq!(
+            decode_secret("whsec_not base64!"),
+            Err(WebhookSecretError::NotBase64)
+        );
+        assert_eq!(
+            decode_secret("whsec_aGVsbG8="),
+            Err(WebhookSecretError::TooShort(5))
+        );
+        assert_eq!(decode_secret("plain"), Err(WebhookSecretError::TooShort(5)));
     }
 
     #[test]
     fn signature_matches_the_standard_webhooks_reference_vector() {
         // The example from the Standard Webhooks specification's reference libraries.
-        let secret = decode_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let secret = decode_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         let sig = sign(
             &secret,
             "msg_p5jXN8AQM9LWM0D4loKWxJek",
