@@ -277,7 +277,7 @@ impl Responder {
             let (rev, fresh) = inner.store.revoke(id, new, now)?;
             if fresh {
                 inner.metrics.revocation(true);
-                tracing::info!(revocation_id = %rev.id, account = %rev.account, scope = rev.scope.as_str(), "manual revocation");
+                tracing::info!(revocation_id = %rev.id, account = ?rev.account, scope = rev.scope.as_str(), "manual revocation");
                 inner.enqueue_revocation(&rev, now);
             }
             Ok::<_, StoreError>(rev)
@@ -294,7 +294,7 @@ impl Responder {
         tokio::task::spawn_blocking(move || {
             let r = inner.store.lift(&id, now_ms())?;
             if let Some(r) = &r {
-                tracing::info!(revocation_id = %r.id, account = %r.account, "revocation lifted by hand");
+                tracing::info!(revocation_id = %r.id, account = ?r.account, "revocation lifted by hand");
             }
             Ok(r)
         })
@@ -348,7 +348,7 @@ impl Inner {
             match self.store.revoke(id, new, now) {
                 Ok((rev, true)) => {
                     self.metrics.revocation(false);
-                    tracing::info!(revocation_id = %rev.id, account = %rev.account, scope = rev.scope.as_str(), alert_id = %alert.id, "revoked");
+                    tracing::info!(revocation_id = %rev.id, account = ?rev.account, scope = rev.scope.as_str(), alert_id = %alert.id, "revoked");
                     self.enqueue_revocation(&rev, now);
                 }
                 Ok((_, false)) => {}
