@@ -362,7 +362,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn render_has_contract_names_and_no_personal_labels() {
+    fn render_has_the_documented_names_and_no_personal_labels() {
         let m = Metrics::new();
         m.event("login", "success");
         m.alert("stolen_password.new_device_new_asn", "high");

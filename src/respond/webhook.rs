@@ -558,7 +558,7 @@ mod tests {
     }
 
     #[test]
-    fn status_classification_follows_the_contract() {
+    fn status_classification_retries_what_can_succeed_later() {
         use reqwest::StatusCode as S;
         assert!(DeliveryError::from_status(S::NO_CONTENT).is_ok());
         assert!(
