@@ -69,6 +69,10 @@ struct Harness {
 }
 
 async fn start() -> Harness {
+    start_within(api::Limits::default()).await
+}
+
+async fn start_within(limits: api::Limits) -> Harness {
     // The operator's endpoint, on loopback.
     let calls: Arc<Mutex<Vec<OperatorCall>>> = Arc::default();
     let sink = calls.clone();
@@ -118,7 +122,7 @@ async fn start() -> Harness {
     let ready = state.ready.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(api::serve(listener, state, async move {
+    tokio::spawn(api::serve_within(listener, state, limits, async move {
         let _ = stopped2.wait_for(|&s| s).await;
     }));
     Harness {
@@ -596,4 +600,140 @@ async fn presented_tokens_never_reach_the_logs() {
     for token in [PRESENTED, READER, OPERATOR, "saas-bearer", "Bearer"] {
         assert!(!text.contains(token), "{token} in the logs:\n{text}");
     }
+}
+
+/// Connects to the harness's API over raw TCP.
+async fn raw(h: &Harness) -> tokio::net::TcpStream {
+    tokio::net::TcpStream::connect(h.base.trim_start_matches("http://"))
+        .await
+        .unwrap()
+}
+
+/// Reads what the server sends until it closes the connection (or `within` passes: then
+/// `None`).
+async fn read_until_closed(conn: &mut tokio::net::TcpStream, within: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(within, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    read.ok()
+        .map(|()| String::from_utf8_lossy(&got).into_owned())
+}
+
+fn short_limits() -> api::Limits {
+    api::Limits {
+        header_timeout: Duration::from_millis(800),
+        request_timeout: Duration::from_millis(800),
+        ..api::Limits::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_trickling_its_headers_or_silent_is_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    let h = start_within(short_limits()).await;
+
+    // Headers one byte at a time, never finished.
+    let mut conn = raw(&h).await;
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: tocsin\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let trickle = async {
+        for b in b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+            .iter()
+            .cycle()
+        {
+            if conn.write_all(&[*b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if started.elapsed() > Duration::from_secs(5) {
+                break;
+            }
+        }
+    };
+    trickle.await;
+    let cut_after = started.elapsed();
+    assert!(
+        cut_after < Duration::from_secs(4),
+        "still connected after {cut_after:?}"
+    );
+    let answer = read_until_closed(&mut conn, Duration::from_secs(2)).await;
+    assert!(
+        !answer.unwrap_or_default().contains(" 200 "),
+        "an unfinished request is never served"
+    );
+
+    // A connection that says nothing is closed too.
+    let mut silent = raw(&h).await;
+    let started = std::time::Instant::now();
+    let answer = read_until_closed(&mut silent, Duration::from_secs(4)).await;
+    assert!(answer.is_some(), "a silent connection is kept open");
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // The API still serves others.
+    let (s, _) = h.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unauthenticated_large_body_is_refused_without_being_read() {
+    use tokio::io::AsyncWriteExt;
+    let h = start().await;
+    let mut conn = raw(&h).await;
+    // A megabyte announced, not one byte of it sent: the answer cannot wait for it.
+    conn.write_all(
+        b"POST /v1/revocations HTTP/1.1\r\nHost: tocsin\r\nAuthorization: Bearer wrong\r\n\
+          Content-Type: application/json\r\nContent-Length: 1048576\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let answer = read_until_closed(&mut conn, Duration::from_secs(3))
+        .await
+        .expect("answered and closed without reading the body");
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(
+        answer.to_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+
+    // Without a token at all, on a route that does not exist either.
+    let mut conn = raw(&h).await;
+    conn.write_all(b"PUT /v1/nowhere HTTP/1.1\r\nHost: tocsin\r\nContent-Length: 1048576\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut conn, Duration::from_secs(3))
+        .await
+        .expect("answered and closed");
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_body_never_ends_times_out() {
+    use tokio::io::AsyncWriteExt;
+    let h = start_within(short_limits()).await;
+    let mut conn = raw(&h).await;
+    conn.write_all(
+        format!(
+            "POST /v1/revocations HTTP/1.1\r\nHost: tocsin\r\nAuthorization: Bearer {OPERATOR}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"account\""
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let answer = read_until_closed(&mut conn, Duration::from_secs(4))
+        .await
+        .expect("answered within the request deadline");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("timed out"), "{answer}");
 }

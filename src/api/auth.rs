@@ -3,10 +3,11 @@
 //! secret; a presented token is hashed and compared to every configured hash in constant time.
 //! Tokens never appear in logs; the token's configured `name` does.
 
-use axum::extract::{Request, State};
+use std::time::{Duration, Instant};
+
+use axum::extract::Request;
 use axum::http::{header, Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
@@ -25,6 +26,7 @@ struct Token {
 #[derive(Default)]
 pub struct Tokens {
     tokens: Vec<Token>,
+    failures: FailureLog,
 }
 
 /// A token that cannot be used; names the entry, never the secret.
@@ -68,7 +70,10 @@ impl Tokens {
                 sha256,
             });
         }
-        Ok(Tokens { tokens })
+        Ok(Tokens {
+            tokens,
+            failures: FailureLog::default(),
+        })
     }
 
     /// A table with one token given in the clear (tests, `demo`).
@@ -99,9 +104,10 @@ impl Tokens {
     }
 }
 
-/// Middleware on every `/v1` route: 401 without a valid bearer token, 403 when a reader token
-/// is used for anything but reading.
-pub async fn authorize(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+/// The check in front of every `/v1` request, made from its headers before anything reads its
+/// body: 401 without a valid bearer token, 403 when a reader token is used for anything but
+/// reading. The refusal is the error to answer with.
+pub(super) fn authorize(state: &ApiState, req: &Request) -> Result<(), ApiError> {
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -112,25 +118,66 @@ pub async fn authorize(State(state): State<ApiState>, req: Request, next: Next) 
         })
         .map(str::trim);
     let Some(presented) = presented.filter(|t| !t.is_empty()) else {
-        return ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token").into_response();
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing bearer token",
+        ));
     };
     let Some((name, role)) = state.tokens.authenticate(presented) else {
-        tracing::warn!(path = %req.uri().path(), "API request with an unknown token");
-        return ApiError::new(StatusCode::UNAUTHORIZED, "invalid token").into_response();
+        if let Some(suppressed) = state.tokens.failures.admit(Instant::now()) {
+            tracing::warn!(
+                path = ?req.uri().path(),
+                suppressed,
+                "API request with an unknown token (at most one such warning per {}s; \
+                 `suppressed` counts the others since the last one)",
+                FAILURE_LOG_INTERVAL.as_secs()
+            );
+        }
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid token"));
     };
     let reading = matches!(*req.method(), Method::GET | Method::HEAD);
     if !reading && role != Role::Operator {
-        tracing::warn!(token = name, method = %req.method(), path = %req.uri().path(), "reader token on an operator route");
-        return ApiError::new(
+        tracing::warn!(token = name, method = %req.method(), path = ?req.uri().path(), "reader token on an operator route");
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!("token {name:?} has role reader; this route needs operator"),
-        )
-        .into_response();
+        ));
     }
     if !reading {
-        tracing::info!(token = name, method = %req.method(), path = %req.uri().path(), "operator request");
+        tracing::info!(token = name, method = %req.method(), path = ?req.uri().path(), "operator request");
     }
-    next.run(req).await
+    Ok(())
+}
+
+/// At most one warning about unknown tokens per this interval: a client guessing tokens
+/// cannot flood the logs.
+pub const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Rate limit of the unknown-token warning: one per [`FAILURE_LOG_INTERVAL`], saying how many
+/// failures went unlogged since the previous one.
+#[derive(Default)]
+pub(super) struct FailureLog {
+    /// When the last warning was written, and the failures since.
+    state: Mutex<(Option<Instant>, u64)>,
+}
+
+impl FailureLog {
+    /// Records one failure at `now`: `Some(suppressed)` when a warning is due (with the number
+    /// of failures not logged since the previous warning), `None` when this one is suppressed.
+    pub(super) fn admit(&self, now: Instant) -> Option<u64> {
+        let mut state = self.state.lock();
+        let (last, suppressed) = &mut *state;
+        match last {
+            Some(at) if now.saturating_duration_since(*at) < FAILURE_LOG_INTERVAL => {
+                *suppressed += 1;
+                None
+            }
+            _ => {
+                *last = Some(now);
+                Some(std::mem::take(suppressed))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -160,5 +207,27 @@ mod tests {
         assert_eq!(t.authenticate("op-secret"), Some(("saas", Role::Operator)));
         assert_eq!(t.authenticate("op-secreT"), None);
         assert_eq!(t.authenticate(""), None);
+    }
+
+    #[test]
+    fn unknown_token_warnings_are_rate_limited_with_a_count_of_the_rest() {
+        let log = FailureLog::default();
+        let t0 = Instant::now();
+        assert_eq!(log.admit(t0), Some(0), "the first failure is logged");
+        for i in 1..=500 {
+            assert_eq!(log.admit(t0 + Duration::from_millis(i)), None);
+        }
+        let later = t0 + FAILURE_LOG_INTERVAL;
+        assert_eq!(
+            log.admit(later),
+            Some(500),
+            "the next warning counts the rest"
+        );
+        assert_eq!(log.admit(later + Duration::from_secs(1)), None);
+        assert_eq!(
+            log.admit(later + FAILURE_LOG_INTERVAL * 3),
+            Some(1),
+            "after a quiet spell"
+        );
     }
 }
