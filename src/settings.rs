@@ -282,6 +282,11 @@ pub struct ApiSettings {
     /// delivered whatever this is.
     #[serde(default = "default_recent_alerts")]
     pub recent_alerts: usize,
+    /// Bearer token `GET /metrics` then requires (any `[[api.tokens]]` token is accepted too).
+    /// Unset: `/metrics` is open to whoever reaches the API. Prefer `metrics_token_env`.
+    pub metrics_token: Option<Secret>,
+    /// Or: environment variable holding that token.
+    pub metrics_token_env: Option<String>,
 }
 
 /// Default of `[api] recent_alerts`.
@@ -300,6 +305,8 @@ impl Default for ApiSettings {
             tls_cert: None,
             tls_key: None,
             recent_alerts: default_recent_alerts(),
+            metrics_token: None,
+            metrics_token_env: None,
         }
     }
 }
@@ -808,6 +815,17 @@ impl Settings {
             }
             _ => {}
         }
+        if self.api.metrics_token.is_some() && self.api.metrics_token_env.is_some() {
+            return Err(InvalidSettings::MetricsTokenTwice);
+        }
+        if self
+            .api
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.expose().trim().is_empty())
+        {
+            return Err(InvalidSettings::MetricsTokenEmpty);
+        }
         for (i, t) in self.api.tokens.iter().enumerate() {
             match (&t.sha256, &t.token_env) {
                 (Some(h), None) => {
@@ -893,6 +911,12 @@ pub enum InvalidSettings {
     /// A webhook (entry number given) with both `secret` and `secret_env`.
     #[error("sinks.webhook[{0}]: set `secret` or `secret_env`, not both")]
     WebhookSecretTwice(usize),
+    /// Both `[api] metrics_token` and `metrics_token_env`.
+    #[error("api: set `metrics_token` or `metrics_token_env`, not both")]
+    MetricsTokenTwice,
+    /// An empty `[api] metrics_token`.
+    #[error("api.metrics_token: is empty")]
+    MetricsTokenEmpty,
     /// `[source.kafka]` without a topic.
     #[error("source.kafka.topics: at least one topic is needed")]
     NoKafkaTopic,
@@ -1260,6 +1284,8 @@ mod example_tests {
             "listen",
             "tls_cert",
             "tls_key",
+            "metrics_token",
+            "metrics_token_env",
             "name",
             "role",
             "sha256",

@@ -73,6 +73,10 @@ async fn start() -> Harness {
 }
 
 async fn start_within(limits: api::Limits) -> Harness {
+    start_full(limits, None).await
+}
+
+async fn start_full(limits: api::Limits, metrics_token: Option<&str>) -> Harness {
     // The operator's endpoint, on loopback.
     let calls: Arc<Mutex<Vec<OperatorCall>>> = Arc::default();
     let sink = calls.clone();
@@ -118,6 +122,10 @@ async fn start_within(limits: api::Limits) -> Harness {
     let tokens = Tokens::default()
         .with_token("soc", Role::Reader, READER)
         .with_token("saas", Role::Operator, OPERATOR);
+    let tokens = match metrics_token {
+        Some(t) => tokens.with_metrics_token(t),
+        None => tokens,
+    };
     let state = ApiState::new(responder.clone(), baselines.clone(), tokens);
     let ready = state.ready.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -736,4 +744,46 @@ async fn a_request_whose_body_never_ends_times_out() {
         .expect("answered within the request deadline");
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("timed out"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_need_the_metrics_token_once_one_is_set() {
+    const SCRAPER: &str = "prometheus-scrape-token-31d0";
+    let get = |h: &Harness, token: Option<&str>| {
+        let mut req = h.http.get(format!("{}/metrics", h.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    // Without a metrics token, open (as before).
+    let open = start().await;
+    let (s, page) = get(&open, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("tocsin_alerts_total") || page.contains("# HELP"),
+        "{page}"
+    );
+
+    let h = start_full(api::Limits::default(), Some(SCRAPER)).await;
+    for (token, want) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some("wrong"), StatusCode::UNAUTHORIZED),
+        (Some(SCRAPER), StatusCode::OK),
+        (Some(READER), StatusCode::OK),
+    ] {
+        let (s, page) = get(&h, token).await;
+        assert_eq!(s, want, "{token:?}: {page}");
+        if want == StatusCode::OK {
+            assert!(page.contains("# HELP tocsin_"), "{page}");
+        } else {
+            assert!(!page.contains("tocsin_"), "nothing leaks: {page}");
+        }
+    }
+    // Health stays open for probes.
+    let (s, _) = h.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(s, StatusCode::OK);
 }

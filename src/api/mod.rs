@@ -140,25 +140,31 @@ pub fn router(state: ApiState) -> Router {
 }
 
 /// In front of every route, from the request's headers alone: a `/v1` request is
-/// authenticated and authorised ([`auth::authorize`]) before anything reads its body, so an
+/// authenticated and authorised ([`auth::authorize`]), and `/metrics` too when `[api]
+/// metrics_token` is set ([`auth::authorize_metrics`]), before anything reads its body, so an
 /// unauthenticated client cannot make the API read a megabyte; then a declared body over the
 /// limit is refused before anything reads it (the body limit on extraction catches
 /// undeclared, chunked ones).
 async fn admit(State(state): State<ApiState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if path == "/v1" || path.starts_with("/v1/") {
-        if let Err(refusal) = auth::authorize(&state, &req) {
-            let mut refusal = refusal.into_response();
-            // The body, if any, stays unread: close the connection rather than read it.
-            if req.headers().contains_key(header::CONTENT_LENGTH)
-                || req.headers().contains_key(header::TRANSFER_ENCODING)
-            {
-                refusal
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            return refusal;
+    let check = if path == "/v1" || path.starts_with("/v1/") {
+        Some(auth::authorize(&state, &req))
+    } else if path == "/metrics" {
+        Some(auth::authorize_metrics(&state, &req))
+    } else {
+        None
+    };
+    if let Some(Err(refusal)) = check {
+        let mut refusal = refusal.into_response();
+        // The body, if any, stays unread: close the connection rather than read it.
+        if req.headers().contains_key(header::CONTENT_LENGTH)
+            || req.headers().contains_key(header::TRANSFER_ENCODING)
+        {
+            refusal
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
+        return refusal;
     }
     let declared = req
         .headers()
