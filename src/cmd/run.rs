@@ -51,6 +51,7 @@ pub fn run(args: RunArgs) -> CmdResult {
             .map(|ms| Duration::from_millis(ms.max(1))),
         ..EngineOptions::default()
     };
+    key_names(&settings)?;
     let stop = Arc::new(AtomicBool::new(false));
     let engine = Engine::start(&settings, options, stop.clone()).map_err(engine_error)?;
     eprintln!(
@@ -75,6 +76,26 @@ pub fn run(args: RunArgs) -> CmdResult {
         summary.checkpoints
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Keys account and tenant names with the state directory's key (created on first start),
+/// before anything hashes a name.
+fn key_names(settings: &Settings) -> Result<(), CmdError> {
+    use super::name_key::{load_or_create, NameKey};
+    match load_or_create(&settings.state.dir).map_err(|e| CmdError::Usage(e.to_string()))? {
+        NameKey::Keyed(key) => {
+            if !crate::baseline::set_name_key(key) {
+                return Err(CmdError::Failed(anyhow::anyhow!(
+                    "another name key is already in use in this process"
+                )));
+            }
+        }
+        NameKey::Unkeyed => tracing::warn!(
+            "account names are hashed unkeyed: this state directory predates keyed names \
+             (start from an empty state directory to key them)"
+        ),
+    }
+    Ok(())
 }
 
 /// Where the rules came from, for the start-up line.
