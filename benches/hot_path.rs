@@ -160,7 +160,7 @@ fn pipeline() -> Pipeline {
     s.geoip.asn = Some(root.join("testdata/geo/GeoLite2-ASN-Test.mmdb"));
     // The configuration file's default; `Settings::default()` leaves it at 0.
     s.geoip.cache_entries = 65_536;
-    s.rules.dir = root.join("rules");
+    s.rules.dir = Some(root.join("rules"));
     Pipeline::from_settings(&s).expect("the shipped rules and fixture GeoIP databases load")
 }
 

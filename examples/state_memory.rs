@@ -56,7 +56,7 @@ fn pipeline() -> Result<Pipeline, tocsin::pipeline::PipelineError> {
     s.geoip.city = vec![root.join("testdata/geo/GeoLite2-City-Test.mmdb")];
     s.geoip.asn = Some(root.join("testdata/geo/GeoLite2-ASN-Test.mmdb"));
     s.geoip.cache_entries = 65_536;
-    s.rules.dir = root.join("rules");
+    s.rules.dir = Some(root.join("rules"));
     Pipeline::from_settings(&s)
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Soak test: tens of millions of generated events through `tocsin run` over a real Kafka broker,
 # with the engine's resident memory sampled every few seconds, to show memory is flat after
-# warm-up and nothing errors (issue 10; results go in BENCHMARKS.md §5).
+# warm-up and nothing errors (results go in BENCHMARKS.md §5).
 #
 #   scripts/soak.sh [EVENTS]            default EVENTS=40000000 (about 30 minutes here)
 #

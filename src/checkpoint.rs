@@ -73,7 +73,8 @@ const MAGIC: &[u8; 8] = b"TOCSINCK";
 /// The format version written by this build.
 pub const FORMAT_VERSION: u32 = 1;
 const HEADER_LEN: usize = 8 + 4 + 8 + 8;
-const FILE_NAME: &str = "checkpoint.bin";
+/// The checkpoint file, in the state directory.
+pub const FILE_NAME: &str = "checkpoint.bin";
 const TMP_NAME: &str = "checkpoint.bin.tmp";
 
 /// The temporary file a checkpoint is written to before the rename.

@@ -28,7 +28,7 @@ pub(crate) enum Command {
     Demo(cmd::demo::DemoArgs),
     /// Realistic synthetic traffic with labelled attacks.
     Gen(cmd::gen::GenArgs),
-    /// Validate or test rules.
+    /// Validate, test or write out rules.
     #[command(subcommand)]
     Rules(cmd::rules::RulesCommand),
     /// Precision, recall and latency of alerts against ground truth.
@@ -54,6 +54,55 @@ pub fn main() -> ExitCode {
         Err(e) => {
             eprintln!("tocsin: error: {e:#}");
             ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every help text (`tocsin --help`, each command's and sub-command's `--help`), by command.
+    fn help_texts() -> Vec<(String, String)> {
+        fn walk(cmd: &mut clap::Command, path: String, out: &mut Vec<(String, String)>) {
+            out.push((path.clone(), cmd.render_long_help().to_string()));
+            for sub in cmd.get_subcommands_mut() {
+                let name = format!("{path} {}", sub.get_name());
+                walk(sub, name, out);
+            }
+        }
+        let mut cmd = super::Cli::command();
+        cmd.build();
+        let mut out = Vec::new();
+        walk(&mut cmd, "tocsin".into(), &mut out);
+        out
+    }
+
+    #[test]
+    fn help_texts_point_only_at_what_users_have() {
+        let helps = help_texts();
+        assert!(
+            helps.iter().any(|(p, _)| p == "tocsin rules dump"),
+            "every sub-command is walked: {:?}",
+            helps.iter().map(|(p, _)| p).collect::<Vec<_>>()
+        );
+        for (path, help) in &helps {
+            let lower = help.to_lowercase();
+            // Users have the repository (README.md, docs/, rules/README.md), not the pages or
+            // tickets the project was planned with.
+            for gone in ["contract", "../shared", "shared/", "issue"] {
+                assert!(
+                    !lower.contains(gone),
+                    "`{path} --help` mentions {gone}:\n{help}"
+                );
+            }
+            // A section sign names a section of some document: only of one in the repository.
+            for (i, _) in help.match_indices('§') {
+                assert!(
+                    help[..i].trim_end().ends_with(".md"),
+                    "`{path} --help` cites a section of no file:\n{help}"
+                );
+            }
         }
     }
 }

@@ -265,7 +265,7 @@ impl Engine {
         let kafka = settings.source.kafka.clone().ok_or(EngineError::NoKafka)?;
         let tokens = match options.api_tokens.take() {
             Some(t) => t,
-            None => Tokens::from_settings(&settings.api.tokens)?,
+            None => Tokens::from_api_settings(&settings.api)?,
         };
         let tls = TlsConfig::from_settings(&settings.api)?;
         let scheme = if tls.is_some() { "https" } else { "http" };

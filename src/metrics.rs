@@ -238,7 +238,8 @@ impl Metrics {
         self.rejected.with_label_values(&[reason]).inc();
     }
 
-    /// One alert raised.
+    /// One alert raised. Called by the responder only, once per alert id it acts on: the
+    /// pipeline that detects does not count, so `tocsin run` counts each alert once.
     pub fn alert(&self, rule: &str, severity: &str) {
         self.alerts.with_label_values(&[rule, severity]).inc();
     }
@@ -361,7 +362,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn render_has_contract_names_and_no_personal_labels() {
+    fn render_has_the_documented_names_and_no_personal_labels() {
         let m = Metrics::new();
         m.event("login", "success");
         m.alert("stolen_password.new_device_new_asn", "high");

@@ -122,11 +122,10 @@ impl Pipeline {
                     for a in &out[before..] {
                         *stats.alerts_by_rule.entry(a.rule.clone()).or_default() += 1;
                     }
+                    // Alerts are counted once, by the responder, which also knows a re-raised
+                    // alert (same id after a restart) from a new one.
                     if let Some(m) = &self.metrics {
                         m.event(ev.kind.as_str(), ev.outcome.map_or("none", |o| o.as_str()));
-                        for a in &out[before..] {
-                            m.alert(&a.rule, a.severity.as_str());
-                        }
                     }
                 }
                 Ok(Decoded::NotApplicable(why)) => {

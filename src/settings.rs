@@ -98,9 +98,11 @@ fn default_geo_cache() -> usize {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesSettings {
-    /// Rules directory (with `stable/`, `incubating/`, `sandbox/`, `lists/`).
-    #[serde(default = "default_rules_dir")]
-    pub dir: PathBuf,
+    /// Rules directory (with `stable/`, `incubating/`, `sandbox/`, `lists/`). Unset: the rules
+    /// built into the binary (`tocsin rules dump DIR` writes them out). Set: it must exist and
+    /// hold at least one rule of the loaded maturities.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
     /// Maturity levels loaded. `stable` by default.
     #[serde(default = "default_maturity")]
     pub maturity: Vec<String>,
@@ -109,14 +111,10 @@ pub struct RulesSettings {
 impl Default for RulesSettings {
     fn default() -> Self {
         RulesSettings {
-            dir: default_rules_dir(),
+            dir: None,
             maturity: default_maturity(),
         }
     }
-}
-
-fn default_rules_dir() -> PathBuf {
-    PathBuf::from("rules")
 }
 
 fn default_maturity() -> Vec<String> {
@@ -284,6 +282,11 @@ pub struct ApiSettings {
     /// delivered whatever this is.
     #[serde(default = "default_recent_alerts")]
     pub recent_alerts: usize,
+    /// Bearer token `GET /metrics` then requires (any `[[api.tokens]]` token is accepted too).
+    /// Unset: `/metrics` is open to whoever reaches the API. Prefer `metrics_token_env`.
+    pub metrics_token: Option<Secret>,
+    /// Or: environment variable holding that token.
+    pub metrics_token_env: Option<String>,
 }
 
 /// Default of `[api] recent_alerts`.
@@ -302,6 +305,8 @@ impl Default for ApiSettings {
             tls_cert: None,
             tls_key: None,
             recent_alerts: default_recent_alerts(),
+            metrics_token: None,
+            metrics_token_env: None,
         }
     }
 }
@@ -358,10 +363,11 @@ pub enum WebhookFormat {
 }
 
 /// `[[sinks.webhook]]`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
-    /// Destination URL.
+    /// Destination URL. A secret in its own right (a Slack incoming-webhook URL is nothing but
+    /// a token; others carry `?token=`): `Debug` shows its scheme and host only.
     pub url: String,
     /// A name for metrics and logs (default: the URL's host).
     pub name: Option<String>,
@@ -384,6 +390,67 @@ pub struct WebhookSettings {
     /// Per-request timeout, milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// Allow a plain `http://` URL to a host that is not a loopback address (the signed alert
+    /// then crosses the network in clear). Off: such a URL is refused at load.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+}
+
+impl fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field cannot be left out of `Debug` unnoticed.
+        let WebhookSettings {
+            url,
+            name,
+            secret,
+            secret_env,
+            min_severity,
+            format,
+            headers,
+            max_attempts,
+            timeout_ms,
+            allow_insecure_http,
+        } = self;
+        f.debug_struct("WebhookSettings")
+            .field("url", &UrlOrigin(url))
+            .field("name", name)
+            .field("secret", secret)
+            .field("secret_env", secret_env)
+            .field("min_severity", min_severity)
+            .field("format", format)
+            .field("headers", headers)
+            .field("max_attempts", max_attempts)
+            .field("timeout_ms", timeout_ms)
+            .field("allow_insecure_http", allow_insecure_http)
+            .finish()
+    }
+}
+
+/// A URL shown as its scheme and host (and port) only: the path and query of an outbound
+/// URL may hold a token, and user information a password. Use it wherever a configured URL
+/// reaches a log, an error or `Debug`.
+pub struct UrlOrigin<'a>(pub &'a str);
+
+impl fmt::Display for UrlOrigin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some((scheme, rest)) = self.0.split_once("://") else {
+            return f.write_str(REDACTED);
+        };
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority = &rest[..end];
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        write!(f, "{scheme}://{host}")?;
+        if end < rest.len() {
+            f.write_str("/…")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for UrlOrigin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
 }
 
 fn default_min_severity() -> Severity {
@@ -397,14 +464,18 @@ fn default_timeout_ms() -> u64 {
 }
 
 /// `[revocation]`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RevocationSettings {
     /// The operator's revocation endpoint (optional: without it revocations are only published
-    /// on the API and the revocations topic).
+    /// on the API and the revocations topic). `Debug` shows its scheme and host only.
     pub url: Option<String>,
     /// Environment variable holding a bearer token sent to `url`.
     pub token_env: Option<String>,
+    /// Allow a plain `http://` `url` to a host that is not a loopback address (the bearer
+    /// token then crosses the network in clear). Off: such a URL is refused at load.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     /// Automatic revocations allowed per minute, all tenants together.
     #[serde(default = "default_per_minute")]
     pub max_per_minute: u32,
@@ -430,6 +501,7 @@ impl Default for RevocationSettings {
         RevocationSettings {
             url: None,
             token_env: None,
+            allow_insecure_http: false,
             max_per_minute: default_per_minute(),
             max_per_tenant_per_hour: default_per_tenant_hour(),
             ttl_secs: default_ttl(),
@@ -448,6 +520,34 @@ fn default_per_day() -> u32 {
 }
 fn default_tenant_share() -> u32 {
     25
+}
+
+impl fmt::Debug for RevocationSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field cannot be left out of `Debug` unnoticed.
+        let RevocationSettings {
+            url,
+            token_env,
+            allow_insecure_http,
+            max_per_minute,
+            max_per_tenant_per_hour,
+            ttl_secs,
+            max_per_hour,
+            max_per_day,
+            tenant_share_percent,
+        } = self;
+        f.debug_struct("RevocationSettings")
+            .field("url", &url.as_deref().map(UrlOrigin))
+            .field("token_env", token_env)
+            .field("allow_insecure_http", allow_insecure_http)
+            .field("max_per_minute", max_per_minute)
+            .field("max_per_tenant_per_hour", max_per_tenant_per_hour)
+            .field("ttl_secs", ttl_secs)
+            .field("max_per_hour", max_per_hour)
+            .field("max_per_day", max_per_day)
+            .field("tenant_share_percent", tenant_share_percent)
+            .finish()
+    }
 }
 
 fn default_per_minute() -> u32 {
@@ -761,6 +861,17 @@ impl Settings {
             }
             _ => {}
         }
+        if self.api.metrics_token.is_some() && self.api.metrics_token_env.is_some() {
+            return Err(InvalidSettings::MetricsTokenTwice);
+        }
+        if self
+            .api
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.expose().trim().is_empty())
+        {
+            return Err(InvalidSettings::MetricsTokenEmpty);
+        }
         for (i, t) in self.api.tokens.iter().enumerate() {
             match (&t.sha256, &t.token_env) {
                 (Some(h), None) => {
@@ -774,12 +885,27 @@ impl Settings {
             }
         }
         for (i, w) in self.sinks.webhook.iter().enumerate() {
-            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
-                return Err(InvalidSettings::WebhookUrlNotHttp(i));
-            }
+            check_outbound_url(&w.url, w.allow_insecure_http).map_err(|problem| {
+                InvalidSettings::OutboundUrl {
+                    key: format!("sinks.webhook[{i}].url"),
+                    problem,
+                }
+            })?;
             if w.secret.is_some() && w.secret_env.is_some() {
                 return Err(InvalidSettings::WebhookSecretTwice(i));
             }
+            if let Some(secret) = &w.secret {
+                webhook_secret_key(secret.expose())
+                    .map_err(|problem| InvalidSettings::WebhookSecret { index: i, problem })?;
+            }
+        }
+        if let Some(url) = &self.revocation.url {
+            check_outbound_url(url, self.revocation.allow_insecure_http).map_err(|problem| {
+                InvalidSettings::OutboundUrl {
+                    key: "revocation.url".into(),
+                    problem,
+                }
+            })?;
         }
         if let Some(k) = &self.source.kafka {
             if k.topics.is_empty() {
@@ -811,15 +937,113 @@ pub enum InvalidSettings {
     /// A token (entry number given) with both or neither of `sha256` and `token_env`.
     #[error("api.tokens[{0}]: set exactly one of `sha256` or `token_env`")]
     TokenSecretSource(usize),
-    /// A webhook (entry number given) whose URL is not http(s).
-    #[error("sinks.webhook[{0}].url: expected an http(s) URL")]
-    WebhookUrlNotHttp(usize),
+    /// A webhook or revocation URL that cannot be used (the URL itself is not quoted: it may
+    /// carry a token).
+    #[error("{key}: {problem}")]
+    OutboundUrl {
+        /// The key at fault (`sinks.webhook[0].url`, `revocation.url`).
+        key: String,
+        /// What is wrong.
+        problem: OutboundUrlProblem,
+    },
+    /// A webhook (entry number given) whose signing secret cannot be used.
+    #[error("sinks.webhook[{index}].secret: {problem}")]
+    WebhookSecret {
+        /// Position of the webhook.
+        index: usize,
+        /// What is wrong (never the value).
+        problem: WebhookSecretError,
+    },
     /// A webhook (entry number given) with both `secret` and `secret_env`.
     #[error("sinks.webhook[{0}]: set `secret` or `secret_env`, not both")]
     WebhookSecretTwice(usize),
+    /// Both `[api] metrics_token` and `metrics_token_env`.
+    #[error("api: set `metrics_token` or `metrics_token_env`, not both")]
+    MetricsTokenTwice,
+    /// An empty `[api] metrics_token`.
+    #[error("api.metrics_token: is empty")]
+    MetricsTokenEmpty,
     /// `[source.kafka]` without a topic.
     #[error("source.kafka.topics: at least one topic is needed")]
     NoKafkaTopic,
+}
+
+/// Why an outbound URL (webhook, revocation endpoint) is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OutboundUrlProblem {
+    /// Not a URL, or not http(s), or without a host.
+    #[error("expected an http(s) URL with a host")]
+    NotHttp,
+    /// Plain http to a host that is not a loopback address, without the opt-in.
+    #[error(
+        "plain http:// is allowed only to a loopback address (127.0.0.0/8, ::1, localhost); \
+         use https://, or set `allow_insecure_http = true` on this destination"
+    )]
+    Insecure,
+}
+
+/// Checks an outbound URL: `https://`, or `http://` to a loopback address, or `http://`
+/// anywhere when `allow_insecure_http` is set.
+pub fn check_outbound_url(url: &str, allow_insecure_http: bool) -> Result<(), OutboundUrlProblem> {
+    let url = reqwest::Url::parse(url).map_err(|_| OutboundUrlProblem::NotHttp)?;
+    let host = url.host_str().ok_or(OutboundUrlProblem::NotHttp)?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_insecure_http => Ok(()),
+        "http" => {
+            // IPv6 hosts come bracketed (`[::1]`).
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let loopback = match bare.parse::<std::net::IpAddr>() {
+                Ok(ip) => ip.is_loopback(),
+                Err(_) => host.eq_ignore_ascii_case("localhost"),
+            };
+            if loopback {
+                Ok(())
+            } else {
+                Err(OutboundUrlProblem::Insecure)
+            }
+        }
+        _ => Err(OutboundUrlProblem::NotHttp),
+    }
+}
+
+/// Shortest webhook signing key accepted, in bytes (decoded): Standard Webhooks secrets are
+/// 24 to 64 random bytes.
+pub const MIN_WEBHOOK_SECRET_BYTES: usize = 24;
+
+/// Why a webhook signing secret is refused. Never quotes the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookSecretError {
+    /// Nothing to sign with.
+    #[error("is empty")]
+    Empty,
+    /// `whsec_` followed by something that is not base64.
+    #[error("starts with `whsec_` but what follows is not base64 (a Standard Webhooks secret is `whsec_` and the base64 of the key)")]
+    NotBase64,
+    /// Too short a key to resist guessing.
+    #[error("is a {0}-byte key (after `whsec_` decoding); at least {MIN_WEBHOOK_SECRET_BYTES} bytes are needed")]
+    TooShort(usize),
+}
+
+/// The signing key of a webhook secret: `whsec_<base64>` is decoded (Standard Webhooks),
+/// anything else is the key's raw bytes. Empty, undecodable and short keys are refused.
+pub fn webhook_secret_key(secret: &str) -> Result<Vec<u8>, WebhookSecretError> {
+    use base64::Engine as _;
+    if secret.is_empty() {
+        return Err(WebhookSecretError::Empty);
+    }
+    let key = match secret.strip_prefix("whsec_") {
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(b64))
+            .map_err(|_| WebhookSecretError::NotBase64)?,
+        None => secret.as_bytes().to_vec(),
+    };
+    match key.len() {
+        0 => Err(WebhookSecretError::Empty),
+        n if n < MIN_WEBHOOK_SECRET_BYTES => Err(WebhookSecretError::TooShort(n)),
+        _ => Ok(key),
+    }
 }
 
 /// A `*_env` key names an environment variable that is not set (or not UTF-8). The message
@@ -913,10 +1137,13 @@ max_per_tenant_per_hour = 10
         );
     }
 
-    const WEBHOOK_SECRET: &str = "whsec_c2VjcmV0LXNpZ25pbmcta2V5LTQ3MTE=";
+    /// `whsec_` + base64("secret-signing-key-4711-0123456789").
+    const WEBHOOK_SECRET: &str = "whsec_c2VjcmV0LXNpZ25pbmcta2V5LTQ3MTEtMDEyMzQ1Njc4OQ==";
     const TOKEN_HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     const HEADER_VALUE: &str = "Bearer hdr-4d1f9c0e";
     const KAFKA_PASSWORD: &str = "kafka-pw-77a1e3";
+    const URL_TOKEN: &str = "T0KEN-in-path-5e1a";
+    const QUERY_TOKEN: &str = "qs-token-90b2";
 
     fn settings_with_secrets() -> Settings {
         Settings::parse(
@@ -934,6 +1161,10 @@ sha256 = "{TOKEN_HASH}"
 url = "https://soc.example/hooks/tocsin"
 secret = "{WEBHOOK_SECRET}"
 headers = {{ "Authorization" = "{HEADER_VALUE}" }}
+[[sinks.webhook]]
+url = "https://user:pw@hooks.slack.example/services/{URL_TOKEN}?token={QUERY_TOKEN}"
+[revocation]
+url = "https://saas.example:8443/revoke/{URL_TOKEN}?token={QUERY_TOKEN}"
 "#
             ),
             "t.toml",
@@ -954,12 +1185,22 @@ headers = {{ "Authorization" = "{HEADER_VALUE}" }}
             TOKEN_HASH
         );
         for shown in [format!("{s:?}"), format!("{s:#?}")] {
-            for secret in [WEBHOOK_SECRET, TOKEN_HASH, HEADER_VALUE, KAFKA_PASSWORD] {
+            for secret in [
+                WEBHOOK_SECRET,
+                TOKEN_HASH,
+                HEADER_VALUE,
+                KAFKA_PASSWORD,
+                URL_TOKEN,
+                QUERY_TOKEN,
+                "pw@",
+            ] {
                 assert!(!shown.contains(secret), "{secret} in {shown}");
             }
             // Everything else is still there to debug with.
             for visible in [
-                "soc.example",
+                "https://soc.example/…",
+                "https://hooks.slack.example/…",
+                "https://saas.example:8443/…",
                 "Authorization",
                 "sasl.password",
                 "auth-events",
@@ -1089,6 +1330,8 @@ mod example_tests {
             "listen",
             "tls_cert",
             "tls_key",
+            "metrics_token",
+            "metrics_token_env",
             "name",
             "role",
             "sha256",
@@ -1099,6 +1342,7 @@ mod example_tests {
             "headers",
             "max_attempts",
             "timeout_ms",
+            "allow_insecure_http",
             "max_per_minute",
             "max_per_tenant_per_hour",
             "ttl_secs",

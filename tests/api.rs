@@ -19,6 +19,9 @@ use tocsin::respond::guard::Guard;
 use tocsin::respond::{Responder, ResponderSettings};
 use tocsin::settings::{Role, Settings};
 
+mod log_capture;
+use log_capture::captured_logs;
+
 const READER: &str = "reader-token-1b7c";
 const OPERATOR: &str = "operator-token-9f3e";
 
@@ -67,6 +70,14 @@ struct Harness {
 }
 
 async fn start() -> Harness {
+    start_within(api::Limits::default()).await
+}
+
+async fn start_within(limits: api::Limits) -> Harness {
+    start_full(limits, None).await
+}
+
+async fn start_full(limits: api::Limits, metrics_token: Option<&str>) -> Harness {
     // The operator's endpoint, on loopback.
     let calls: Arc<Mutex<Vec<OperatorCall>>> = Arc::default();
     let sink = calls.clone();
@@ -112,11 +123,15 @@ async fn start() -> Harness {
     let tokens = Tokens::default()
         .with_token("soc", Role::Reader, READER)
         .with_token("saas", Role::Operator, OPERATOR);
+    let tokens = match metrics_token {
+        Some(t) => tokens.with_metrics_token(t),
+        None => tokens,
+    };
     let state = ApiState::new(responder.clone(), baselines.clone(), tokens);
     let ready = state.ready.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(api::serve(listener, state, async move {
+    tokio::spawn(api::serve_within(listener, state, limits, async move {
         let _ = stopped2.wait_for(|&s| s).await;
     }));
     Harness {
@@ -578,47 +593,6 @@ async fn alerts_listing_filters_and_feedback_reaches_the_baselines() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
-/// Everything the tracing subscriber writes, for the test to read back.
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
-    type Writer = CapturedLogs;
-    fn make_writer(&'a self) -> CapturedLogs {
-        self.clone()
-    }
-}
-
-/// Every log line of this test process, at every level. Installed as the process-wide
-/// subscriber (once, by the first test that asks): a scoped one would miss events whose
-/// callsites other tests, running at the same time without a subscriber, had already cached as
-/// uninteresting. So the capture also holds the other tests' lines, and the check below covers
-/// every token any test presents.
-fn captured_logs() -> CapturedLogs {
-    static LOGS: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = CapturedLogs::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(logs.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
-        logs
-    })
-    .clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presented_tokens_never_reach_the_logs() {
     let logs = captured_logs();
@@ -655,7 +629,7 @@ async fn presented_tokens_never_reach_the_logs() {
         ]
     );
 
-    let text = String::from_utf8(logs.0.lock().clone()).unwrap();
+    let text = logs.text();
     // The capture works: the refusals and the operator's request were logged...
     assert!(text.contains("API request with an unknown token"), "{text}");
     assert!(text.contains("reader token on an operator route"), "{text}");
@@ -668,4 +642,182 @@ async fn presented_tokens_never_reach_the_logs() {
     for token in [PRESENTED, READER, OPERATOR, "saas-bearer", "Bearer"] {
         assert!(!text.contains(token), "{token} in the logs:\n{text}");
     }
+}
+
+/// Connects to the harness's API over raw TCP.
+async fn raw(h: &Harness) -> tokio::net::TcpStream {
+    tokio::net::TcpStream::connect(h.base.trim_start_matches("http://"))
+        .await
+        .unwrap()
+}
+
+/// Reads what the server sends until it closes the connection (or `within` passes: then
+/// `None`).
+async fn read_until_closed(conn: &mut tokio::net::TcpStream, within: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(within, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    read.ok()
+        .map(|()| String::from_utf8_lossy(&got).into_owned())
+}
+
+fn short_limits() -> api::Limits {
+    api::Limits {
+        header_timeout: Duration::from_millis(800),
+        request_timeout: Duration::from_millis(800),
+        ..api::Limits::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_trickling_its_headers_or_silent_is_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    let h = start_within(short_limits()).await;
+
+    // Headers one byte at a time, never finished.
+    let mut conn = raw(&h).await;
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: tocsin\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let trickle = async {
+        for b in b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+            .iter()
+            .cycle()
+        {
+            if conn.write_all(&[*b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if started.elapsed() > Duration::from_secs(5) {
+                break;
+            }
+        }
+    };
+    trickle.await;
+    let cut_after = started.elapsed();
+    assert!(
+        cut_after < Duration::from_secs(4),
+        "still connected after {cut_after:?}"
+    );
+    let answer = read_until_closed(&mut conn, Duration::from_secs(2)).await;
+    assert!(
+        !answer.unwrap_or_default().contains(" 200 "),
+        "an unfinished request is never served"
+    );
+
+    // A connection that says nothing is closed too.
+    let mut silent = raw(&h).await;
+    let started = std::time::Instant::now();
+    let answer = read_until_closed(&mut silent, Duration::from_secs(4)).await;
+    assert!(answer.is_some(), "a silent connection is kept open");
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // The API still serves others.
+    let (s, _) = h.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unauthenticated_large_body_is_refused_without_being_read() {
+    use tokio::io::AsyncWriteExt;
+    let h = start().await;
+    let mut conn = raw(&h).await;
+    // A megabyte announced, not one byte of it sent: the answer cannot wait for it.
+    conn.write_all(
+        b"POST /v1/revocations HTTP/1.1\r\nHost: tocsin\r\nAuthorization: Bearer wrong\r\n\
+          Content-Type: application/json\r\nContent-Length: 1048576\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let answer = read_until_closed(&mut conn, Duration::from_secs(3))
+        .await
+        .expect("answered and closed without reading the body");
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(
+        answer.to_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+
+    // Without a token at all, on a route that does not exist either.
+    let mut conn = raw(&h).await;
+    conn.write_all(b"PUT /v1/nowhere HTTP/1.1\r\nHost: tocsin\r\nContent-Length: 1048576\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut conn, Duration::from_secs(3))
+        .await
+        .expect("answered and closed");
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_body_never_ends_times_out() {
+    use tokio::io::AsyncWriteExt;
+    let h = start_within(short_limits()).await;
+    let mut conn = raw(&h).await;
+    conn.write_all(
+        format!(
+            "POST /v1/revocations HTTP/1.1\r\nHost: tocsin\r\nAuthorization: Bearer {OPERATOR}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"account\""
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let answer = read_until_closed(&mut conn, Duration::from_secs(4))
+        .await
+        .expect("answered within the request deadline");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("timed out"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_need_the_metrics_token_once_one_is_set() {
+    const SCRAPER: &str = "prometheus-scrape-token-31d0";
+    let get = |h: &Harness, token: Option<&str>| {
+        let mut req = h.http.get(format!("{}/metrics", h.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    // Without a metrics token, open (as before).
+    let open = start().await;
+    let (s, page) = get(&open, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("tocsin_alerts_total") || page.contains("# HELP"),
+        "{page}"
+    );
+
+    let h = start_full(api::Limits::default(), Some(SCRAPER)).await;
+    for (token, want) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some("wrong"), StatusCode::UNAUTHORIZED),
+        (Some(SCRAPER), StatusCode::OK),
+        (Some(READER), StatusCode::OK),
+    ] {
+        let (s, page) = get(&h, token).await;
+        assert_eq!(s, want, "{token:?}: {page}");
+        if want == StatusCode::OK {
+            assert!(page.contains("# HELP tocsin_"), "{page}");
+        } else {
+            assert!(!page.contains("tocsin_"), "nothing leaks: {page}");
+        }
+    }
+    // Health stays open for probes.
+    let (s, _) = h.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(s, StatusCode::OK);
 }

@@ -155,7 +155,7 @@ fn cloudtrail_fixtures_decode_as_expected() {
     check_fixtures(Format::Cloudtrail);
 }
 
-/// Every vendor's fixtures together cover what the issue asks for: at least one successful and
+/// Every vendor's fixtures together cover what a mapping must show: at least one successful and
 /// one failed login, an MFA step, a not-applicable record and a rejection per format, and an
 /// IPv6 client somewhere.
 #[test]

@@ -22,7 +22,7 @@ fn pipeline() -> Pipeline {
     let mut s = Settings::default();
     s.geoip.city = vec![root().join("testdata/geo/GeoLite2-City-Test.mmdb")];
     s.geoip.asn = Some(root().join("testdata/geo/GeoLite2-ASN-Test.mmdb"));
-    s.rules.dir = root().join("rules");
+    s.rules.dir = Some(root().join("rules"));
     Pipeline::from_settings(&s).expect("the shipped rules and fixture databases load")
 }
 

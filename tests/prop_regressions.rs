@@ -112,7 +112,7 @@ fn document_record_with_event(format: Format, fixture: &str) -> (Value, String) 
     found.unwrap_or_else(|| panic!("no element of {} decodes to an event", path.display()))
 }
 
-/// The account budget the hardening issue asks for: idle accounts are evicted so that a flood
+/// The account budget the hardening requires: idle accounts are evicted so that a flood
 /// of distinct names cannot grow detection state without limit. No such knob exists yet; this
 /// is the order of magnitude of a large medical SaaS (23,000 doctors, plus staff) with headroom.
 const ACCOUNT_BUDGET: usize = 200_000;

@@ -417,7 +417,7 @@ explain = ["geo.country", "asn.number"]
 }
 
 #[test]
-fn only_the_requested_maturities_load_and_missing_folders_are_empty() {
+fn only_the_requested_maturities_load_and_a_directory_without_rules_is_refused() {
     let dir = rules_dir(&[
         ("stable/a.toml", GOOD_RULE),
         ("incubating/b.toml", "this is not even TOML ="),
@@ -426,8 +426,27 @@ fn only_the_requested_maturities_load_and_missing_folders_are_empty() {
         load_dir(dir.path(), &["stable".to_owned()], CATALOG).expect("incubating is not loaded");
     assert_eq!(set.rules.len(), 1);
     let empty = tempfile::tempdir().expect("tempdir");
-    let set = load(empty.path()).expect("an empty directory is an empty rule set");
-    assert!(set.rules.is_empty() && set.lists.is_empty());
+    // An engine without rules would watch and never alert: refused, naming the directory.
+    let errs = load(empty.path()).expect_err("an empty directory holds no rule");
+    assert_eq!(errs.0.len(), 1, "{errs}");
+    assert_eq!(errs.0[0].file, empty.path());
+    assert!(errs.0[0].reason.contains("holds no rule"), "{errs}");
+    // So is a directory with rules of other maturities only.
+    let errs = load_dir(
+        rules_dir(&[("sandbox/a.toml", GOOD_RULE)]).path(),
+        &["stable".to_owned()],
+        CATALOG,
+    )
+    .expect_err("no stable rule");
+    assert!(
+        errs.0[0]
+            .reason
+            .contains("holds no rule of maturity stable"),
+        "{errs}"
+    );
+    let gone = empty.path().join("gone");
+    let errs = load(&gone).expect_err("missing");
+    assert!(errs.to_string().contains(gone.to_str().unwrap()), "{errs}");
     let errs = load_dir(dir.path(), &["stabel".to_owned()], CATALOG).expect_err("typo");
     assert!(
         errs.0[0].reason.contains("unknown maturity `stabel`"),

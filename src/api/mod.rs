@@ -2,12 +2,15 @@
 //! enforcement points, manual revoke and lift, the recent alerts, analyst feedback, the
 //! account view, Prometheus metrics and health.
 //!
-//! Every `/v1` route needs a bearer token ([`auth`]); errors are `{"error": "..."}` everywhere
-//! ([`error`]); request bodies are capped at 64 KiB. Served as plain HTTP ([`serve`]) or, with
+//! Every `/v1` route needs a bearer token ([`auth`]), checked before anything reads the body;
+//! errors are `{"error": "..."}` everywhere ([`error`]); request bodies are capped at 64 KiB;
+//! connections and requests are bounded in number and time ([`conn`]). Served as plain HTTP
+//! ([`serve`]) or, with
 //! `[api] tls_cert`/`tls_key`, as HTTPS ([`serve_tls`], [`tls`]). The detector is reached through the
 //! [`Baselines`] trait so that this module knows nothing of how baselines are kept.
 
 pub mod auth;
+pub mod conn;
 pub mod error;
 mod routes;
 pub mod tls;
@@ -18,9 +21,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::body::{Body, HttpBody};
-use axum::extract::DefaultBodyLimit;
-use axum::extract::Request;
-use axum::http::{header, StatusCode};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -34,6 +36,7 @@ use crate::pipeline::Pipeline;
 use crate::respond::Responder;
 
 pub use auth::Tokens;
+pub use conn::Limits;
 use error::ApiError;
 pub use tls::TlsConfig;
 
@@ -119,11 +122,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/alerts", get(routes::list_alerts))
         .route("/v1/alerts/{id}/feedback", post(routes::feedback))
         .route("/v1/accounts/{account}", get(routes::account))
-        .route("/v1/guard/reset", post(routes::reset_guard))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::authorize,
-        ));
+        .route("/v1/guard/reset", post(routes::reset_guard));
     Router::new()
         .route("/metrics", get(routes::metrics))
         .route("/healthz", get(routes::healthz))
@@ -137,13 +136,37 @@ pub fn router(state: ApiState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(reject_oversized))
+        .layer(middleware::from_fn_with_state(state.clone(), admit))
         .with_state(state)
 }
 
-/// Refuses a declared body over the limit before anything reads it, on every route (the body
-/// limit on extraction catches undeclared, chunked ones).
-async fn reject_oversized(req: Request, next: Next) -> Response {
+/// In front of every route, from the request's headers alone: a `/v1` request is
+/// authenticated and authorised ([`auth::authorize`]), and `/metrics` too when `[api]
+/// metrics_token` is set ([`auth::authorize_metrics`]), before anything reads its body, so an
+/// unauthenticated client cannot make the API read a megabyte; then a declared body over the
+/// limit is refused before anything reads it (the body limit on extraction catches
+/// undeclared, chunked ones).
+async fn admit(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let check = if path == "/v1" || path.starts_with("/v1/") {
+        Some(auth::authorize(&state, &req))
+    } else if path == "/metrics" {
+        Some(auth::authorize_metrics(&state, &req))
+    } else {
+        None
+    };
+    if let Some(Err(refusal)) = check {
+        let mut refusal = refusal.into_response();
+        // The body, if any, stays unread: close the connection rather than read it.
+        if req.headers().contains_key(header::CONTENT_LENGTH)
+            || req.headers().contains_key(header::TRANSFER_ENCODING)
+        {
+            refusal
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        return refusal;
+    }
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -185,10 +208,21 @@ async fn drain(mut body: Body, max: u64) {
     }
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests,
+/// within the default [`Limits`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    serve_within(listener, state, Limits::default(), shutdown).await
+}
+
+/// [`serve`] within the given limits.
+pub async fn serve_within(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
@@ -201,9 +235,7 @@ pub async fn serve(
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
     });
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    conn::serve(listener, router(state), limits, shutdown).await
 }
 
 /// Serves the API over HTTPS on `listener` until `shutdown` completes, then finishes in-flight
@@ -218,7 +250,5 @@ pub async fn serve_tls(
     if let Ok(addr) = axum::serve::Listener::local_addr(&listener) {
         tracing::info!(%addr, "API listening (TLS)");
     }
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    conn::serve(listener, router(state), Limits::default(), shutdown).await
 }

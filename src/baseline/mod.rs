@@ -11,7 +11,8 @@
 //! tables have caps with eviction of the stalest entries; population counts use exact maps for
 //! low-cardinality values and count-min sketches for networks and devices.
 //!
-//! Keys are hashes (`xxh3`): the account's name is not kept in its state. Maps inside state
+//! Keys are hashes (account and tenant names keyed per installation, see [`name_key64`];
+//! the rest `xxh3`): the account's name is not kept in its state. Maps inside state
 //! values are ordered (`BTreeMap`), so a snapshot of equal state is equal bytes.
 //!
 //! This module and [`account`], [`topk`] hold the value types; [`store`] owns the maps, the
@@ -37,9 +38,32 @@ pub use account::{
     AccountBaseline, Decayed, ExtraWindows, PendingKind, PendingSet, UnusualExportDays,
 };
 
-/// The stable 64-bit key of an account (or tenant) name.
+/// The per-installation key of account and tenant names, set once per process by
+/// [`set_name_key`] (`tocsin run` reads it from the state directory). Unset (`replay`, tests,
+/// state from before keyed names): names are hashed unkeyed.
+static NAME_KEY: std::sync::OnceLock<[u8; 16]> = std::sync::OnceLock::new();
+
+/// Keys [`name_key64`] with `key` for the rest of the process. False when another key was set
+/// first (the first one stays: keys already in state must not change under it).
+pub fn set_name_key(key: [u8; 16]) -> bool {
+    *NAME_KEY.get_or_init(|| key) == key
+}
+
+/// The 64-bit key of an account (or tenant) name: keyed SipHash-1-3 ([`keyed_name_key64`])
+/// once [`set_name_key`] was called, so nobody who does not hold the installation's key can
+/// choose names whose keys collide (and merge or evict someone's baseline); plain `xxh3`
+/// otherwise.
 pub fn name_key64(name: &str) -> u64 {
-    xxh3_64(name.as_bytes())
+    match NAME_KEY.get() {
+        Some(key) => keyed_name_key64(key, name),
+        None => xxh3_64(name.as_bytes()),
+    }
+}
+
+/// SipHash-1-3 (128-bit) of `name` under `key`, folded to the 64 bits the state keys by.
+pub fn keyed_name_key64(key: &[u8; 16], name: &str) -> u64 {
+    let h = siphasher::sip128::SipHasher13::new_with_key(key).hash(name.as_bytes());
+    h.h1 ^ h.h2
 }
 
 /// A 32-bit key for values inside one account's tables (never 0, which marks an empty slot).

@@ -7,6 +7,7 @@ pub(crate) mod decode;
 pub(crate) mod demo;
 pub(crate) mod eval;
 pub(crate) mod gen;
+pub(crate) mod name_key;
 pub(crate) mod replay;
 pub mod rules;
 pub(crate) mod run;

@@ -45,7 +45,7 @@ pub fn run(args: ReplayArgs) -> CmdResult {
     let mut settings = Settings::load_or_default(args.config.as_deref())
         .map_err(|e| CmdError::Usage(e.to_string()))?;
     if let Some(dir) = &args.rules {
-        settings.rules.dir = dir.clone();
+        settings.rules.dir = Some(dir.clone());
     }
     let format = args
         .format
@@ -58,6 +58,11 @@ pub fn run(args: ReplayArgs) -> CmdResult {
     }
     let pipeline =
         Pipeline::from_settings(&settings).map_err(|e| CmdError::Usage(e.to_string()))?;
+    eprintln!(
+        "rules: {} loaded from {}",
+        pipeline.detector().rules().rules.len(),
+        super::run::rules_origin(&settings)
+    );
 
     let mut out: Box<dyn Write> = match &args.alerts {
         Some(p) => Box::new(BufWriter::new(

@@ -43,7 +43,7 @@ pub fn run(args: RunArgs) -> CmdResult {
     let mut settings = Settings::load_or_default(args.config.as_deref())
         .map_err(|e| CmdError::Usage(e.to_string()))?;
     if let Some(dir) = &args.rules {
-        settings.rules.dir = dir.clone();
+        settings.rules.dir = Some(dir.clone());
     }
     let options = EngineOptions {
         checkpoint_interval: args
@@ -51,8 +51,14 @@ pub fn run(args: RunArgs) -> CmdResult {
             .map(|ms| Duration::from_millis(ms.max(1))),
         ..EngineOptions::default()
     };
+    key_names(&settings)?;
     let stop = Arc::new(AtomicBool::new(false));
     let engine = Engine::start(&settings, options, stop.clone()).map_err(engine_error)?;
+    eprintln!(
+        "rules: {} loaded from {}",
+        engine.pipeline().detector().rules().rules.len(),
+        rules_origin(&settings)
+    );
     eprintln!("api: listening on {}", engine.api_url());
     if let Err(e) = watch_signals(stop) {
         let _ = engine.stop();
@@ -70,6 +76,34 @@ pub fn run(args: RunArgs) -> CmdResult {
         summary.checkpoints
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Keys account and tenant names with the state directory's key (created on first start),
+/// before anything hashes a name.
+fn key_names(settings: &Settings) -> Result<(), CmdError> {
+    use super::name_key::{load_or_create, NameKey};
+    match load_or_create(&settings.state.dir).map_err(|e| CmdError::Usage(e.to_string()))? {
+        NameKey::Keyed(key) => {
+            if !crate::baseline::set_name_key(key) {
+                return Err(CmdError::Failed(anyhow::anyhow!(
+                    "another name key is already in use in this process"
+                )));
+            }
+        }
+        NameKey::Unkeyed => tracing::warn!(
+            "account names are hashed unkeyed: this state directory predates keyed names \
+             (start from an empty state directory to key them)"
+        ),
+    }
+    Ok(())
+}
+
+/// Where the rules came from, for the start-up line.
+pub(crate) fn rules_origin(settings: &Settings) -> String {
+    match &settings.rules.dir {
+        Some(dir) => dir.display().to_string(),
+        None => crate::detect::rules::BUILT_IN_ROOT.to_owned(),
+    }
 }
 
 /// A configuration problem exits 2, anything else 1.

@@ -177,7 +177,6 @@ fn settings(
     let mut settings = Settings::default();
     settings.geoip.city = vec![locate("testdata/geo/GeoLite2-City-Test.mmdb")?];
     settings.geoip.asn = Some(locate("testdata/geo/GeoLite2-ASN-Test.mmdb")?);
-    settings.rules.dir = locate("rules")?;
     settings.state.dir = state.join("engine");
     settings.api.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     settings.sinks.webhook = vec![WebhookSettings {
@@ -190,6 +189,7 @@ fn settings(
         headers: BTreeMap::new(),
         max_attempts: 12,
         timeout_ms: 5_000,
+        allow_insecure_http: false,
     }];
     settings.revocation.url = Some(saas_url.to_string());
     settings.source.kafka = Some(KafkaSettings {

@@ -111,7 +111,6 @@ mod tests {
         let mut settings = Settings::default();
         settings.geoip.city = vec![locate("testdata/geo/GeoLite2-City-Test.mmdb").unwrap()];
         settings.geoip.asn = Some(locate("testdata/geo/GeoLite2-ASN-Test.mmdb").unwrap());
-        settings.rules.dir = locate("rules").unwrap();
         let pipeline = Pipeline::from_settings(&settings).unwrap();
         let cfg = DemoConfig {
             accounts: 60,

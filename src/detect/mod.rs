@@ -63,7 +63,15 @@ impl Detector {
         rules: &crate::settings::RulesSettings,
         detect: &DetectSettings,
     ) -> Result<Detector, DetectError> {
-        let set = rules::load_dir(&rules.dir, &rules.maturity, FEATURES)?;
+        let set = match &rules.dir {
+            Some(dir) => rules::load_dir(dir, &rules.maturity, FEATURES)?,
+            None => rules::load_built_in(&rules.maturity, FEATURES)?,
+        };
+        tracing::info!(
+            rules = set.rules.len(),
+            from = %rules.dir.as_deref().unwrap_or(rules::BUILT_IN_ROOT.as_ref()).display(),
+            "rules loaded"
+        );
         Ok(Detector::with_rules(set, detect))
     }
 

@@ -20,10 +20,12 @@
 //! | [`revoke`] | the revocation store: check, stream, durable log |
 //! | [`outbox`] | the durable delivery queue, backoff and the dead-letter file |
 //! | [`webhook`] | webhook formats and Standard Webhooks signing |
+//! | [`http`] | the client of outbound calls (no redirects) |
 //! | [`recent`] | the recent-alerts log behind the alerts API and feedback |
 //! | [`kafka`] | the Kafka source's one way out: responder, alerts, revocations and dead-letter topics |
 
 pub mod guard;
+pub mod http;
 pub mod kafka;
 pub mod outbox;
 pub mod recent;
@@ -148,7 +150,7 @@ impl OperatorEndpoint {
         }
         match req.body(body.to_owned()).send().await {
             Ok(resp) => DeliveryError::from_status(resp.status()),
-            Err(e) => Err(DeliveryError::from_transport(&e)),
+            Err(e) => Err(DeliveryError::from_transport(e)),
         }
     }
 }
@@ -226,11 +228,7 @@ impl Responder {
             }),
             None => None,
         };
-        let client = reqwest::Client::builder()
-            .pool_idle_timeout(Duration::from_secs(60))
-            .user_agent(concat!("tocsin/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| RespondError::Http(e.to_string()))?;
+        let client = http::client().map_err(|e| RespondError::Http(e.to_string()))?;
         metrics.set_outbox_depth(outbox.len());
         let inner = Arc::new(Inner {
             store,
@@ -325,7 +323,7 @@ impl Responder {
             let (rev, fresh) = inner.store.revoke(id, new, now)?;
             if fresh {
                 inner.metrics.revocation(true);
-                tracing::info!(revocation_id = %rev.id, account = %rev.account, scope = rev.scope.as_str(), "manual revocation");
+                tracing::info!(revocation_id = %rev.id, account = ?rev.account, scope = rev.scope.as_str(), "manual revocation");
                 inner.publish(&rev, None);
                 // A full outbox is counted and logged inside; the revocation stands.
                 let _ = inner.enqueue_revocation(&rev, now);
@@ -344,7 +342,7 @@ impl Responder {
         tokio::task::spawn_blocking(move || {
             let r = inner.store.lift(&id, now_ms())?;
             if let Some(r) = &r {
-                tracing::info!(revocation_id = %r.id, account = %r.account, "revocation lifted by hand");
+                tracing::info!(revocation_id = %r.id, account = ?r.account, "revocation lifted by hand");
                 inner.publish(r, None);
             }
             Ok(r)
@@ -417,7 +415,7 @@ impl Inner {
                 Ok((rev, fresh)) => {
                     if fresh {
                         self.metrics.revocation(false);
-                        tracing::info!(revocation_id = %rev.id, account = %rev.account, scope = rev.scope.as_str(), alert_id = %alert.id, "revoked");
+                        tracing::info!(revocation_id = %rev.id, account = ?rev.account, scope = rev.scope.as_str(), alert_id = %alert.id, "revoked");
                     }
                     // Not fresh: the alert is re-processed after a crash, which may have come
                     // between the log and the outbox or the topic. Asking again is safe: the

@@ -13,7 +13,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use sha2::{Digest, Sha256};
 
 use crate::alert::{Alert, Severity};
-use crate::settings::{secret_from_env, WebhookFormat, WebhookSettings};
+use crate::settings::{
+    secret_from_env, webhook_secret_key, WebhookFormat, WebhookSecretError, WebhookSettings,
+};
 
 use super::outbox::Job;
 
@@ -46,14 +48,22 @@ impl DeliveryError {
         }
         let code = status.as_u16();
         let permanent = status.is_client_error() && code != 408 && code != 429;
-        Err(DeliveryError {
-            permanent,
-            message: format!("HTTP {code}"),
-        })
+        let message = if status.is_redirection() {
+            // Redirects are not followed (see `respond::http`): the receiver must be
+            // configured with its final URL.
+            format!("HTTP {code} (redirect not followed)")
+        } else {
+            format!("HTTP {code}")
+        };
+        Err(DeliveryError { permanent, message })
     }
 
     /// A transport failure (refused connection, timeout, reset): always worth retrying.
-    pub fn from_transport(e: &reqwest::Error) -> DeliveryError {
+    ///
+    /// The message keeps the causes but never the URL: reqwest's own text names the full URL,
+    /// and a webhook URL may carry a token (Slack incoming webhooks are nothing but one, others
+    /// take `?token=`); this message goes to logs, the outbox and the dead-letter file.
+    pub fn from_transport(e: reqwest::Error) -> DeliveryError {
         let what = if e.is_timeout() {
             "timeout"
         } else if e.is_connect() {
@@ -61,9 +71,17 @@ impl DeliveryError {
         } else {
             "request failed"
         };
+        let e = e.without_url();
+        let mut message = format!("{what}: {e}");
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            message.push_str(": ");
+            message.push_str(&c.to_string());
+            cause = c.source();
+        }
         DeliveryError {
             permanent: false,
-            message: format!("{what}: {e}"),
+            message,
         }
     }
 }
@@ -96,10 +114,13 @@ impl WebhookSink {
             None => url.host_str().unwrap_or("webhook").to_string(),
         };
         let secret = match (&s.secret, &s.secret_env) {
-            (Some(v), _) => Some(decode_secret(v.expose())),
-            (None, Some(var)) => Some(decode_secret(
-                &secret_from_env("secret_env", var).map_err(|e| err(e.to_string()))?,
-            )),
+            (Some(v), _) => {
+                Some(decode_secret(v.expose()).map_err(|e| err(format!("secret {e}")))?)
+            }
+            (None, Some(var)) => Some(
+                decode_secret(&secret_from_env("secret_env", var).map_err(|e| err(e.to_string()))?)
+                    .map_err(|e| err(format!("secret_env: the secret in {var} {e}")))?,
+            ),
             (None, None) => None,
         };
         let mut headers = HeaderMap::new();
@@ -181,17 +202,15 @@ impl WebhookSink {
         }
         match req.body(body.to_owned()).send().await {
             Ok(resp) => DeliveryError::from_status(resp.status()),
-            Err(e) => Err(DeliveryError::from_transport(&e)),
+            Err(e) => Err(DeliveryError::from_transport(e)),
         }
     }
 }
 
 /// A Standard Webhooks secret: `whsec_<base64>` is decoded; anything else is used as raw bytes.
-pub fn decode_secret(s: &str) -> Vec<u8> {
-    match s.strip_prefix("whsec_").map(|b| B64.decode(b)) {
-        Some(Ok(bytes)) => bytes,
-        _ => s.as_bytes().to_vec(),
-    }
+/// Empty, undecodable and short (under 24 bytes) keys are refused.
+pub fn decode_secret(s: &str) -> Result<Vec<u8>, WebhookSecretError> {
+    webhook_secret_key(s)
 }
 
 /// The `webhook-signature` value: `v1,` and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`.
@@ -296,6 +315,10 @@ fn capitalised(s: &str) -> String {
 }
 
 /// The alert as a Slack message: a `text` fallback and blocks an analyst can read at a glance.
+///
+/// Every string from the alert goes through [`slack_text`]: account, tenant, session and the
+/// reasons' text come from the input events (anyone who can type a user name writes them), and
+/// Slack reads `<!channel>`, `<https://x|label>` and `<@U123>` in them as mentions and links.
 pub fn slack_message(a: &Alert) -> serde_json::Value {
     let emoji = match a.severity {
         Severity::Critical => ":rotating_light:",
@@ -306,13 +329,13 @@ pub fn slack_message(a: &Alert) -> serde_json::Value {
     let headline = format!(
         "{emoji} [{}] {} — {}",
         a.severity.as_str().to_uppercase(),
-        a.title,
-        a.account
+        slack_text(&a.title),
+        slack_text(&a.account)
     );
     let reasons: String = a
         .reasons
         .iter()
-        .map(|r| format!("• {}\n", r.text))
+        .map(|r| format!("• {}\n", slack_text(&r.text)))
         .collect();
     let place = a
         .geo
@@ -325,26 +348,56 @@ pub fn slack_message(a: &Alert) -> serde_json::Value {
                 .join(", ")
         })
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".into());
+        .map_or_else(|| "unknown".into(), |p| slack_text(&p));
     let actions: Vec<&str> = a.actions.iter().map(|x| x.as_str()).collect();
     let field =
         |k: &str, v: String| serde_json::json!({"type": "mrkdwn", "text": format!("*{k}*\n{v}")});
     serde_json::json!({
         "text": headline,
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": truncate(&format!("{} {}", a.severity.as_str().to_uppercase(), a.title), 150)}},
+            {"type": "header", "text": {"type": "plain_text", "text": truncate(&format!("{} {}", a.severity.as_str().to_uppercase(), without_controls(&a.title)), 150)}},
             {"type": "section", "fields": [
-                field("Account", a.account.clone()),
-                field("Tenant", a.tenant.clone().unwrap_or_else(|| "-".into())),
+                field("Account", slack_text(&a.account)),
+                field("Tenant", a.tenant.as_deref().map_or_else(|| "-".into(), slack_text)),
                 field("From", format!("{} ({place})", a.ip.map(|i| i.to_string()).unwrap_or_else(|| "-".into()))),
                 field("Risk", format!("{:.2}", a.risk)),
-                field("Session", a.session.clone().unwrap_or_else(|| "-".into())),
+                field("Session", a.session.as_deref().map_or_else(|| "-".into(), slack_text)),
                 field("Actions", actions.join(", ")),
             ]},
             {"type": "section", "text": {"type": "mrkdwn", "text": truncate(&format!("*Why*\n{reasons}"), 3000)}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("rule `{}` · alert `{}` · {}", a.rule, a.id, a.ts)}]},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("rule `{}` · alert `{}` · {}", slack_text(&a.rule), slack_text(&a.id), slack_text(&a.ts))}]},
         ],
     })
+}
+
+/// Untrusted text made inert for Slack's mrkdwn: `&`, `<` and `>` escaped as Slack asks (so
+/// no `<!channel>`, `<@user>` or `<url|fake label>`), and control characters (line breaks,
+/// ESC) and bidirectional overrides (which reorder what an analyst reads) replaced by a space.
+pub fn slack_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c if is_unprintable(c) => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text for a plain-text field: control characters and bidirectional overrides replaced by a
+/// space.
+fn without_controls(s: &str) -> String {
+    s.chars()
+        .map(|c| if is_unprintable(c) { ' ' } else { c })
+        .collect()
+}
+
+/// Control characters, and the bidirectional embedding, override and isolate marks.
+fn is_unprintable(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Slack rejects over-long block texts; cut at a character boundary.
@@ -428,15 +481,73 @@ mod tests {
     }
 
     #[test]
+    fn slack_body_makes_untrusted_text_inert() {
+        let mut a = sample();
+        a.account = "<!channel> <https://evil.example|Reset your password> & co\r\nFAKE".into();
+        a.tenant = Some("<@U024BE7LH>".into());
+        a.session = Some("s-1\u{1b}[31m<!here>".into());
+        a.reasons[0].text = "first login from <https://evil.example|NG>".into();
+        a.title = "Title\nwith a break\u{202e}".into();
+        let v = slack_message(&a);
+        let all = v.to_string();
+        for injected in [
+            "<!channel>",
+            "<https://",
+            "<@U024",
+            "<!here>",
+            "\\r",
+            "\\u001b",
+        ] {
+            assert!(!all.contains(injected), "{injected} in {all}");
+        }
+        let account = v["blocks"][1]["fields"][0]["text"].as_str().unwrap();
+        assert_eq!(
+            account,
+            "*Account*\n&lt;!channel&gt; &lt;https://evil.example|Reset your password&gt; &amp; co  FAKE"
+        );
+        assert!(!v["text"].as_str().unwrap().contains('\n'), "{v}");
+        assert!(!v["blocks"][0]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains('\n'));
+        let why = v["blocks"][2]["text"]["text"].as_str().unwrap();
+        assert!(why.contains("&lt;https://evil.example|NG&gt;"), "{why}");
+        let session = v["blocks"][1]["fields"][4]["text"].as_str().unwrap();
+        assert_eq!(session, "*Session*\ns-1 [31m&lt;!here&gt;");
+    }
+
+    #[test]
     fn whsec_secret_is_base64_decoded_and_raw_is_kept() {
-        assert_eq!(decode_secret("whsec_aGVsbG8="), b"hello");
-        assert_eq!(decode_secret("plain"), b"plain");
+        // base64("a-24-byte-signing-key-ok")
+        assert_eq!(
+            decode_secret("whsec_YS0yNC1ieXRlLXNpZ25pbmcta2V5LW9r").unwrap(),
+            b"a-24-byte-signing-key-ok"
+        );
+        assert_eq!(
+            decode_secret("plain-raw-secret-of-24-b").unwrap(),
+            b"plain-raw-secret-of-24-b"
+        );
+    }
+
+    #[test]
+    fn empty_malformed_and_short_secrets_are_refused() {
+        assert_eq!(decode_secret(""), Err(WebhookSecretError::Empty));
+        assert_eq!(decode_secret("whsec_"), Err(WebhookSecretError::Empty));
+        assert_eq!(
+            decode_secret("whsec_not base64!"),
+            Err(WebhookSecretError::NotBase64)
+        );
+        assert_eq!(
+            decode_secret("whsec_aGVsbG8="),
+            Err(WebhookSecretError::TooShort(5))
+        );
+        assert_eq!(decode_secret("plain"), Err(WebhookSecretError::TooShort(5)));
     }
 
     #[test]
     fn signature_matches_the_standard_webhooks_reference_vector() {
         // The example from the Standard Webhooks specification's reference libraries.
-        let secret = decode_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let secret = decode_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         let sig = sign(
             &secret,
             "msg_p5jXN8AQM9LWM0D4loKWxJek",
@@ -447,7 +558,7 @@ mod tests {
     }
 
     #[test]
-    fn status_classification_follows_the_contract() {
+    fn status_classification_retries_what_can_succeed_later() {
         use reqwest::StatusCode as S;
         assert!(DeliveryError::from_status(S::NO_CONTENT).is_ok());
         assert!(

@@ -166,7 +166,7 @@ pub fn run_rule_tests(rules_dir: &Path, geo: &GeoipSettings) -> RuleTestReport {
     let settings = Settings {
         geoip: geo.clone(),
         rules: RulesSettings {
-            dir: rules_dir.to_path_buf(),
+            dir: Some(rules_dir.to_path_buf()),
             maturity: Maturity::ALL
                 .iter()
                 .map(|m| m.as_str().to_owned())
@@ -317,7 +317,12 @@ fn with_case_lists(
         return Ok(None);
     }
     let tmp = tempfile::tempdir()?;
-    let rules = &settings.rules.dir;
+    // `run_rule_tests` always names the directory; the built-in tree has no fixtures.
+    let rules = settings
+        .rules
+        .dir
+        .as_deref()
+        .unwrap_or(Path::new(crate::detect::rules::BUILT_IN_ROOT));
     for m in Maturity::ALL {
         let from = rules.join(m.as_str());
         if from.is_dir() {
@@ -332,7 +337,7 @@ fn with_case_lists(
         }
     }
     let mut s = settings.clone();
-    s.rules.dir = tmp.path().to_path_buf();
+    s.rules.dir = Some(tmp.path().to_path_buf());
     Ok(Some((tmp, s)))
 }
 

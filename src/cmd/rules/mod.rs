@@ -1,5 +1,6 @@
-//! `tocsin rules check|test`: validate rule files (check) and run the fixtures shipped with
-//! them under `<dir>/tests/` (test). The fixture runner is [`fixtures`]: it sits above the
+//! `tocsin rules check|test|dump`: validate rule files (check), run the fixtures shipped with
+//! them under `<dir>/tests/` (test), and write out the rules built into the binary (dump). The
+//! fixture runner is [`fixtures`]: it sits above the
 //! pipeline it replays the cases through, which is why it is here and not in `detect`.
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,12 @@ pub(crate) enum RulesCommand {
         #[arg(long)]
         geoip_asn: Option<PathBuf>,
     },
+    /// Write the rules built into the binary (used when no `[rules] dir` is configured) to DIR:
+    /// stable/, incubating/, sandbox/, lists/ and README.md, to start a custom set from.
+    Dump {
+        /// Destination folder; it must not exist yet, or be empty.
+        dir: PathBuf,
+    },
 }
 
 /// Runs `tocsin rules ...`.
@@ -45,7 +52,22 @@ pub(crate) fn run(cmd: RulesCommand) -> CmdResult {
             geoip_city.unwrap_or_else(|| PathBuf::from("testdata/geo/GeoLite2-City-Test.mmdb")),
             geoip_asn.unwrap_or_else(|| PathBuf::from("testdata/geo/GeoLite2-ASN-Test.mmdb")),
         ),
+        RulesCommand::Dump { dir } => dump(&dir),
     }
+}
+
+/// Writes the built-in tree to `dir` and says how to use it.
+fn dump(dir: &Path) -> CmdResult {
+    let written = rules::tree::dump(dir).map_err(|e| match e {
+        rules::tree::DumpError::NotEmpty(_) => CmdError::Usage(e.to_string()),
+        rules::tree::DumpError::Write { .. } => CmdError::Failed(e.into()),
+    })?;
+    println!(
+        "wrote {written} files to {}; use them with `[rules] dir = \"{}\"`",
+        dir.display(),
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Loads every maturity folder of `dir` against the feature catalog. Prints a one-line summary

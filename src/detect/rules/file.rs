@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::error::{line_of, read_sorted, RuleError, RuleErrors, SpannedTable};
+use super::error::{line_of, RuleError, RuleErrors, SpannedTable};
 use super::expr::{closest, compile, unknown_feature, Expr};
 use super::lists::Lists;
 use super::rule::{Maturity, Mode, Rule, RuleSet};
+use super::tree::RuleTree;
 use crate::alert::{ResponseAction, Severity};
 use crate::detect::value::FeatureDef;
 
@@ -29,12 +30,36 @@ const RULE_KEYS: &[&str] = &[
 
 /// Loads the rules of the given maturities (`stable`, `incubating`, `sandbox`) from `dir`,
 /// with the lists of `dir/lists`. Every problem is collected; a missing maturity folder is
-/// simply empty.
+/// simply empty, but a missing `dir`, or one that holds no rule of these maturities, is an
+/// error naming it (an engine without rules would watch and never alert).
 pub fn load_dir(
     dir: &Path,
     maturities: &[String],
     catalog: &[FeatureDef],
 ) -> Result<RuleSet, RuleErrors> {
+    if !dir.is_dir() {
+        return Err(RuleErrors(vec![RuleError::new(
+            dir,
+            None,
+            None,
+            "no such rules directory",
+        )]));
+    }
+    load(RuleTree::Dir(dir), maturities, catalog)
+}
+
+/// Loads the rules of the given maturities from the rules tree built into the binary.
+pub fn load_built_in(maturities: &[String], catalog: &[FeatureDef]) -> Result<RuleSet, RuleErrors> {
+    load(RuleTree::BuiltIn, maturities, catalog)
+}
+
+/// Loads the rules of the given maturities, with the lists, from `tree`.
+pub fn load(
+    tree: RuleTree<'_>,
+    maturities: &[String],
+    catalog: &[FeatureDef],
+) -> Result<RuleSet, RuleErrors> {
+    let dir = &tree.root();
     let mut errors = Vec::new();
     let mut wanted = Vec::new();
     for m in maturities {
@@ -49,7 +74,7 @@ pub fn load_dir(
             )),
         }
     }
-    let (lists, list_errors) = Lists::load_partial(dir);
+    let (lists, list_errors) = Lists::load_partial(tree);
     errors.extend(list_errors);
 
     let mut rules = Vec::new();
@@ -58,7 +83,7 @@ pub fn load_dir(
         if !wanted.contains(&maturity) {
             continue;
         }
-        let files = match read_sorted(&dir.join(maturity.as_str()), true) {
+        let files = match tree.toml_files(maturity.as_str(), true) {
             Ok(f) => f,
             Err(e) => {
                 errors.push(e);
@@ -66,7 +91,7 @@ pub fn load_dir(
             }
         };
         for file in files {
-            let src = match std::fs::read_to_string(&file) {
+            let src = match tree.read(&file) {
                 Ok(s) => s,
                 Err(e) => {
                     errors.push(RuleError::new(
@@ -98,6 +123,22 @@ pub fn load_dir(
                 Err(errs) => errors.extend(errs),
             }
         }
+    }
+    if errors.is_empty() && rules.is_empty() {
+        errors.push(RuleError::new(
+            dir,
+            None,
+            None,
+            format!(
+                "holds no rule of maturity {} (rule files are `.toml` files under stable/, \
+                 incubating/ or sandbox/)",
+                wanted
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
     }
     if errors.is_empty() {
         Ok(RuleSet { rules, lists })

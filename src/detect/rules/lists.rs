@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use super::error::{line_of, read_sorted, RuleError, RuleErrors, SpannedTable};
+use super::error::{line_of, RuleError, RuleErrors, SpannedTable};
+use super::tree::RuleTree;
 use crate::detect::value::Value;
 
 /// What a list holds.
@@ -275,7 +276,7 @@ impl Lists {
     /// Loads `<rules_dir>/lists/*.toml` (a missing folder means no lists). Every problem in
     /// every file is reported, each with its file and line.
     pub fn load(rules_dir: &Path) -> Result<Lists, RuleErrors> {
-        let (lists, errors) = Lists::load_partial(rules_dir);
+        let (lists, errors) = Lists::load_partial(RuleTree::Dir(rules_dir));
         if errors.is_empty() {
             Ok(lists)
         } else {
@@ -285,16 +286,15 @@ impl Lists {
 
     /// Like [`Lists::load`], but keeps the good lists next to the errors, so rules can still
     /// be checked against them in the same pass.
-    pub(crate) fn load_partial(rules_dir: &Path) -> (Lists, Vec<RuleError>) {
+    pub(crate) fn load_partial(tree: RuleTree<'_>) -> (Lists, Vec<RuleError>) {
         let mut lists = Lists::new();
         let mut errors = Vec::new();
-        let dir = rules_dir.join("lists");
-        let files = match read_sorted(&dir, false) {
+        let files = match tree.toml_files("lists", false) {
             Ok(files) => files,
             Err(e) => return (lists, vec![e]),
         };
         for path in files {
-            let src = match std::fs::read_to_string(&path) {
+            let src = match tree.read(&path) {
                 Ok(s) => s,
                 Err(e) => {
                     errors.push(RuleError::new(

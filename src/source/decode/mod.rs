@@ -49,6 +49,9 @@ pub enum RejectKind {
     BadValue,
     /// A field longer than its bound.
     FieldTooLong,
+    /// An identifier (account, tenant, session, device id, event id) holding a control
+    /// character (CR, LF, ESC...): it would forge lines or colours in text logs and terminals.
+    BadField,
     /// The input could not be read.
     Io,
     /// Tocsin itself failed on this record (a bug, caught so that one record cannot stop
@@ -71,6 +74,7 @@ impl RejectKind {
             RejectKind::UnknownType => "unknown_type",
             RejectKind::BadValue => "bad_value",
             RejectKind::FieldTooLong => "field_too_long",
+            RejectKind::BadField => "bad_field",
             RejectKind::Io => "io",
             RejectKind::Internal => "internal_error",
         }
@@ -152,7 +156,8 @@ pub fn decode<'a>(
 }
 
 /// The native decoder's field bounds ([`native::MAX_FIELD_BYTES`], and
-/// [`native::MAX_USER_AGENT_BYTES`] for the user agent), applied to an event from any format.
+/// [`native::MAX_USER_AGENT_BYTES`] for the user agent) and its refusal of control characters
+/// in identifiers ([`check_identifier`]), applied to an event from any format.
 pub fn check_field_bounds(ev: &Event<'_>) -> Result<(), Rejection> {
     let fields: [(&str, Option<&str>, usize); 9] = [
         ("account", Some(&ev.account), native::MAX_FIELD_BYTES),
@@ -177,8 +182,12 @@ pub fn check_field_bounds(ev: &Event<'_>) -> Result<(), Rejection> {
             native::MAX_USER_AGENT_BYTES,
         ),
     ];
-    for (name, value, max) in fields {
+    for (i, (name, value, max)) in fields.into_iter().enumerate() {
         if let Some(v) = value {
+            // The first five are identifiers.
+            if i < 5 {
+                check_identifier(name, v)?;
+            }
             if v.len() > max {
                 return Err(Rejection::new(
                     RejectKind::FieldTooLong,
@@ -191,4 +200,21 @@ pub fn check_field_bounds(ev: &Event<'_>) -> Result<(), Rejection> {
         }
     }
     Ok(())
+}
+
+/// Refuses an identifier holding a control character (C0, DEL, C1: CR, LF, ESC...), with
+/// reason `bad_field`. Identifiers reach text logs, terminals and analysts' screens, where such
+/// a character forges a line or hides text; no real account, tenant, session or device id
+/// holds one.
+pub fn check_identifier(name: &str, value: &str) -> Result<(), Rejection> {
+    match value.chars().find(|c| c.is_control()) {
+        None => Ok(()),
+        Some(c) => Err(Rejection::new(
+            RejectKind::BadField,
+            format!(
+                "field `{name}` holds the control character U+{:04X}",
+                c as u32
+            ),
+        )),
+    }
 }

@@ -394,6 +394,10 @@ impl<'a> RawFields<'a> {
                 ),
             ));
         }
+        // JSON strings cannot hold raw control characters, so only an unescaped value can.
+        if field.is_identifier() && matches!(value, Cow::Owned(_)) {
+            super::check_identifier(field.name(), &value)?;
+        }
         let blank = if field.is_identifier() {
             value.trim().is_empty()
         } else {
