@@ -531,15 +531,16 @@ def mfa_accepted():
     c = Case("mfa_accepted_after_denials", 31)
     rouen_practice(c)
     acc = "dr.martin@cabinet-rouen"
-    # The same, but the fourth prompt is accepted out of weariness.
+    # The same, but after six denials in three and a half minutes the seventh prompt is accepted
+    # out of weariness.
     sid = "s-mfa-yes"
     ip = "82.67.8.41"
     c.ev(at(22, 10), type="login", outcome="success", account=acc, tenant=T_ROUEN, session=sid, ip=ip,
          user_agent=UA_WIN_CHROME, method="password")
-    for i in range(3):
+    for i in range(6):
         c.ev(at(22, 10) + timedelta(seconds=15 + 35 * i), type="mfa", outcome="failure", account=acc,
              tenant=T_ROUEN, session=sid, ip=ip)
-    c.ev(at(22, 12), type="mfa", outcome="success", account=acc, tenant=T_ROUEN, session=sid, ip=ip)
+    c.ev(at(22, 14), type="mfa", outcome="success", account=acc, tenant=T_ROUEN, session=sid, ip=ip)
     c.write()
 
 

@@ -174,6 +174,16 @@ pub fn build_alert(rule: &Rule, x: &Evidence<'_>, now_ms: i64, refire: Option<i6
             tagged.push((r, risk_term_of(f), f));
         }
     }
+    // Two features can tell the same thing (`geo.new_country` and `geo.country`, `device.new`
+    // and `evidence.device`): the first says it, before a term's weight is given to one line.
+    let mut said: Vec<String> = Vec::with_capacity(tagged.len());
+    tagged.retain(|(r, _, _)| {
+        let new = !said.contains(&r.text);
+        if new {
+            said.push(r.text.clone());
+        }
+        new
+    });
     let terms = [x.risk.network, x.risk.device, x.risk.hour];
     for (t, &w) in terms.iter().enumerate() {
         let lines: Vec<usize> = (0..tagged.len())
