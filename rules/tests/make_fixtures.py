@@ -544,10 +544,24 @@ def mfa_accepted():
     c.write()
 
 
+def owner_after_guessing():
+    c = Case("negative_owner_logs_in_after_others_guessing", 32)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # A stranger fails fourteen times on Dr Martin's account from a VPN exit at 08:20; at 08:25
+    # Dr Martin logs in from home, on the usual computer: not a takeover.
+    t = at(8, 20)
+    for i in range(14):
+        c.ev(t + timedelta(seconds=20 * i), type="login", outcome="failure", account=acc, tenant=T_ROUEN,
+             ip="185.220.101.4", user_agent=UA_LINUX_FIREFOX, failure_reason="bad_password")
+    c.work_session(at(8, 25), acc, T_ROUEN, "90.1.7.21", UA_WIN_CHROME, reads=2)
+    c.write()
+
+
 if __name__ == "__main__":
     for f in [infostealer, new_country, impossible_travel, rare_hour, high_risk, dormant, brute_force,
               stuffing, spray, concurrent, hijacked, bulk_export, copied_ua_export, bulk_read, hosting, new_phone,
               conference, hospital_vpn, mobile_carrier, night_shift, locum, ipv6_privacy, new_laptop_near,
               dormant_datacentre, low_and_slow, burst_new_network, hijacked_nearby, personal_vpn, moving_house,
-              integration, mfa_fatigue, mfa_accepted]:
+              integration, mfa_fatigue, mfa_accepted, owner_after_guessing]:
         f()
