@@ -55,14 +55,15 @@ class Case:
         return "s-%s-%d" % (account.split("@")[0].replace(".", ""), self.sessions)
 
     def work_session(self, local, account, tenant, ip, ua, reads=4, exports=0.3, logout=True,
-                     failures=0):
+                     failures=0, device_id=None):
         """A login, a few reads/searches, sometimes an export of 1-2 records, then a logout."""
         for i in range(failures):
             self.ev(local - timedelta(seconds=40 - 10 * i), type="login", outcome="failure",
                     account=account, tenant=tenant, ip=ip, user_agent=ua, failure_reason="bad_password")
         sid = self.session_id(account)
+        extra = {"device_id": device_id} if device_id else {}
         self.ev(local, type="login", outcome="success", account=account, tenant=tenant,
-                session=sid, ip=ip, user_agent=ua, method="password")
+                session=sid, ip=ip, user_agent=ua, method="password", **extra)
         t = local
         for _ in range(reads):
             t += timedelta(minutes=self.rng.randint(2, 9))
@@ -558,10 +559,100 @@ def owner_after_guessing():
     c.write()
 
 
+def private_relay():
+    c = Case("negative_private_relay", 33)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # An evening check on the iPhone through iCloud Private Relay (Akamai's egress in Paris).
+    c.work_session(at(21, 5), acc, T_ROUEN, "172.224.226.9", UA_IPHONE, reads=2, exports=0)
+    c.write()
+
+
+def cookie_reset():
+    c = Case("negative_cookie_reset", 34)
+    acc = "dr.martin@cabinet-rouen"
+    n = 0
+    for d in range(28):
+        day = HISTORY_START + timedelta(days=d)
+        if day.weekday() >= 5:
+            continue
+        for (h, m) in ((8, 30), (14, 0)):
+            n += 1
+            c.work_session(day.replace(hour=h, minute=m), acc, T_ROUEN, CLINIC, UA_WIN_CHROME,
+                           device_id="dev-7f3a")
+    c.history("dr.leroy@cabinet-rouen", T_ROUEN, [CLINIC], UA_MAC_SAFARI, hours=((9, 0), (15, 30)), reads=2)
+    # The browser's cookies were cleared: a new device id, the same computer, at the practice.
+    c.work_session(at(8, 35), acc, T_ROUEN, CLINIC, UA_WIN_CHROME, device_id="dev-91c2")
+    c.write()
+
+
+def forgotten_password_mfa_retry():
+    c = Case("negative_forgotten_password_mfa_retry", 35)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # Three wrong passwords at home, the right one, two refused codes, then the right code.
+    sid, t = c.work_session(at(8, 5), acc, T_ROUEN, "90.1.7.21", UA_WIN_CHROME, reads=0, logout=False,
+                            failures=3)
+    for i in range(2):
+        c.ev(t + timedelta(seconds=20 + 25 * i), type="mfa", outcome="failure", account=acc, tenant=T_ROUEN,
+             session=sid, ip="90.1.7.21")
+    c.ev(t + timedelta(seconds=80), type="mfa", outcome="success", account=acc, tenant=T_ROUEN, session=sid,
+         ip="90.1.7.21")
+    c.ev(t + timedelta(minutes=3), type="access", account=acc, tenant=T_ROUEN, session=sid, ip="90.1.7.21",
+         action="read", resource="patient_record", count=2)
+    c.write()
+
+
+def new_account():
+    c = Case("negative_new_account", 36)
+    rouen_practice(c)
+    # A new colleague's first morning at the practice: an account never seen, on the practice's NAT.
+    c.work_session(at(9, 10), "dr.nouveau@cabinet-rouen", T_ROUEN, CLINIC, UA_WIN_CHROME, reads=5)
+    c.write()
+
+
+def late_night():
+    c = Case("negative_late_night_work", 37)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # Catching up on letters at 23:40 from home, on the usual laptop.
+    c.work_session(at(23, 40), acc, T_ROUEN, "90.1.7.21", UA_WIN_CHROME, reads=6)
+    c.write()
+
+
+def shared_ward_pc():
+    c = Case("negative_shared_ward_pc", 38)
+    ward = "193.48.7.7"     # the hospital's network (RENATER, Rouen)
+    accounts = ["dr.moreau@chu-rouen", "dr.lambert@chu-rouen", "inf.girard@chu-rouen"]
+    for i, acc in enumerate(accounts):
+        c.history(acc, "chu-rouen", [ward], UA_WIN_CHROME, hours=((7 + i, 10), (13 + i, 40)), reads=3)
+    # The ward's one PC, the same browser, three people within the hour.
+    for i, acc in enumerate(accounts):
+        c.work_session(at(10, 5 + 15 * i), acc, "chu-rouen", ward, UA_WIN_CHROME, reads=3)
+    c.write()
+
+
+def vacation_own_phone():
+    c = Case("negative_vacation_own_phone", 39)
+    acc = "dr.martin@cabinet-rouen"
+    c.history(acc, T_ROUEN, [CLINIC, CLINIC, "90.1.7.21"], UA_WIN_CHROME)
+    c.history("dr.leroy@cabinet-rouen", T_ROUEN, [CLINIC], UA_MAC_SAFARI, hours=((9, 0), (15, 30)), reads=2)
+    for d in range(0, 28, 3):
+        day = HISTORY_START + timedelta(days=d)
+        c.work_session(day.replace(hour=19, minute=30), acc, T_ROUEN, "90.1.7.21", UA_IPHONE, reads=1,
+                       exports=0, device_id="iphone-martin")
+    # A week's holiday in Barcelona: the same phone, the hotel's Wi-Fi.
+    for d in range(3):
+        c.work_session(at(18, 10, INCIDENT_DAY + timedelta(days=d)), acc, T_ROUEN, "83.32.14.7", UA_IPHONE,
+                       reads=1, exports=0, device_id="iphone-martin")
+    c.write()
+
+
 if __name__ == "__main__":
     for f in [infostealer, new_country, impossible_travel, rare_hour, high_risk, dormant, brute_force,
               stuffing, spray, concurrent, hijacked, bulk_export, copied_ua_export, bulk_read, hosting, new_phone,
               conference, hospital_vpn, mobile_carrier, night_shift, locum, ipv6_privacy, new_laptop_near,
               dormant_datacentre, low_and_slow, burst_new_network, hijacked_nearby, personal_vpn, moving_house,
-              integration, mfa_fatigue, mfa_accepted, owner_after_guessing]:
+              integration, mfa_fatigue, mfa_accepted, owner_after_guessing, private_relay, cookie_reset,
+              forgotten_password_mfa_retry, new_account, late_night, shared_ward_pc, vacation_own_phone]:
         f()
