@@ -70,6 +70,16 @@ impl<const N: usize> TopK<N> {
         self.slots.iter().map(|s| s.count_at(today)).sum()
     }
 
+    /// `key`'s share (0..1) of the decayed counts at `today`; 0 when the table is empty.
+    pub fn share(&self, key: u32, today: u16) -> f32 {
+        let t = self.total(today);
+        if t > 0.0 {
+            self.count(key, today) / t
+        } else {
+            0.0
+        }
+    }
+
     /// Adds `weight` observations of `key` seen on `today`, evicting the weakest entry when full.
     pub fn add(&mut self, key: u32, weight: f32, today: u16) {
         if key == 0 {

@@ -227,15 +227,7 @@ fn network<'e>(
     if let Some(a) = k.asn {
         f.num(F::AsnNumber, a as f64);
         f.bool(F::AsnNew, !acct.asns.contains(a));
-        let t = acct.asns.total(k.today);
-        f.num(
-            F::AsnShare,
-            if t > 0.0 {
-                (acct.asns.count(a, k.today) / t) as f64
-            } else {
-                0.0
-            },
-        );
+        f.num(F::AsnShare, acct.asns.share(a, k.today) as f64);
     } else {
         f.bool(F::AsnNew, false);
     }
@@ -260,15 +252,7 @@ fn geo<'e>(f: &mut EventFeatures<'e>, enr: &'e Enriched, k: &Keys, acct: &Accoun
         k.city.is_some_and(|c| !acct.cities.contains(c)),
     );
     if let Some(c) = k.country {
-        let t = acct.countries.total(k.today);
-        f.num(
-            F::GeoCountryShare,
-            if t > 0.0 {
-                (acct.countries.count(c, k.today) / t) as f64
-            } else {
-                0.0
-            },
-        );
+        f.num(F::GeoCountryShare, acct.countries.share(c, k.today) as f64);
     }
     if let (Some(p), true) = (k.place, acct.has_home) {
         f.num(F::GeoDistanceKm, distance_km(p, acct.home));
@@ -484,21 +468,17 @@ fn unusual_network(
     if f.num_of(F::AsnShare).is_some_and(rare) {
         return true;
     }
-    let asn = f.get(F::AsnNumber);
-    let rotating = in_list(&lists.relay, asn)
-        || in_list(&lists.tenant, f.get(F::Ip))
-        || f.is(F::IpTenantKnown);
+    let rotating = in_list(&lists.relay, f.get(F::AsnNumber)) || tenant_address(f, lists);
     match k.prefix {
-        Some(p) if !rotating => {
-            let t = acct.prefixes.total(k.today);
-            rare(if t > 0.0 {
-                (acct.prefixes.count(p, k.today) / t) as f64
-            } else {
-                0.0
-            })
-        }
+        Some(p) if !rotating => rare(acct.prefixes.share(p, k.today) as f64),
         _ => false,
     }
+}
+
+/// The address is the tenant's own: a network its accounts share (its NAT) or one declared in
+/// `list.tenant_networks`.
+fn tenant_address(f: &EventFeatures<'_>, lists: &NetworkLists) -> bool {
+    f.is(F::IpTenantKnown) || in_list(&lists.tenant, f.get(F::Ip))
 }
 
 /// `auth.*`: failed logins on the account, from the source, and the pair.
@@ -574,7 +554,7 @@ fn evidence(f: &mut EventFeatures<'_>, lists: &NetworkLists) -> u8 {
     // stranger's: not the tenant's own NAT (colleagues mistyping at the start of a shift) nor
     // a network the account itself uses. Without a history that cannot be told, and the
     // stuffing rules judge the source on their own.
-    let own_nat = f.is(F::IpTenantKnown) || in_list(&lists.tenant, f.get(F::Ip));
+    let own_nat = tenant_address(f, lists);
     let stuffed = ge(F::AuthSourceAccounts1h, STUFFING_SOURCE_ACCOUNTS)
         && history
         && f.is(F::IpNewPrefix)
@@ -584,11 +564,11 @@ fn evidence(f: &mut EventFeatures<'_>, lists: &NetworkLists) -> u8 {
     // geolocate anywhere). Most carriers route their fixed broadband through the same ASN, and
     // a desktop browser there is a home line: new to the account, it is a new network.
     let handheld = matches!(f.get(F::DeviceType), Value::Str("mobile" | "tablet"));
-    let shared = (handheld && in_list(&lists.mobile, asn))
-        || in_list(&lists.relay, asn)
-        || in_list(&lists.tenant, f.get(F::Ip))
-        || f.is(F::AsnTenantKnown)
-        || f.is(F::IpTenantKnown);
+    // A colleague's use of the same big ISP (`asn.tenant_known`) says nothing of this address's
+    // /24, so it makes the network shared, not the address.
+    let shared_prefix =
+        (handheld && in_list(&lists.mobile, asn)) || in_list(&lists.relay, asn) || own_nat;
+    let shared = shared_prefix || f.is(F::AsnTenantKnown);
     let network = history && f.is(F::AsnNew) && f.is(F::IpNewPrefix) && !shared;
     // A never-seen device id with the usual browser and OS families is the owner's other
     // computer, a cleared cookie or a reinstalled browser as often as a stranger's: only a
@@ -613,12 +593,6 @@ fn evidence(f: &mut EventFeatures<'_>, lists: &NetworkLists) -> u8 {
         && ge(F::TenantWatchedDays, WATCHED_TENANT_DAYS)
         && !shared;
     let dormant = ge(F::AccountDaysSinceLastLogin, DORMANT_DAYS) || unknown_in_watched_tenant;
-    // A colleague's use of the same big ISP (`asn.tenant_known`) says nothing of this address's
-    // /24: only the tenant's own networks, relays and a phone's carrier make it no one's new.
-    let shared_prefix = (handheld && in_list(&lists.mobile, asn))
-        || in_list(&lists.relay, asn)
-        || in_list(&lists.tenant, f.get(F::Ip))
-        || f.is(F::IpTenantKnown);
     let new_network = history && f.is(F::IpNewPrefix) && !shared_prefix;
     f.num(F::EvidenceFamilies, families as f64);
     f.bool(F::EvidenceNetwork, network);
