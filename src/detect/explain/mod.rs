@@ -175,7 +175,7 @@ pub fn build_alert(rule: &Rule, x: &Evidence<'_>, now_ms: i64, refire: Option<i6
         }
     }
     // Two features can tell the same thing (`geo.new_country` and `geo.country`, `device.new`
-    // and `evidence.device`): the first says it, before a term's weight is given to one line.
+    // and `evidence.device`, `risk.score` and `session.risk` on an access): the first says it, before a term's weight is given to one line.
     let mut said: Vec<String> = Vec::with_capacity(tagged.len());
     tagged.retain(|(r, _, _)| {
         let new = !said.contains(&r.text);
@@ -225,16 +225,6 @@ pub fn build_alert(rule: &Rule, x: &Evidence<'_>, now_ms: i64, refire: Option<i6
             ),
         });
     }
-    // Two features can tell the same thing (`risk.score` and `session.risk` on an access).
-    let mut seen: Vec<String> = Vec::with_capacity(reasons.len());
-    reasons.retain(|r| {
-        let new = !seen.contains(&r.text);
-        if new {
-            seen.push(r.text.clone());
-        }
-        new
-    });
-
     let g = &x.enr.geo;
     let geo = AlertGeo {
         country: g.country.map(|c| c.as_str().to_string()),
