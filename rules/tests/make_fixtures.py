@@ -648,11 +648,24 @@ def vacation_own_phone():
     c.write()
 
 
+def vacation_personal_laptop():
+    c = Case("negative_vacation_personal_laptop", 40)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # Dr Martin's own MacBook, never used for the service, first opened on holiday: the rental's
+    # Spanish home line, an ordinary afternoon hour, a few records read.
+    for d in range(2):
+        c.work_session(at(16, 20, INCIDENT_DAY + timedelta(days=d)), acc, T_ROUEN, "83.32.14.7", UA_MAC_SAFARI,
+                       reads=3, exports=0, device_id="macbook-martin")
+    c.write()
+
+
 if __name__ == "__main__":
     for f in [infostealer, new_country, impossible_travel, rare_hour, high_risk, dormant, brute_force,
               stuffing, spray, concurrent, hijacked, bulk_export, copied_ua_export, bulk_read, hosting, new_phone,
               conference, hospital_vpn, mobile_carrier, night_shift, locum, ipv6_privacy, new_laptop_near,
               dormant_datacentre, low_and_slow, burst_new_network, hijacked_nearby, personal_vpn, moving_house,
               integration, mfa_fatigue, mfa_accepted, owner_after_guessing, private_relay, cookie_reset,
-              forgotten_password_mfa_retry, new_account, late_night, shared_ward_pc, vacation_own_phone]:
+              forgotten_password_mfa_retry, new_account, late_night, shared_ward_pc, vacation_own_phone,
+              vacation_personal_laptop]:
         f()
