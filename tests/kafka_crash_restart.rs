@@ -93,15 +93,20 @@ fn kill_9_at_random_moments_loses_no_alert_revocation_or_dead_letter() {
     );
 
     let mut engine = cfg.spawn();
-    let started = std::time::Instant::now();
+    // Stuck means no checkpoint progress for two minutes, not a slow machine: on a loaded CI
+    // runner catching up takes longer, and that is no failure.
+    let mut progress = (0, std::time::Instant::now());
     wait_for(
         "the final run to catch up",
-        Duration::from_secs(300),
+        Duration::from_secs(600),
         || {
             assert!(!engine.exited(), "final run died:\n{}", engine.stderr());
             let at = checkpointed(&cfg.state, &cfg.input);
+            if at > progress.0 {
+                progress = (at, std::time::Instant::now());
+            }
             assert!(
-                started.elapsed() < Duration::from_secs(120),
+                progress.1.elapsed() < Duration::from_secs(120),
                 "final run stuck at {at} of {n}:\n{}",
                 engine.stderr()
             );

@@ -660,6 +660,36 @@ def vacation_personal_laptop():
     c.write()
 
 
+def two_networks():
+    c = Case("session_used_from_two_networks", 41)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    sid, t = c.work_session(at(10, 0), acc, T_ROUEN, CLINIC, UA_WIN_CHROME, reads=3, logout=False)
+    # Ten minutes after Dr Martin's last click at the practice, her session cookie is replayed
+    # from a Free home line in Paris (110 km: too near and too slow for the travel rule) and
+    # searches records; four minutes later Dr Martin clicks again at the practice.
+    c.ev(t + timedelta(minutes=10), type="access", account=acc, tenant=T_ROUEN, session=sid,
+         ip="78.192.44.8", action="search", resource="patient_record", count=60)
+    c.ev(t + timedelta(minutes=14), id="ev-owner-back", type="access", account=acc, tenant=T_ROUEN,
+         session=sid, ip=CLINIC, action="read", resource="patient_record", count=1)
+    c.write()
+
+
+def phone_wifi_cellular():
+    c = Case("negative_phone_wifi_and_cellular", 42)
+    rouen_practice(c)
+    acc = "dr.blanc@cabinet-rouen"
+    c.history(acc, T_ROUEN, [CLINIC, "90.1.7.22"], UA_IPHONE, hours=((9, 0), (19, 30)), reads=2)
+    # At home on the iPhone: the Wi-Fi drops in the garden, the phone carries on over Bouygues
+    # Telecom's network (never used by the account), then the Wi-Fi comes back.
+    sid, t = c.work_session(at(19, 40), acc, T_ROUEN, "90.1.7.22", UA_IPHONE, reads=2, logout=False)
+    c.ev(t + timedelta(minutes=3), type="access", account=acc, tenant=T_ROUEN, session=sid,
+         ip="37.160.8.19", action="read", resource="patient_record", count=1)
+    c.ev(t + timedelta(minutes=6), type="access", account=acc, tenant=T_ROUEN, session=sid,
+         ip="90.1.7.22", action="read", resource="patient_record", count=2)
+    c.write()
+
+
 if __name__ == "__main__":
     for f in [infostealer, new_country, impossible_travel, rare_hour, high_risk, dormant, brute_force,
               stuffing, spray, concurrent, hijacked, bulk_export, copied_ua_export, bulk_read, hosting, new_phone,
@@ -667,5 +697,5 @@ if __name__ == "__main__":
               dormant_datacentre, low_and_slow, burst_new_network, hijacked_nearby, personal_vpn, moving_house,
               integration, mfa_fatigue, mfa_accepted, owner_after_guessing, private_relay, cookie_reset,
               forgotten_password_mfa_retry, new_account, late_night, shared_ward_pc, vacation_own_phone,
-              vacation_personal_laptop]:
+              vacation_personal_laptop, two_networks, phone_wifi_cellular]:
         f()

@@ -176,6 +176,17 @@ pub struct OpenSession {
     /// The login's families of evidence against the owner, one bit each (see
     /// [`LoginFamilies`]): what the session then does is judged with them.
     pub families: u8,
+    /// The login came from a phone or tablet: a carrier's network met mid-session is its
+    /// owner switching between Wi-Fi and cellular, not a second user.
+    pub handheld: bool,
+    /// ASN of the session's latest event from a network other than its login's that no
+    /// relay, VPN, tenant network or (for a handheld) carrier explains (0: none).
+    pub away_asn: u32,
+    /// Time of that event, seconds since the epoch.
+    pub away_s: u32,
+    /// ASN of the session's latest event (0: unknown): a change of network is judged once, at
+    /// the event that makes it, not again at every later event from the new network.
+    pub last_asn: u32,
 }
 
 /// The families of evidence a login carried, as the bits of [`OpenSession::families`]. What a

@@ -150,6 +150,7 @@ impl Detector {
             risk: derived.risk_score,
             families: derived.families,
             flagged: worst.is_some_and(|s| s >= Severity::High),
+            away_network: derived.away_network,
             new_account: !b.existing,
             windows: derived.windows,
         };

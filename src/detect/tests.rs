@@ -723,10 +723,10 @@ fn snapshot_bytes_keep_their_format() {
     d.write_snapshot(&mut bytes).unwrap();
     assert_eq!(
         (bytes.len(), xxh3_64(&bytes)),
-        // Version 3: each account's days of unusual exports and recent second-factor failures
-        // follow its held-back values, a tenant's networks keep an account sketch and their
-        // days (versions 1 and 2 load through upgrade steps).
-        (34_314, 0xe59a_7792_7935_6e0c),
+        // Version 4: open sessions keep their login's device kind, their latest event's
+        // network and their latest event from another network (versions 1 to 3 load through
+        // upgrade steps).
+        (34_348, 0xf785_a91c_2d9a_d044),
         "the snapshot format changed"
     );
     let (_dir2, restored) = detector();

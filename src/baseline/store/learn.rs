@@ -20,7 +20,7 @@ use crate::baseline::account::{tracked, LastLogin, VolumeWindows};
 use crate::baseline::{
     to_cdeg, AccountBaseline, OpenSession, PendingKind, SessionSet, TenantState, SESSION_SLOTS,
 };
-use crate::enrich::Enriched;
+use crate::enrich::{DeviceType, Enriched};
 use crate::event::{Event, EventKind};
 
 /// A session whose login scored at least this is never learned from.
@@ -42,6 +42,9 @@ pub struct Learning<'a> {
     pub families: u8,
     /// It raised an active high or critical alert: nothing of it is trusted.
     pub flagged: bool,
+    /// In a session, it came from a network other than the session's login's that no relay,
+    /// VPN, tenant network or (for a handheld) carrier explains: the session remembers it.
+    pub away_network: bool,
     /// The account had no baseline before it.
     pub new_account: bool,
     /// The account's access windows with this event counted (see the `volume.*` features).
@@ -178,6 +181,10 @@ impl Store {
             flagged: l.flagged,
             totals: [0; 4],
             families,
+            handheld: matches!(l.enr.device.kind, DeviceType::Mobile | DeviceType::Tablet),
+            away_asn: 0,
+            away_s: 0,
+            last_asn: k.asn.unwrap_or(0),
         };
         if opens {
             if let Some(old) = set.open(fresh(l.risk, l.families)) {
@@ -304,6 +311,13 @@ fn touch_session(
             if let Some(s) = set.get_mut(sk) {
                 s.last_s = s.last_s.max(l.keys.now_s);
                 s.flagged |= l.flagged;
+                if let Some(asn) = l.keys.asn {
+                    s.last_asn = asn;
+                    if l.away_network {
+                        s.away_asn = asn;
+                        s.away_s = s.away_s.max(l.keys.now_s);
+                    }
+                }
                 if let Some(t) = ev.action.and_then(tracked) {
                     s.totals[t] = s.totals[t].saturating_add(ev.count);
                 }

@@ -21,7 +21,10 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"TOCSDET\0";
 /// 3: each account's days of exports through unusual networks and its recent second-factor
 /// failures follow its held-back values (versions 1 and 2 load, with none); a tenant's networks count their accounts and days
 /// (versions 1 and 2 load with the accounts and days they kept).
-pub const SNAPSHOT_VERSION: u32 = 3;
+/// 4: open sessions remember whether their login came from a phone or tablet, their latest
+/// event's network and their latest event from another network (earlier versions load with
+/// none).
+pub const SNAPSHOT_VERSION: u32 = 4;
 
 /// A snapshot that cannot be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -67,11 +70,13 @@ struct Snapshot<S, A, T> {
 type AccountV2 = (AccountBaseline, PendingSet);
 /// An account as version 3 holds it.
 type AccountV3 = (AccountBaseline, PendingSet, ExtraWindows);
-/// Version 3: the current types.
-type SnapshotV3 = Snapshot<SessionSet, AccountV3, TenantState>;
+/// Version 4: the current types.
+type SnapshotV4 = Snapshot<SessionSet, AccountV3, TenantState>;
+/// Version 3: open sessions without their device kind and other network.
+type SnapshotV3 = Snapshot<SessionSetV3, AccountV3, TenantState>;
 /// Version 2: accounts without their days of unusual exports, tenants' networks with two
 /// accounts.
-type SnapshotV2 = Snapshot<SessionSet, AccountV2, TenantStateV2>;
+type SnapshotV2 = Snapshot<SessionSetV3, AccountV2, TenantStateV2>;
 /// Version 1: open sessions without their login's families.
 type SnapshotV1 = Snapshot<SessionSetV1, AccountV2, TenantStateV2>;
 
@@ -138,6 +143,54 @@ struct OpenSessionV1 {
     totals: [u32; 4],
 }
 
+/// An open session as versions 2 and 3 wrote it.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+struct OpenSessionV3 {
+    key: u32,
+    start_s: u32,
+    last_s: u32,
+    prefix: u32,
+    asn: u32,
+    lat_cdeg: i16,
+    lon_cdeg: i16,
+    has_geo: bool,
+    risk: u8,
+    flagged: bool,
+    totals: [u32; 4],
+    families: u8,
+}
+
+impl OpenSessionV3 {
+    /// A session opened before the upgrade: its login's device kind is not known (judged as a
+    /// computer's) and no other network has been seen yet.
+    fn upgrade(self) -> OpenSession {
+        OpenSession {
+            key: self.key,
+            start_s: self.start_s,
+            last_s: self.last_s,
+            prefix: self.prefix,
+            asn: self.asn,
+            lat_cdeg: self.lat_cdeg,
+            lon_cdeg: self.lon_cdeg,
+            has_geo: self.has_geo,
+            risk: self.risk,
+            flagged: self.flagged,
+            totals: self.totals,
+            families: self.families,
+            handheld: false,
+            away_asn: 0,
+            away_s: 0,
+            last_asn: 0,
+        }
+    }
+}
+
+/// The open sessions of one account as versions 2 and 3 wrote them.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+struct SessionSetV3 {
+    slots: [OpenSessionV3; SESSION_SLOTS],
+}
+
 /// The open sessions of one account as version 1 wrote them.
 #[derive(Clone, Copy, Serialize, Deserialize)]
 struct SessionSetV1 {
@@ -148,7 +201,7 @@ impl SnapshotV1 {
     /// Version 1 to 2: a session opened before the upgrade carries no login families (its
     /// login was judged by its risk alone, which it keeps).
     fn upgrade(self) -> SnapshotV2 {
-        let session = |s: OpenSessionV1| OpenSession {
+        let session = |s: OpenSessionV1| OpenSessionV3 {
             key: s.key,
             start_s: s.start_s,
             last_s: s.last_s,
@@ -169,6 +222,32 @@ impl SnapshotV1 {
                 .into_iter()
                 .map(|(k, set)| {
                     let slots = set.slots.map(session);
+                    (k, SessionSetV3 { slots })
+                })
+                .collect(),
+            account_failures: self.account_failures,
+            pair_failures: self.pair_failures,
+            source_failures: self.source_failures,
+            tenants: self.tenants,
+            population: self.population,
+            names: self.names,
+            zones: self.zones,
+            suppress: self.suppress,
+        }
+    }
+}
+
+impl SnapshotV3 {
+    /// Version 3 to 4: sessions gain their device kind and other network (see
+    /// [`OpenSessionV3::upgrade`]).
+    fn upgrade(self) -> SnapshotV4 {
+        Snapshot {
+            accounts: self.accounts,
+            sessions: self
+                .sessions
+                .into_iter()
+                .map(|(k, set)| {
+                    let slots = set.slots.map(OpenSessionV3::upgrade);
                     (k, SessionSet { slots })
                 })
                 .collect(),
@@ -250,7 +329,7 @@ impl Store {
     }
 
     /// A sorted copy of every map.
-    fn to_snapshot(&self) -> SnapshotV3 {
+    fn to_snapshot(&self) -> SnapshotV4 {
         fn sorted<V: Copy>(m: &KeyedMap<V>) -> Vec<(u64, V)> {
             let mut v: Vec<(u64, V)> = m.iter().map(|e| (*e.key(), *e.value())).collect();
             v.sort_by_key(|e| e.0);
@@ -309,12 +388,17 @@ impl Store {
         let mut bytes = Vec::new();
         r.read_to_end(&mut bytes)?;
         let decode = |e: postcard::Error| SnapshotError::Decode(e.to_string());
-        let snap: SnapshotV3 = match version {
+        let snap: SnapshotV4 = match version {
             1 => postcard::from_bytes::<SnapshotV1>(&bytes)
                 .map_err(decode)?
                 .upgrade()
+                .upgrade()
                 .upgrade(),
             2 => postcard::from_bytes::<SnapshotV2>(&bytes)
+                .map_err(decode)?
+                .upgrade()
+                .upgrade(),
+            3 => postcard::from_bytes::<SnapshotV3>(&bytes)
                 .map_err(decode)?
                 .upgrade(),
             _ => postcard::from_bytes(&bytes).map_err(decode)?,
@@ -324,7 +408,7 @@ impl Store {
     }
 
     /// Replaces every map with the snapshot's.
-    fn restore(&self, snap: SnapshotV3) {
+    fn restore(&self, snap: SnapshotV4) {
         fn fill<V>(m: &KeyedMap<V>, v: Vec<(u64, V)>) {
             m.clear();
             for (k, x) in v {
@@ -361,6 +445,32 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// A snapshot of any layout holding nothing but these open sessions.
+    fn only_sessions<S, A, T>(sessions: Vec<(u64, S)>) -> Snapshot<S, A, T> {
+        Snapshot {
+            accounts: Vec::new(),
+            sessions,
+            account_failures: Vec::new(),
+            pair_failures: Vec::new(),
+            source_failures: Vec::new(),
+            tenants: Vec::new(),
+            population: Population::default(),
+            names: Vec::new(),
+            zones: Vec::new(),
+            suppress: Vec::new(),
+        }
+    }
+
+    /// A store that read `snap` written as a file of format `version`.
+    fn loaded(version: u32, snap: &impl Serialize) -> Store {
+        let mut file = SNAPSHOT_MAGIC.to_vec();
+        file.extend_from_slice(&version.to_le_bytes());
+        file.extend_from_slice(&postcard::to_allocvec(snap).unwrap());
+        let store = Store::new(1_000, "Europe/Paris", 3_600_000);
+        store.read_snapshot(&mut file.as_slice()).unwrap();
+        store
+    }
+
     /// A checkpoint written before sessions kept their login's families still loads: its open
     /// sessions come back with their risk and volume, and no families.
     #[test]
@@ -393,24 +503,8 @@ mod tests {
         };
         let mut slots = [empty; SESSION_SLOTS];
         slots[1] = old;
-        let v1 = SnapshotV1 {
-            accounts: Vec::new(),
-            sessions: vec![(42, SessionSetV1 { slots })],
-            account_failures: Vec::new(),
-            pair_failures: Vec::new(),
-            source_failures: Vec::new(),
-            tenants: Vec::new(),
-            population: Population::default(),
-            names: Vec::new(),
-            zones: Vec::new(),
-            suppress: Vec::new(),
-        };
-        let mut file = SNAPSHOT_MAGIC.to_vec();
-        file.extend_from_slice(&1u32.to_le_bytes());
-        file.extend_from_slice(&postcard::to_allocvec(&v1).unwrap());
-
-        let store = Store::new(1_000, "Europe/Paris", 3_600_000);
-        store.read_snapshot(&mut file.as_slice()).unwrap();
+        let v1: SnapshotV1 = only_sessions(vec![(42, SessionSetV1 { slots })]);
+        let store = loaded(1, &v1);
         let set = *store.sessions.get(&42).unwrap();
         let s = set.get(7).unwrap();
         assert_eq!(
@@ -426,6 +520,47 @@ mod tests {
         let back = Store::new(1_000, "Europe/Paris", 3_600_000);
         back.read_snapshot(&mut again.as_slice()).unwrap();
         assert_eq!(*back.sessions.get(&42).unwrap(), set);
+    }
+
+    /// A checkpoint written before sessions remembered their device kind and other network
+    /// still loads: its sessions keep their login's families, as a computer's, with no other
+    /// network seen.
+    #[test]
+    fn version_3_snapshots_load_with_sessions_upgraded() {
+        let old = OpenSessionV3 {
+            key: 7,
+            start_s: 100,
+            last_s: 160,
+            prefix: 0x0a00_0000,
+            asn: 3215,
+            lat_cdeg: 4944,
+            lon_cdeg: 109,
+            has_geo: true,
+            risk: 200,
+            flagged: true,
+            totals: [3, 0, 12, 0],
+            families: 6,
+        };
+        let empty = OpenSessionV3 {
+            key: 0,
+            families: 0,
+            flagged: false,
+            ..old
+        };
+        let mut slots = [empty; SESSION_SLOTS];
+        slots[2] = old;
+        let v3: SnapshotV3 = only_sessions(vec![(42, SessionSetV3 { slots })]);
+        let store = loaded(3, &v3);
+        let set = *store.sessions.get(&42).unwrap();
+        let s = set.get(7).unwrap();
+        assert_eq!(
+            (s.risk, s.totals, s.asn, s.families, s.flagged),
+            (200, [3, 0, 12, 0], 3215, 6, true)
+        );
+        assert_eq!(
+            (s.handheld, s.away_asn, s.away_s, s.last_asn),
+            (false, 0, 0, 0)
+        );
     }
 
     /// A checkpoint written before accounts counted their days of unusual exports and tenants

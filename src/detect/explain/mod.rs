@@ -68,6 +68,7 @@ fn group_of(f: F) -> Option<&'static str> {
         F::AsnTenantKnown | F::IpTenantKnown => "tenant",
         F::HourLocal | F::HourShare | F::HourRare | F::HourWeekend => "hour",
         F::SessionConcurrentDistant | F::SessionConcurrentDistanceKm => "concurrent",
+        F::SessionInterleaved | F::SessionOtherAsn => "interleaved",
         F::AccountLogins | F::AccountLearning | F::AccountAgeDays => "account",
         _ => return None,
     })

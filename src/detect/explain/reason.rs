@@ -210,6 +210,17 @@ pub(super) fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
                 thousands(cx.num(F::SessionSwitchSpeedKmh))
             ),
         ),
+        F::SessionInterleaved | F::SessionOtherAsn => Line::new(
+            None,
+            if x.feats.is(F::SessionInterleaved) {
+                format!(
+                    "this session was used from network AS{:.0} within the last 30 minutes and is back on its login's network: two networks at once, one of them new to the account",
+                    cx.num(F::SessionOtherAsn)
+                )
+            } else {
+                "the session stays on its networks".into()
+            },
+        ),
         F::EvidenceDormant => Line::new(
             None,
             if x.feats.is(F::EvidenceDormant) {

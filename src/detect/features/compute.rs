@@ -53,15 +53,17 @@ pub(crate) struct Before<'b> {
 pub struct NetworkLists {
     mobile: Option<Arc<List>>,
     relay: Option<Arc<List>>,
+    vpn: Option<Arc<List>>,
     tenant: Option<Arc<List>>,
 }
 
 impl NetworkLists {
-    /// `mobile_asns`, `relay_asns` and `tenant_networks` of a rule set.
+    /// `mobile_asns`, `relay_asns`, `vpn_asns` and `tenant_networks` of a rule set.
     pub fn of(lists: &Lists) -> NetworkLists {
         NetworkLists {
             mobile: lists.get("mobile_asns").cloned(),
             relay: lists.get("relay_asns").cloned(),
+            vpn: lists.get("vpn_asns").cloned(),
             tenant: lists.get("tenant_networks").cloned(),
         }
     }
@@ -82,6 +84,9 @@ pub(crate) struct Derived {
     /// A successful login's families of evidence (bits of [`LoginFamilies`]), kept with its
     /// session; 0 for other events.
     pub families: u8,
+    /// In a session, from a network its login did not come from and nothing explains (see
+    /// [`interleaving`]): the session remembers it.
+    pub away_network: bool,
 }
 
 /// Computes every catalog feature of one event.
@@ -105,6 +110,7 @@ pub(crate) fn compute<'e>(
     auth_failures(&mut f, k, &b.counters);
     tenant_population(&mut f, b);
     let families = evidence(&mut f, lists);
+    let away_network = interleaving(&mut f, ev, k, this_session, lists);
     // The risk a login reports, stores with its session and shows in alerts is one number: the
     // likelihood-ratio posterior, raised to what its corroborated evidence says when that is more.
     let risk_score = match f.num_of(F::EvidenceFamilies) {
@@ -122,6 +128,7 @@ pub(crate) fn compute<'e>(
             risk_score,
             windows,
             families,
+            away_network,
         },
     )
 }
@@ -333,7 +340,10 @@ fn session(
             if let (Some(p), Some(sp)) = (k.place, s.place()) {
                 let km = distance_km(p, sp);
                 f.num(F::SessionIpChangedKm, km);
-                if !same_asn {
+                // Judged at the event that leaves the previous event's network: later events
+                // from the new network are one place, not a journey made again each minute.
+                let switched = s.last_asn == 0 || k.asn != Some(s.last_asn);
+                if !same_asn && switched {
                     // Over the time since the session's previous event, floored at a minute
                     // (as `travel.speed_kmh`): the owner was using it there a moment ago.
                     let hours = k.now_s.saturating_sub(s.last_s) as f64 / 3600.0;
@@ -473,6 +483,47 @@ fn unusual_network(
         Some(p) if !rotating => rare(acct.prefixes.share(p, k.today) as f64),
         _ => false,
     }
+}
+
+/// How long after a session's event from another network its login's network coming back
+/// means the two were in use together: half an hour covers a doctor's consultation gap between
+/// two clicks, and is far shorter than any journey from one network to another and back.
+const INTERLEAVE_S: u32 = 30 * 60;
+
+/// `session.interleaved`, `session.other_asn`; returns whether this event comes from a network
+/// the session should remember as "elsewhere": another ASN than its login's, new to the
+/// account (ASN and /24 or /64), and not one an honest session moves through — a privacy relay
+/// or a commercial VPN switched on and off, the tenant's own networks (a multi-homed
+/// hospital's second ISP), or a mobile carrier when the session was opened on a phone or tablet
+/// (Wi-Fi to cellular and back).
+fn interleaving(
+    f: &mut EventFeatures<'_>,
+    ev: &Event<'_>,
+    k: &Keys,
+    s: Option<OpenSession>,
+    lists: &NetworkLists,
+) -> bool {
+    let (Some(s), Some(asn)) = (s, k.asn) else {
+        return false;
+    };
+    if !matches!(ev.kind, EventKind::Access | EventKind::Mfa) || s.asn == 0 {
+        return false;
+    }
+    if asn == s.asn {
+        let back = s.away_asn != 0 && k.now_s.saturating_sub(s.away_s) <= INTERLEAVE_S;
+        f.bool(F::SessionInterleaved, back);
+        if back {
+            f.num(F::SessionOtherAsn, s.away_asn as f64);
+        }
+        return false;
+    }
+    f.bool(F::SessionInterleaved, false);
+    let a = f.get(F::AsnNumber);
+    let explained = in_list(&lists.relay, a)
+        || in_list(&lists.vpn, a)
+        || (s.handheld && in_list(&lists.mobile, a))
+        || tenant_address(f, lists);
+    f.is(F::AsnNew) && f.is(F::IpNewPrefix) && !explained
 }
 
 /// The address is the tenant's own: a network its accounts share (its NAT) or one declared in
