@@ -656,6 +656,9 @@ pub struct SsfReceiveSettings {
     /// Oldest `iat` accepted, seconds before now (also the allowed clock skew ahead).
     #[serde(default = "default_ssf_max_age")]
     pub max_age_secs: u64,
+    /// Least seconds between two fetches of `jwks_url` (a SET naming an unknown key triggers one).
+    #[serde(default = "default_ssf_jwks_refresh")]
+    pub jwks_min_refresh_secs: u64,
 }
 
 fn default_ssf_algorithm() -> String {
@@ -681,6 +684,9 @@ fn default_ssf_verification_interval() -> u64 {
 }
 fn default_ssf_max_age() -> u64 {
     300
+}
+fn default_ssf_jwks_refresh() -> u64 {
+    60
 }
 
 /// `[outbox]`: bounds and retry schedule of the durable outbox.

@@ -27,6 +27,8 @@ const RCV_B: &str = "receiver-b-token-0d9e";
 const READER: &str = "reader-token-5a1f";
 const OPERATOR: &str = "operator-token-c3b8";
 const IDP: &str = "https://idp.example";
+/// A second provider, whose keys Tocsin fetches from a URL.
+const IDP_URL: &str = "https://idp-by-url.example";
 
 struct NoBaselines;
 impl Baselines for NoBaselines {
@@ -43,6 +45,7 @@ struct Harness {
     http: reqwest::Client,
     responder: Responder,
     metrics: Arc<Metrics>,
+    jwks_fetches: Arc<std::sync::atomic::AtomicUsize>,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -58,6 +61,22 @@ async fn start(dir: &Path) -> Harness {
     let idp = Signer::open(&dir.join("idp"), Algorithm::ES256, None).unwrap();
     let jwks = dir.join("idp-jwks.json");
     std::fs::write(&jwks, idp.jwks().to_string()).unwrap();
+    // The second provider's JWK Set, served on loopback; it counts the fetches.
+    let idp2 = Signer::open(&dir.join("idp2"), Algorithm::ES256, None).unwrap();
+    let served = idp2.jwks().clone();
+    let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let keys = axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let served = served.clone();
+            async move { axum::Json(served) }
+        }),
+    );
+    let kl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_url = format!("http://{}/jwks", kl.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(kl, keys).await });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let settings = Settings::parse(
@@ -65,7 +84,8 @@ async fn start(dir: &Path) -> Harness {
             "[state]\ndir = {state:?}\n[outbox]\nbackoff_initial_ms = 20\nbackoff_max_ms = 50\n\
              [ssf]\nissuer = \"{base}\"\nrisk_min_severity = \"critical\"\npush_max_attempts = 4\n\
              min_verification_interval_secs = 0\n\
-             [[ssf.receive]]\nissuer = \"{IDP}\"\njwks_file = {jwks:?}\nmax_age_secs = 120\n",
+             [[ssf.receive]]\nissuer = \"{IDP}\"\njwks_file = {jwks:?}\nmax_age_secs = 120\n\
+             [[ssf.receive]]\nissuer = \"{IDP_URL}\"\njwks_url = \"{jwks_url}\"\njwks_min_refresh_secs = 0\n",
             state = dir.join("state").display().to_string(),
             jwks = jwks.display().to_string(),
         ),
@@ -97,6 +117,7 @@ async fn start(dir: &Path) -> Harness {
         http: reqwest::Client::new(),
         responder,
         metrics,
+        jwks_fetches: fetches,
         stop,
     }
 }
@@ -959,4 +980,49 @@ async fn an_independent_python_receiver_gets_session_revoked_by_push_and_by_poll
         got[1].starts_with("GOT poll dr.petit@cabinet-rouen s-poll "),
         "{got:?}"
     );
+}
+
+#[tokio::test]
+async fn an_identity_providers_keys_are_fetched_from_its_jwks_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path()).await;
+    let idp2 = Signer::open(&dir.path().join("idp2"), Algorithm::ES256, None).unwrap();
+    let now = tocsin::ssf::now_ms() / 1000;
+    let push = |jti: &str| {
+        let token = idp2.sign(
+            &json!({"iss": IDP_URL, "aud": [h.base, "other"], "jti": jti, "iat": now,
+            "sub_id": {"format": "opaque", "id": "dr.petit@cabinet-rouen"},
+            "events": {set::CREDENTIAL_COMPROMISE: {}}}),
+        );
+        h.http
+            .post(format!("{}/ssf/receiver", h.base))
+            .body(token)
+            .send()
+    };
+    assert_eq!(push("k1").await.unwrap().status(), StatusCode::ACCEPTED);
+    assert_eq!(push("k2").await.unwrap().status(), StatusCode::ACCEPTED);
+    let fetched = h.jwks_fetches.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(fetched, 1, "fetched once, then kept");
+    let rev =
+        h.responder
+            .revocations()
+            .check("dr.petit@cabinet-rouen", None, tocsin::ssf::now_ms());
+    assert!(
+        rev.is_some_and(|r| r.scope.as_str() == "account"),
+        "a compromised credential revokes the account's sessions"
+    );
+    // A key the provider does not publish: one refetch, then refused.
+    let other = tempfile::tempdir().unwrap();
+    let stranger = Signer::open(other.path(), Algorithm::ES256, None).unwrap();
+    let token = stranger
+        .sign(&json!({"iss": IDP_URL, "aud": h.base, "jti": "k3", "iat": now, "events": {}}));
+    let r = h
+        .http
+        .post(format!("{}/ssf/receiver", h.base))
+        .body(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(h.jwks_fetches.load(std::sync::atomic::Ordering::SeqCst), 2);
 }

@@ -198,6 +198,10 @@ async fn admit(State(state): State<ApiState>, req: Request, next: Next) -> Respo
         Some(auth::authorize(&state, &req))
     } else if path == "/metrics" {
         Some(auth::authorize_metrics(&state, &req))
+    } else if path.starts_with("/ssf/") && path != crate::ssf::routes::INBOUND_PATH {
+        // Shared Signals management and poll: the token is checked before the body is read;
+        // which streams it may touch is the route's business.
+        Some(auth::identify(&state.tokens, req.headers()).map(|_| ()))
     } else {
         None
     };

@@ -1,6 +1,6 @@
 //! Tocsin as an SSF receiver: SETs that configured identity providers push to `/ssf/receiver`
 //! (RFC 8935). Each is checked — signature against the provider's JWK Set (a URL, fetched
-//! when a SET names a key not yet known, at most once a minute, or a local file), `typ`,
+//! when a SET names a key not yet known, at most once per `jwks_min_refresh_secs`, or a local file), `typ`,
 //! `iss`, `aud`, and freshness of `iat` — then mapped to what Tocsin can do about it:
 //!
 //! | event | action |
@@ -32,8 +32,6 @@ use super::{set, SsfError};
 
 /// Inbound `jti`s remembered per process, to absorb a provider's retries.
 const SEEN_JTIS: usize = 65_536;
-/// Least time between two fetches of a provider's JWK Set.
-const JWKS_REFRESH: Duration = Duration::from_secs(60);
 
 /// What an inbound SET asks Tocsin to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +59,7 @@ struct Provider {
     audience: String,
     max_age_secs: i64,
     jwks_url: Option<String>,
+    refresh: Duration,
     keys: Mutex<(Value, Option<Instant>)>,
 }
 
@@ -98,6 +97,7 @@ impl Receiver {
                     .unwrap_or_else(|| default_audience.to_string()),
                 max_age_secs: p.max_age_secs.min(i64::MAX as u64) as i64,
                 jwks_url: p.jwks_url.clone(),
+                refresh: Duration::from_secs(p.jwks_min_refresh_secs),
                 keys: Mutex::new((keys, None)),
             });
         }
@@ -222,7 +222,7 @@ impl Receiver {
     ) -> Result<(Value, Value), SetError> {
         let stale = {
             let k = p.keys.lock();
-            k.0.is_null() || (refresh && k.1.is_none_or(|t| t.elapsed() >= JWKS_REFRESH))
+            k.0.is_null() || (refresh && k.1.is_none_or(|t| t.elapsed() >= p.refresh))
         };
         if stale {
             if let Some(url) = &p.jwks_url {

@@ -28,6 +28,10 @@ use super::receiver::Action;
 use super::streams::{Delivery, Status, Stream, POLL, PUSH};
 use super::{now_ms, set, url_allowed, PushJob, Ssf};
 
+/// Where identity providers push SETs to Tocsin (authenticated by the SET's signature, not
+/// by a bearer token).
+pub const INBOUND_PATH: &str = "/ssf/receiver";
+
 /// What the routes need from the API that mounts them.
 pub trait Host: Clone + Send + Sync + 'static {
     /// Shared Signals, when `[ssf]` is configured.
@@ -86,7 +90,7 @@ pub fn router<H: Host>() -> Router<H> {
         .route("/ssf/subjects:remove", post(remove_subject::<H>))
         .route("/ssf/verify", post(verify::<H>))
         .route("/ssf/poll/{stream_id}", post(poll::<H>))
-        .route("/ssf/receiver", post(receive::<H>))
+        .route(INBOUND_PATH, post(receive::<H>))
 }
 
 fn enabled<H: Host>(h: &H) -> Result<Arc<Ssf>, Refusal> {
@@ -168,6 +172,10 @@ fn with_stream<R>(
         streams.save().map_err(store_error)?;
     }
     Ok(out)
+}
+
+fn config_of(ssf: &Ssf, st: &Stream) -> Value {
+    st.config(ssf.issuer(), ssf.settings().min_verification_interval_secs)
 }
 
 fn store_error(e: super::streams::StoreError) -> Refusal {
@@ -325,7 +333,7 @@ async fn create_stream<H: Host>(
         seen: Default::default(),
         last_verification_ms: 0,
     };
-    let config = st.config(ssf.issuer());
+    let config = config_of(&ssf, &st);
     streams.by_id.insert(stream_id.clone(), st);
     streams.save().map_err(store_error)?;
     tracing::info!(stream_id, receiver = %who.name, "ssf stream created");
@@ -346,7 +354,7 @@ async fn read_stream<H: Host>(
     let who = caller(&h, &headers)?;
     match q.stream_id {
         Some(id) => with_stream(&ssf, &who, &id, false, |st| {
-            Ok(Json(st.config(ssf.issuer())).into_response())
+            Ok(Json(config_of(&ssf, st)).into_response())
         }),
         None => {
             let streams = ssf.streams().lock();
@@ -354,7 +362,7 @@ async fn read_stream<H: Host>(
                 .by_id
                 .values()
                 .filter(|s| who.operator || s.owner == who.name)
-                .map(|s| s.config(ssf.issuer()))
+                .map(|s| config_of(&ssf, s))
                 .collect();
             Ok(Json(all).into_response())
         }
@@ -387,7 +395,7 @@ async fn change_stream<H: Host>(
         if replace || b.description.is_some() {
             st.description = b.description.clone();
         }
-        Ok(Json(st.config(ssf.issuer())).into_response())
+        Ok(Json(config_of(&ssf, st)).into_response())
     })
 }
 

@@ -134,7 +134,7 @@ impl Stream {
     }
 
     /// The configuration as receivers see it (SSF 1.0 §8.1.1).
-    pub fn config(&self, iss: &str) -> Value {
+    pub fn config(&self, iss: &str, min_verification_interval: u64) -> Value {
         let mut v = serde_json::json!({
             "stream_id": self.stream_id,
             "iss": iss,
@@ -143,7 +143,7 @@ impl Stream {
             "events_requested": self.events_requested,
             "events_delivered": self.events_delivered(),
             "delivery": self.delivery,
-            "min_verification_interval": 0,
+            "min_verification_interval": min_verification_interval,
         });
         if let Some(d) = &self.description {
             v["description"] = Value::from(d.as_str());
