@@ -346,3 +346,46 @@ impl Ssf {
         &self.metrics
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::settings::Settings;
+
+    /// The `[ssf]` block of `tocsin.example.toml`, uncommented, parses and names every key.
+    #[test]
+    fn the_example_ssf_section_parses_and_names_every_key() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tocsin.example.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let start = text.find("# [ssf]").expect("an [ssf] section");
+        let block: String = text[start..]
+            .lines()
+            .filter(|l| !l.starts_with("# #") && !l.starts_with("# jwks_file") && *l != "#")
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let s = Settings::parse(&block, "example [ssf]").unwrap();
+        let ssf = s.ssf.expect("enabled");
+        assert_eq!(ssf.receive.len(), 1);
+        for key in [
+            "issuer",
+            "algorithm",
+            "rsa_key_file",
+            "risk_min_severity",
+            "push_max_attempts",
+            "retention_secs",
+            "max_queued_per_stream",
+            "max_streams_per_receiver",
+            "min_verification_interval_secs",
+            "jwks_url",
+            "jwks_file",
+            "audience",
+            "max_age_secs",
+            "jwks_min_refresh_secs",
+        ] {
+            assert!(
+                block.contains(&format!("{key} =")) || text.contains(&format!("# {key} =")),
+                "{key}"
+            );
+        }
+    }
+}
