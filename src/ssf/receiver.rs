@@ -297,7 +297,7 @@ fn actions(issuer: &str, claims: &Value) -> Vec<Action> {
             &ev["subject"]
         };
         let Some(account) = account_of(sub) else {
-            tracing::warn!(event = %set::short_name(t), "ssf: inbound event names no account; ignored");
+            tracing::warn!(event = ?set::short_name(t), "ssf: inbound event names no account; ignored");
             continue;
         };
         let reason = format!("{} from {issuer}", set::short_name(t));

@@ -647,8 +647,10 @@ async fn poll<H: Host>(
     let max = b.max_events.unwrap_or(100).min(MAX_POLL_EVENTS);
     let deadline = tokio::time::Instant::now() + LONG_POLL;
     let mut first = true;
+    // Only acknowledgements and errors change what is kept; a plain poll writes nothing.
+    let acks = !b.ack.is_empty() || !b.set_errs.is_empty();
     loop {
-        let answer = with_stream(&ssf, &who, &id, first, |st| {
+        let answer = with_stream(&ssf, &who, &id, first && acks, |st| {
             if st.delivery.method != POLL {
                 return Err(bad("this stream is delivered by push, not poll"));
             }
@@ -658,7 +660,8 @@ async fn poll<H: Host>(
                 });
                 for (jti, e) in &b.set_errs {
                     ssf.metrics().ssf_set("sent", "any", "receiver_error");
-                    tracing::warn!(stream_id = %id, jti, err = %e.err, description = %e.description, "ssf: receiver reported a SET error");
+                    // The receiver's strings are logged escaped (Debug): they cannot forge a line.
+                    tracing::warn!(stream_id = ?id, jti = ?jti, err = ?e.err, description = ?e.description, "ssf: receiver reported a SET error");
                 }
                 ssf.expire(st, now_ms());
             }
@@ -711,7 +714,7 @@ async fn receive<H: Host>(State(h): State<H>, body: Bytes) -> Response {
             StatusCode::ACCEPTED.into_response()
         }
         Err(e) => {
-            tracing::warn!(err = e.err, description = %e.description, "ssf: inbound SET refused");
+            tracing::warn!(err = e.err, description = ?e.description, "ssf: inbound SET refused");
             (
                 StatusCode::BAD_REQUEST,
                 Json(json!({ "err": e.err, "description": e.description })),
