@@ -58,6 +58,11 @@ impl Drop for Harness {
 /// Tocsin with `[ssf]` over `dir`, trusting the identity provider whose JWK Set is in
 /// `dir/idp-jwks.json` (made with its key in `dir/idp` if missing).
 async fn start(dir: &Path) -> Harness {
+    start_with(dir, "").await
+}
+
+/// [`start`] with more `[ssf]` keys.
+async fn start_with(dir: &Path, ssf_extra: &str) -> Harness {
     let idp = Signer::open(&dir.join("idp"), Algorithm::ES256, None).unwrap();
     let jwks = dir.join("idp-jwks.json");
     std::fs::write(&jwks, idp.jwks().to_string()).unwrap();
@@ -83,7 +88,7 @@ async fn start(dir: &Path) -> Harness {
         &format!(
             "[state]\ndir = {state:?}\n[outbox]\nbackoff_initial_ms = 20\nbackoff_max_ms = 50\n\
              [ssf]\nissuer = \"{base}\"\nrisk_min_severity = \"critical\"\npush_max_attempts = 4\n\
-             min_verification_interval_secs = 0\n\
+             min_verification_interval_secs = 0\n{ssf_extra}\n\
              [[ssf.receive]]\nissuer = \"{IDP}\"\njwks_file = {jwks:?}\nmax_age_secs = 120\n\
              [[ssf.receive]]\nissuer = \"{IDP_URL}\"\njwks_url = \"{jwks_url}\"\njwks_min_refresh_secs = 0\n",
             state = dir.join("state").display().to_string(),
@@ -933,16 +938,51 @@ fn receiver_python() -> Option<std::path::PathBuf> {
 
 #[tokio::test]
 async fn an_independent_python_receiver_gets_session_revoked_by_push_and_by_poll() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let Some(python) = receiver_python() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path()).await;
+    python_receiver(&h, &python, "ES256").await;
+}
+
+#[tokio::test]
+async fn the_independent_receiver_verifies_rs256_sets_too() {
+    let Some(python) = receiver_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The operator's RSA key, made with the receiver's own crypto library (PKCS#8 PEM).
+    let key = dir.path().join("ssf-rsa.pem");
+    let made = std::process::Command::new(&python)
+        .args(["-c", "import sys\nfrom cryptography.hazmat.primitives.asymmetric import rsa\n\
+from cryptography.hazmat.primitives import serialization as s\n\
+k = rsa.generate_private_key(public_exponent=65537, key_size=2048)\n\
+open(sys.argv[1], 'wb').write(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()))"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let extra = format!(
+        "algorithm = \"RS256\"\nrsa_key_file = {:?}",
+        key.display().to_string()
+    );
+    let h = start_with(dir.path(), &extra).await;
+    python_receiver(&h, &python, "RS256").await;
+}
+
+/// Runs the Python receiver against `h`, causing a takeover when it is ready for each
+/// delivery method; it must see both, signed with `alg`.
+async fn python_receiver(h: &Harness, python: &Path, alg: &str) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ssf_receiver/receiver.py");
     let mut child = tokio::process::Command::new(python)
         .arg(script)
-        .args(["--transmitter", &h.base, "--token", RCV_A])
+        .args(["--transmitter", &h.base, "--token", RCV_A, "--alg", alg])
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()

@@ -51,8 +51,9 @@ def call(method, url, token, body=None, expect=(200,)):
 class Verifier:
     """Checks a SET as RFC 8417 and SSF 1.0 say a receiver must."""
 
-    def __init__(self, issuer, jwks_uri):
+    def __init__(self, issuer, jwks_uri, alg):
         self.issuer = issuer
+        self.alg = alg
         with urllib.request.urlopen(jwks_uri, timeout=10) as r:
             self.keys = jwk.JWKSet.from_json(r.read())
         self.aud = None
@@ -63,8 +64,8 @@ class Verifier:
         header = obj.jose_header
         if header.get("typ") != "secevent+jwt":
             raise ValueError("typ is not secevent+jwt")
-        if header.get("alg") not in ("ES256", "RS256"):
-            raise ValueError("unexpected alg")
+        if header.get("alg") != self.alg:
+            raise ValueError("alg is %r, expected %r" % (header.get("alg"), self.alg))
         key = self.keys.get_key(header.get("kid"))
         if key is None:
             raise ValueError("kid not in jwks_uri")
@@ -147,13 +148,14 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--transmitter", required=True, help="base URL of the transmitter")
     p.add_argument("--token", required=True)
+    p.add_argument("--alg", default="ES256", choices=["ES256", "RS256"], help="the only alg accepted")
     a = p.parse_args()
 
     meta = call("GET", a.transmitter + "/.well-known/ssf-configuration", a.token)
     assert meta["spec_version"] == "1_0", meta
     assert meta["issuer"] == a.transmitter, "issuer equals the URL the metadata came from"
     assert set(meta["delivery_methods_supported"]) >= {PUSH, POLL}, meta
-    verifier = Verifier(meta["issuer"], meta["jwks_uri"])
+    verifier = Verifier(meta["issuer"], meta["jwks_uri"], a.alg)
 
     # Push stream, served here.
     inbox = queue.Queue()
