@@ -169,9 +169,19 @@ fn with_stream<R>(
         })?;
     let out = f(st)?;
     if save {
-        streams.save().map_err(store_error)?;
+        save_now(&streams)?;
     }
     Ok(out)
+}
+
+/// Writes the streams file (fsynced) without stalling the other tasks of a multi-threaded
+/// runtime: the write runs in place of the worker, which hands its tasks over first.
+fn save_now(streams: &super::streams::Streams) -> Result<(), Refusal> {
+    let write = || streams.save().map_err(store_error);
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(write),
+        _ => write(),
+    }
 }
 
 fn config_of(ssf: &Ssf, st: &Stream) -> Value {
@@ -335,7 +345,7 @@ async fn create_stream<H: Host>(
     };
     let config = config_of(&ssf, &st);
     streams.by_id.insert(stream_id.clone(), st);
-    streams.save().map_err(store_error)?;
+    save_now(&streams)?;
     tracing::info!(stream_id, receiver = %who.name, "ssf stream created");
     Ok((StatusCode::CREATED, Json(config)).into_response())
 }
@@ -426,7 +436,7 @@ async fn delete_stream<H: Host>(
     with_stream(&ssf, &who, &id, false, |_| Ok(()))?;
     let mut streams = ssf.streams().lock();
     streams.by_id.remove(&id);
-    streams.save().map_err(store_error)?;
+    save_now(&streams)?;
     tracing::info!(stream_id = %id, receiver = %who.name, "ssf stream deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
