@@ -1066,3 +1066,35 @@ async fn an_identity_providers_keys_are_fetched_from_its_jwks_url() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(h.jwks_fetches.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn alerts_at_or_above_the_configured_severity_become_risk_level_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path()).await;
+    let st = h
+        .create(RCV_A, json!({"events_requested": [set::RISK_LEVEL_CHANGE]}))
+        .await;
+    let id = st["stream_id"].as_str().unwrap();
+    // High is below the harness's risk_min_severity (critical): nothing.
+    h.responder
+        .submit(takeover("dr.martin@cabinet-rouen", "s-1"))
+        .await
+        .unwrap();
+    let mut critical = takeover("dr.martin@cabinet-rouen", "s-2");
+    critical.severity = Severity::Critical;
+    critical.rule = "data_access.after_risky_login".into();
+    critical.id = alert_id(&critical.rule, &critical.account, "s-2");
+    critical.actions = vec![ResponseAction::Alert];
+    h.responder.submit(critical.clone()).await.unwrap();
+    let got = h.poll(RCV_A, id, json!({"returnImmediately": false})).await;
+    let sets: Vec<&Value> = got["sets"].as_object().unwrap().values().collect();
+    assert_eq!(sets.len(), 1, "{got}");
+    let c = verified(&h, sets[0].as_str().unwrap()).await;
+    let ev = &c["events"][set::RISK_LEVEL_CHANGE];
+    assert_eq!(
+        (ev["current_level"].as_str(), ev["principal"].as_str()),
+        (Some("HIGH"), Some("USER"))
+    );
+    assert_eq!(c["txn"], critical.id.as_str());
+    assert_eq!(c["sub_id"]["session"]["id"], "s-2");
+}
