@@ -19,6 +19,7 @@
 //! | [`pipeline`] | decode → enrich → detect → guard, shared by every command |
 //! | [`respond`] | the blast-radius guard, the revocation store, the durable outbox, webhooks, and the Kafka source's one output sink |
 //! | [`api`] | the HTTP API (axum) |
+//! | [`ssf`] | OpenID Shared Signals: signed security events to receivers (push, poll), and from identity providers |
 //! | [`engine`] | the one assembly of the long-running engine (`Engine::start` / `wait` / `stop`), used by `run`, `demo` and the Kafka tests |
 //! | [`alert`] | the alert object (README.md, "An alert") and its deterministic id |
 //! | [`checkpoint`] | durable snapshots of the state with the source offsets they reflect |
@@ -55,6 +56,7 @@ pub mod pipeline;
 pub mod respond;
 pub mod settings;
 pub mod source;
+pub mod ssf;
 pub mod statedir;
 pub mod timefmt;
 pub mod world;

@@ -30,6 +30,7 @@ pub struct Metrics {
     guard_trips: IntCounter,
     deliveries: IntCounterVec,
     outbox_refused: IntCounterVec,
+    ssf_sets: IntCounterVec,
     outbox_depth: IntGauge,
     recent_alerts: IntGauge,
     consumer_lag: IntGaugeVec,
@@ -100,6 +101,12 @@ impl Metrics {
             "tocsin_outbox_refused_total",
             "Deliveries refused because the outbox was full, by destination.",
             &["destination"],
+        );
+        let ssf_sets = counter_vec(
+            &registry,
+            "tocsin_ssf_sets_total",
+            "Shared Signals SETs by direction (sent, received), event (last segment of its type) and outcome.",
+            &["direction", "event", "outcome"],
         );
         let guard_trips = IntCounter::new(
             "tocsin_guard_trips_total",
@@ -208,6 +215,7 @@ impl Metrics {
             guard_trips,
             deliveries,
             outbox_refused,
+            ssf_sets,
             outbox_depth,
             recent_alerts,
             consumer_lag,
@@ -261,6 +269,21 @@ impl Metrics {
         self.deliveries
             .with_label_values(&[destination, outcome])
             .inc();
+    }
+
+    /// One Shared Signals SET outcome (`direction` sent or received; `event` e.g.
+    /// `session-revoked`; `outcome` e.g. `queued`, `delivered`, `accepted`, `invalid_key`).
+    pub fn ssf_set(&self, direction: &str, event: &str, outcome: &str) {
+        self.ssf_sets
+            .with_label_values(&[direction, event, outcome])
+            .inc();
+    }
+
+    /// Shared Signals SETs dropped unacknowledged after `[ssf] retention_secs`.
+    pub fn ssf_sets_expired(&self, n: u64) {
+        self.ssf_sets
+            .with_label_values(&["sent", "any", "expired"])
+            .inc_by(n);
     }
 
     /// The outbox refused a delivery because it was full.

@@ -49,6 +49,9 @@ pub struct Settings {
     /// Bounds and retry schedule of the durable delivery outbox.
     #[serde(default)]
     pub outbox: OutboxSettings,
+    /// OpenID Shared Signals (SSF 1.0): transmitter and receiver. Off without `issuer`.
+    #[serde(default)]
+    pub ssf: Option<SsfSettings>,
 }
 
 /// `[geoip]`
@@ -323,6 +326,8 @@ pub enum Role {
     Reader,
     /// Every route.
     Operator,
+    /// Shared Signals only: its own event streams (no `/v1` route).
+    Receiver,
 }
 
 /// `[[api.tokens]]`
@@ -599,6 +604,89 @@ fn default_learning_logins() -> u32 {
 
 fn default_timezone() -> String {
     "Europe/Paris".into()
+}
+
+/// `[ssf]`: OpenID Shared Signals. `issuer` enables it; every other key has a default.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsfSettings {
+    /// The transmitter's issuer: the `https` URL receivers reach Tocsin's API at (plain `http`
+    /// only for a loopback host). The `iss` of every SET and the base of every endpoint URL.
+    pub issuer: String,
+    /// `ES256` (a P-256 key generated on first start) or `RS256` (needs `rsa_key_file`).
+    #[serde(default = "default_ssf_algorithm")]
+    pub algorithm: String,
+    /// PKCS#8 RSA private key (DER or PEM), for `algorithm = "RS256"`.
+    pub rsa_key_file: Option<PathBuf>,
+    /// Alerts at or above this severity are sent as CAEP `risk-level-change`.
+    #[serde(default = "default_ssf_risk_severity")]
+    pub risk_min_severity: Severity,
+    /// Push attempts before a SET goes to the dead-letter file.
+    #[serde(default = "default_ssf_push_attempts")]
+    pub push_max_attempts: u32,
+    /// How long an unacknowledged poll (or paused) SET is kept, seconds.
+    #[serde(default = "default_ssf_retention")]
+    pub retention_secs: u64,
+    /// SETs held per stream (poll, or push while paused); beyond, new ones are refused and counted.
+    #[serde(default = "default_ssf_max_queued")]
+    pub max_queued_per_stream: usize,
+    /// Streams one receiver token may create.
+    #[serde(default = "default_ssf_max_streams")]
+    pub max_streams_per_receiver: usize,
+    /// Minimum seconds between two verification requests on one stream.
+    #[serde(default = "default_ssf_verification_interval")]
+    pub min_verification_interval_secs: u64,
+    /// Identity providers whose pushed SETs Tocsin accepts at `/ssf/receiver`.
+    #[serde(default)]
+    pub receive: Vec<SsfReceiveSettings>,
+}
+
+/// `[[ssf.receive]]`: one identity provider that pushes SETs to Tocsin.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsfReceiveSettings {
+    /// The provider's issuer (`iss` of its SETs).
+    pub issuer: String,
+    /// Its JWK Set URL (fetched at start and again when a SET names an unknown `kid`).
+    pub jwks_url: Option<String>,
+    /// Or a local JWK Set file.
+    pub jwks_file: Option<PathBuf>,
+    /// The `aud` its SETs must carry; default: `[ssf] issuer`.
+    pub audience: Option<String>,
+    /// Oldest `iat` accepted, seconds before now (also the allowed clock skew ahead).
+    #[serde(default = "default_ssf_max_age")]
+    pub max_age_secs: u64,
+    /// Least seconds between two fetches of `jwks_url` (a SET naming an unknown key triggers one).
+    #[serde(default = "default_ssf_jwks_refresh")]
+    pub jwks_min_refresh_secs: u64,
+}
+
+fn default_ssf_algorithm() -> String {
+    "ES256".into()
+}
+fn default_ssf_risk_severity() -> Severity {
+    Severity::High
+}
+fn default_ssf_push_attempts() -> u32 {
+    12
+}
+fn default_ssf_retention() -> u64 {
+    7 * 86_400
+}
+fn default_ssf_max_queued() -> usize {
+    10_000
+}
+fn default_ssf_max_streams() -> usize {
+    10
+}
+fn default_ssf_verification_interval() -> u64 {
+    1
+}
+fn default_ssf_max_age() -> u64 {
+    300
+}
+fn default_ssf_jwks_refresh() -> u64 {
+    60
 }
 
 /// `[outbox]`: bounds and retry schedule of the durable outbox.

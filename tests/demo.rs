@@ -1,7 +1,7 @@
 //! `tocsin demo --json` end to end: the built binary starts the mock
 //! Kafka cluster, the engine, the SOC receiver and the SaaS endpoint, plays the day, and its
 //! facts must show the takeover detected, signed, revoked at the SaaS and confirmed by the API,
-//! with no honest user revoked.
+//! the revocation also received as a verified Shared Signals SET, with no honest user revoked.
 //!
 //! It plays the default day, the one `cargo run --release -- demo` shows a newcomer (about 30 s
 //! in a debug build): the facts checked are the ones a newcomer reads in it.
@@ -61,6 +61,10 @@ fn demo_detects_signs_and_revokes_the_takeover_without_revoking_honest_users() {
     assert_eq!(r["false_revocations"], 0, "an honest user was revoked: {r}");
     assert!(r["true_revocations"].as_u64().unwrap() >= takeovers.len() as u64);
     assert_eq!(r["webhooks_received"], r["webhooks_verified"], "{r}");
+    assert!(
+        r["shared_signals_verified"].as_u64().unwrap() >= takeovers.len() as u64,
+        "every revoked takeover session reached the SaaS as a verified session-revoked SET: {r}"
+    );
     let by_rule = r["alerts_by_rule"].as_object().unwrap();
     assert!(!by_rule.is_empty());
     assert!(r["latency_ms"]["p50"].as_f64().unwrap() <= r["latency_ms"]["p99"].as_f64().unwrap());

@@ -152,6 +152,13 @@ pub(super) fn authorize(state: &ApiState, req: &Request) -> Result<(), ApiError>
     let Some((name, role)) = state.tokens.authenticate(presented) else {
         return Err(unknown_token(state, req));
     };
+    if role == Role::Receiver {
+        // A Shared Signals receiver sees its own event streams under /ssf and nothing else.
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("token {name:?} has role receiver; /v1 routes need reader or operator"),
+        ));
+    }
     let reading = matches!(*req.method(), Method::GET | Method::HEAD);
     if !reading && role != Role::Operator {
         tracing::warn!(token = name, method = %req.method(), path = ?req.uri().path(), "reader token on an operator route");
@@ -164,6 +171,25 @@ pub(super) fn authorize(state: &ApiState, req: &Request) -> Result<(), ApiError>
         tracing::info!(token = name, method = %req.method(), path = ?req.uri().path(), "operator request");
     }
     Ok(())
+}
+
+/// The caller behind a request's bearer token (name and role), for routes that scope what
+/// they show by caller (Shared Signals streams): 401 without a valid token.
+pub fn identify(
+    tokens: &Tokens,
+    headers: &axum::http::HeaderMap,
+) -> Result<(String, Role), ApiError> {
+    let presented = bearer_of(headers)
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
+    match tokens.authenticate(presented) {
+        Some((name, role)) => Ok((name.to_string(), role)),
+        None => {
+            if let Some(suppressed) = tokens.failures.admit(Instant::now()) {
+                tracing::warn!(suppressed, "ssf request with an unknown token");
+            }
+            Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid token"))
+        }
+    }
 }
 
 /// The check in front of `GET /metrics`: open without `[api] metrics_token`; with it, the
@@ -205,7 +231,12 @@ fn unknown_token(state: &ApiState, req: &Request) -> ApiError {
 
 /// The bearer token of a request, if it has a non-empty one.
 fn bearer(req: &Request) -> Option<&str> {
-    req.headers()
+    bearer_of(req.headers())
+}
+
+/// The bearer token in `headers`, if there is a non-empty one.
+fn bearer_of(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {

@@ -110,6 +110,51 @@ impl ApiState {
     }
 }
 
+/// The Shared Signals routes reach the responder and the tokens through the API's state.
+impl crate::ssf::routes::Host for ApiState {
+    fn ssf(&self) -> Option<Arc<crate::ssf::Ssf>> {
+        self.responder.ssf()
+    }
+
+    fn caller(
+        &self,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<(String, crate::settings::Role), crate::ssf::routes::Refusal> {
+        auth::identify(&self.tokens, headers)
+            .map_err(|e| crate::ssf::routes::Refusal(e.status, e.message))
+    }
+
+    async fn push(&self, jobs: Vec<crate::ssf::PushJob>) -> Result<(), String> {
+        self.responder.enqueue_ssf(jobs).await
+    }
+
+    async fn contain(&self, action: crate::ssf::receiver::Action) -> Result<(), String> {
+        use crate::respond::revoke::{NewRevocation, Scope};
+        use crate::ssf::receiver::Action;
+        let (account, session, scope, reason) = match action {
+            Action::RevokeSession {
+                account,
+                session,
+                reason,
+            } => (account, Some(session), Scope::Session, reason),
+            Action::RevokeAccount { account, reason } => (account, None, Scope::Account, reason),
+        };
+        let new = NewRevocation {
+            account,
+            session,
+            scope,
+            reason: format!("shared signal: {reason}"),
+            alert_id: None,
+            ttl_ms: None,
+        };
+        self.responder
+            .revoke_manual(new)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// The API's routes over `state`.
 pub fn router(state: ApiState) -> Router {
     let v1 = Router::new()
@@ -124,6 +169,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/accounts/{account}", get(routes::account))
         .route("/v1/guard/reset", post(routes::reset_guard));
     Router::new()
+        .merge(crate::ssf::routes::router::<ApiState>())
         .route("/metrics", get(routes::metrics))
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
@@ -152,6 +198,10 @@ async fn admit(State(state): State<ApiState>, req: Request, next: Next) -> Respo
         Some(auth::authorize(&state, &req))
     } else if path == "/metrics" {
         Some(auth::authorize_metrics(&state, &req))
+    } else if path.starts_with("/ssf/") && path != crate::ssf::routes::INBOUND_PATH {
+        // Shared Signals management and poll: the token is checked before the body is read;
+        // which streams it may touch is the route's business.
+        Some(auth::identify(&state.tokens, req.headers()).map(|_| ()))
     } else {
         None
     };

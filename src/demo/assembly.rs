@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 
-use super::{io, kafka, locate, receivers, DemoConfig, DemoError, Happening};
+use super::{io, kafka, locate, receivers, ssf, DemoConfig, DemoError, Happening};
 use super::{PARTITIONS, SOC_MIN_SEVERITY, TOPIC};
 use crate::alert::Alert;
 use crate::api::Tokens;
@@ -40,6 +40,12 @@ pub(super) struct Demo {
     pub(super) saas_url: String,
     /// The API's reader token.
     pub(super) api_token: String,
+    /// The SaaS's Shared Signals receiver.
+    pub(super) ssf: Arc<ssf::SsfReceiver>,
+    /// Where it takes pushes.
+    pub(super) ssf_url: String,
+    /// Its `receiver` token.
+    pub(super) ssf_token: String,
     /// The detector's default time zone, for the story's local times.
     pub(super) zone: jiff::tz::TimeZone,
     /// Its name.
@@ -73,19 +79,37 @@ impl Demo {
             .map_err(io("starting the async runtime"))?;
         // The receivers stop after the engine, so that every delivery it makes lands.
         let stop_receivers = Arc::new(AtomicBool::new(false));
+        let ssf = Arc::new(ssf::SsfReceiver {
+            subscription: Default::default(),
+            tx: tx.clone(),
+        });
         let (soc_addr, saas_addr, receivers_task) = rt
             .block_on(receivers::start(
                 webhook_secret.to_vec(),
+                ssf.clone(),
                 tx.clone(),
                 engine::stopped(stop_receivers.clone()),
             ))
             .map_err(io("starting the SOC and SaaS receivers"))?;
         let soc_url = format!("http://{soc_addr}{}", receivers::SOC_PATH);
         let saas_url = format!("http://{saas_addr}{}", receivers::SAAS_PATH);
+        let ssf_url = format!("http://{saas_addr}{}", ssf::SSF_PATH);
+        let ssf_token = format!("demo-ssf-{:032x}", rand::random::<u128>());
 
         let cluster = mock_cluster()?;
         let brokers = cluster.bootstrap_servers();
-        let settings = settings(state.path(), &brokers, &soc_url, &saas_url, whsec)?;
+        let mut settings = settings(state.path(), &brokers, &soc_url, &saas_url, whsec)?;
+        // Shared Signals name their issuer, the API's URL, before the API starts: take a free
+        // loopback port now and have the API listen there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(io("finding a free port for the API"))?
+            .port();
+        settings.api.listen = SocketAddr::from(([127, 0, 0, 1], port));
+        settings.ssf = Some(
+            toml::from_str(&format!("issuer = \"http://127.0.0.1:{port}\""))
+                .expect("a valid [ssf] section"),
+        );
         let zone_name = settings.detect.default_timezone.clone();
         let zone = jiff::tz::TimeZone::get(&zone_name).unwrap_or(jiff::tz::TimeZone::UTC);
 
@@ -100,7 +124,11 @@ impl Demo {
             // resumes; the demo never restarts, and its checkpoints only report progress, so
             // they carry the offsets alone and stay cheap at five a second.
             checkpoint_parts: CheckpointParts::OffsetsOnly,
-            api_tokens: Some(Tokens::default().with_token("demo", Role::Reader, &api_token)),
+            api_tokens: Some(
+                Tokens::default()
+                    .with_token("demo", Role::Reader, &api_token)
+                    .with_token("saas-ssf", Role::Receiver, &ssf_token),
+            ),
             runtime: Some(rt.handle().clone()),
             alert_tap: Some(Arc::new(move |alert: &Alert| {
                 let at = Instant::now();
@@ -118,6 +146,9 @@ impl Demo {
             soc_url,
             saas_url,
             api_token,
+            ssf,
+            ssf_url,
+            ssf_token,
             zone,
             zone_name,
             receivers: receivers_task,

@@ -7,7 +7,8 @@
 //!   alerts, revocations and dead-letter topics;
 //! - the engine, started by [`crate::engine::Engine::start`] exactly as `tocsin run` starts it:
 //!   pipeline, responder, Kafka source and sink, the HTTP API ([`crate::api`]);
-//! - the SOC's webhook receiver and the SaaS's revocation endpoint ([`receivers`]).
+//! - the SOC's webhook receiver and the SaaS's revocation endpoint ([`receivers`]), and the
+//!   SaaS's Shared Signals receiver, subscribed to the engine's CAEP `session-revoked` ([`ssf`]).
 //!
 //! The scenario comes from [`crate::gen`]: [`HISTORY_DAYS`] days of honest traffic are learned
 //! first, straight through the engine's pipeline (as `tocsin replay` would), so baselines are
@@ -27,12 +28,14 @@
 //! | `stream.rs` | producing the day and following what happens until it is all delivered |
 //! | `report.rs` | the report and the ledger of each takeover's fate |
 //! | [`receivers`] | the SOC's webhook receiver and the SaaS's revocation endpoint |
+//! | [`ssf`] | the SaaS's Shared Signals receiver: subscribes, checks each pushed SET |
 //! | [`story`] | the terminal story |
 
 mod assembly;
 mod history;
 pub mod receivers;
 mod report;
+pub mod ssf;
 pub mod story;
 mod stream;
 
@@ -161,6 +164,21 @@ pub enum Happening {
         /// When it arrived.
         at: Instant,
     },
+    /// The SaaS's Shared Signals receiver got a SET.
+    SharedSignal {
+        /// The event's short name (`session-revoked`).
+        event: String,
+        /// `sub_id` user.
+        account: String,
+        /// `sub_id` session.
+        session: Option<String>,
+        /// The SET's `jti`.
+        jti: String,
+        /// The receiver's check of signature, `typ`, `iss` and `aud`.
+        verified: Result<(), String>,
+        /// When it arrived.
+        at: Instant,
+    },
 }
 
 /// One step of the demo, for the story.
@@ -240,6 +258,24 @@ pub enum Note<'a> {
         /// revoke it again, and the SaaS de-duplicates.
         first: bool,
     },
+    /// The SaaS's Shared Signals receiver subscribed (a push stream).
+    Subscribed {
+        /// The stream id.
+        stream_id: &'a str,
+    },
+    /// The SaaS's Shared Signals receiver got a SET.
+    SharedSignal {
+        /// The event's short name.
+        event: &'a str,
+        /// Account.
+        account: &'a str,
+        /// Session.
+        session: Option<&'a str>,
+        /// `jti`.
+        jti: &'a str,
+        /// Its check.
+        verified: Result<(), &'a str>,
+    },
     /// The API's answer to `GET /v1/revocations/check` after a takeover's revocation.
     Check {
         /// The request path and query.
@@ -312,6 +348,24 @@ pub fn run(cfg: &DemoConfig, observer: &mut dyn Observer) -> Result<DemoReport, 
             ));
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let subscribed = demo.rt.block_on(ssf::subscribe(
+        &demo.ssf,
+        demo.engine.api_url(),
+        &demo.ssf_token,
+        &demo.ssf_url,
+    ));
+    match subscribed {
+        Ok(stream_id) => observer.note(Note::Subscribed {
+            stream_id: &stream_id,
+        }),
+        Err(e) => {
+            let _ = demo.stop();
+            return Err(DemoError::Stalled(format!(
+                "the SaaS could not subscribe to shared signals: {e}"
+            )));
+        }
     }
 
     let result = stream::stream_and_watch(cfg, observer, &demo, scenario, &rx);

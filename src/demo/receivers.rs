@@ -3,7 +3,7 @@
 //! engine's signer, so a signing bug would show), and the SaaS's revocation endpoint, which
 //! records each revocation it accepts once per `Idempotency-Key`.
 //!
-//! Both report what they receive as [`Happening`]s on a channel; the demo's driver turns them
+//! The SaaS also takes Shared Signals pushes ([`super::ssf`]). All report what they receive as [`Happening`]s on a channel; the demo's driver turns them
 //! into the story and the numbers.
 
 use std::collections::HashSet;
@@ -185,6 +185,7 @@ async fn saas_revoke(
 /// SOC receiver's and the SaaS endpoint's addresses and the serving task.
 pub async fn start(
     webhook_secret: Vec<u8>,
+    ssf: Arc<super::ssf::SsfReceiver>,
     tx: Sender<Happening>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<(SocketAddr, SocketAddr, tokio::task::JoinHandle<()>)> {
@@ -206,7 +207,12 @@ pub async fn start(
         .with_state(soc);
     let saas_app = Router::new()
         .route(SAAS_PATH, post(saas_revoke))
-        .with_state(saas);
+        .with_state(saas)
+        .merge(
+            Router::new()
+                .route(super::ssf::SSF_PATH, post(super::ssf::push))
+                .with_state(ssf),
+        );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|&s| s).await;

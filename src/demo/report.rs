@@ -101,6 +101,9 @@ pub struct DemoReport {
     pub true_revocations: u64,
     /// Of which an honest user's, per the ground truth.
     pub false_revocations: u64,
+    /// Sessions whose CAEP `session-revoked` SET the SaaS's Shared Signals receiver got by push
+    /// and verified against the engine's `jwks_uri`.
+    pub shared_signals_verified: u64,
     /// Event produced to Kafka → alert emitted by the engine.
     pub latency_ms: LatencyMs,
     /// Wall-clock seconds of the whole demo.

@@ -182,6 +182,10 @@ impl<W: Write> Story<W> {
             "  webhooks        {} received by the SOC, {} signatures verified",
             r.webhooks_received, r.webhooks_verified
         ));
+        self.line(&format!(
+            "  shared signals  {} revoked sessions sent as CAEP session-revoked SETs, verified by the SaaS's SSF receiver",
+            r.shared_signals_verified
+        ));
         let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1} ms"));
         self.line(&format!(
             "  latency         event produced → alert emitted ({} alerts): p50 {} · p90 {} · p99 {} · max {}",
@@ -253,9 +257,10 @@ impl<W: Write> Observer for Story<W> {
                 zone,
                 first,
             } => self.alert_note(alert, takeover, local_time, zone, first),
-            Note::Webhook { .. } | Note::Revocation { .. } | Note::Check { .. } => {
-                self.delivery_note(note)
-            }
+            Note::Webhook { .. }
+            | Note::Revocation { .. }
+            | Note::Check { .. }
+            | Note::SharedSignal { .. } => self.delivery_note(note),
             _ => self.step_note(note),
         }
     }
@@ -317,6 +322,9 @@ impl<W: Write> Story<W> {
                     )
                 ));
             }
+            Note::Subscribed { stream_id } => self.line(&format!(
+                "    SSF     the SaaS subscribed to shared signals (CAEP session-revoked, push stream {stream_id})"
+            )),
             Note::Streaming { events, day, speed } => {
                 let pace = if speed > 0.0 {
                     format!("at {speed}× event time")
@@ -456,6 +464,22 @@ impl<W: Write> Story<W> {
                     session.unwrap_or("every session")
                 )),
             },
+            Note::SharedSignal {
+                event,
+                account,
+                session,
+                jti,
+                verified,
+            } => {
+                let check = match verified {
+                    Ok(()) => self.paint("signature verified against jwks_uri ✓", ok),
+                    Err(e) => self.paint(format!("REFUSED ✗ ({e})"), bad),
+                };
+                self.line(&format!(
+                    "         → SSF   CAEP {event} SET for {account} {} received, {check}, jti {jti}",
+                    session.map_or("(every session)".to_string(), |s| format!("session {s}")),
+                ));
+            }
             Note::Check { request, answer } => {
                 self.line(&format!("         → API   GET {request}"));
                 self.line(&format!("                 {}", self.paint(answer, dim)));

@@ -115,10 +115,13 @@ pub(super) fn stream_and_watch(
         Duration::ZERO
     };
     let overall_deadline = Instant::now() + pace + Duration::from_secs(60);
+    let mut awaited_sets = SetTally::default();
 
     loop {
         match rx.recv_timeout(Duration::from_millis(10)) {
-            Ok(happening) => on_happening(happening, &mut ledger, demo, observer),
+            Ok(happening) => {
+                on_happening(happening, &mut ledger, &mut awaited_sets, demo, observer)
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
@@ -140,11 +143,16 @@ pub(super) fn stream_and_watch(
             observer.note(Note::Processed);
         }
         if let Some(deadline) = delivery_deadline {
-            if ledger.delivered() {
+            if ledger.delivered() && awaited_sets.complete() {
                 break;
             }
             if Instant::now() > deadline {
-                incomplete.push(ledger.undelivered());
+                if !ledger.delivered() {
+                    incomplete.push(ledger.undelivered());
+                }
+                if !awaited_sets.complete() {
+                    incomplete.push("a revoked session's session-revoked SET did not reach the SaaS's SSF receiver".into());
+                }
                 break;
             }
         }
@@ -178,8 +186,24 @@ pub(super) fn stream_and_watch(
             0.0
         },
         incomplete,
+        shared_signals_verified: awaited_sets.signalled.len() as u64,
         ..ledger.into_report(&truth)
     })
+}
+
+/// Sessions the SaaS revoked, and those whose verified `session-revoked` SET reached its
+/// Shared Signals receiver (either may come first).
+#[derive(Default)]
+struct SetTally {
+    revoked: std::collections::HashSet<(String, String)>,
+    signalled: std::collections::HashSet<(String, String)>,
+}
+
+impl SetTally {
+    /// Every revoked session has had its SET.
+    fn complete(&self) -> bool {
+        self.revoked.is_subset(&self.signalled)
+    }
 }
 
 /// Enters one happening in the ledger. When a revocation cuts a takeover off, asks the API
@@ -187,10 +211,36 @@ pub(super) fn stream_and_watch(
 fn on_happening(
     happening: Happening,
     ledger: &mut Ledger<'_>,
+    awaited_sets: &mut SetTally,
     demo: &Demo,
     observer: &mut dyn Observer,
 ) {
     match happening {
+        Happening::SharedSignal {
+            event,
+            account,
+            session,
+            jti,
+            verified,
+            ..
+        } => {
+            // Later alerts on a revoked session revoke it again, each with its own SET (its
+            // own `jti`); the story shows the first, like the SaaS's revocations.
+            let first = match (&session, &verified) {
+                (Some(s), Ok(())) => awaited_sets.signalled.insert((account.clone(), s.clone())),
+                _ => true,
+            };
+            if !first {
+                return;
+            }
+            observer.note(Note::SharedSignal {
+                event: &event,
+                account: &account,
+                session: session.as_deref(),
+                jti: &jti,
+                verified: verified.as_ref().map(|_| ()).map_err(String::as_str),
+            });
+        }
         Happening::Alert { alert, at } => ledger.on_alert(*alert, at, observer),
         Happening::Webhook {
             webhook_id,
@@ -206,6 +256,9 @@ fn on_happening(
             at,
             ..
         } => {
+            if let (Some(s), "session") = (&session, scope.as_str()) {
+                awaited_sets.revoked.insert((account.clone(), s.clone()));
+            }
             let cut =
                 ledger.on_revocation(&account, session.as_deref(), &scope, alert_id, at, observer);
             if let Some(i) = cut {

@@ -76,6 +76,9 @@ pub enum RespondError {
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
     Http(String),
+    /// `[ssf]` is misconfigured or its state unusable.
+    #[error(transparent)]
+    Ssf(#[from] crate::ssf::SsfError),
 }
 
 /// Hears back from the responder (the Kafka sink in `tocsin run`). Called from blocking tasks.
@@ -111,6 +114,8 @@ pub struct ResponderSettings<'a> {
     pub outbox: &'a OutboxSettings,
     /// `[api] recent_alerts`: how many alerts the API's list keeps.
     pub recent_alerts: usize,
+    /// `[ssf]`: Shared Signals, when configured.
+    pub ssf: Option<&'a crate::settings::SsfSettings>,
 }
 
 impl<'a> ResponderSettings<'a> {
@@ -122,6 +127,7 @@ impl<'a> ResponderSettings<'a> {
             revocation: &settings.revocation,
             outbox: &settings.outbox,
             recent_alerts: settings.api.recent_alerts,
+            ssf: settings.ssf.as_ref(),
         }
     }
 }
@@ -169,6 +175,7 @@ struct Inner {
     client: reqwest::Client,
     outlet: OnceLock<Arc<dyn Outlet>>,
     guard: OnceLock<guard::Guard>,
+    ssf: Option<Arc<crate::ssf::Ssf>>,
 }
 
 /// Turns alerts into revocations and deliveries. Cheap to clone; every clone feeds the same
@@ -230,6 +237,10 @@ impl Responder {
         };
         let client = http::client().map_err(|e| RespondError::Http(e.to_string()))?;
         metrics.set_outbox_depth(outbox.len());
+        let ssf = match settings.ssf {
+            Some(s) => Some(Arc::new(crate::ssf::Ssf::open(s, dir, metrics.clone())?)),
+            None => None,
+        };
         let inner = Arc::new(Inner {
             store,
             recent: Arc::new(RecentAlerts::new(settings.recent_alerts)),
@@ -242,6 +253,7 @@ impl Responder {
             client,
             outlet: OnceLock::new(),
             guard: OnceLock::new(),
+            ssf,
         });
         let (tx, rx) = mpsc::channel(INTAKE_CAPACITY);
         let shutdown = Shared::new(shutdown);
@@ -308,6 +320,26 @@ impl Responder {
         self.inner.metrics.clone()
     }
 
+    /// Shared Signals, when `[ssf]` is configured.
+    pub fn ssf(&self) -> Option<Arc<crate::ssf::Ssf>> {
+        self.inner.ssf.clone()
+    }
+
+    /// Queues Shared Signals pushes in the durable outbox (a stream enabled again, a
+    /// verification). `Err` when the outbox could not be written.
+    pub async fn enqueue_ssf(&self, jobs: Vec<crate::ssf::PushJob>) -> Result<(), String> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let now = now_ms();
+            jobs.into_iter()
+                .try_for_each(|j| inner.enqueue(inner.ssf_job(j), now))
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
     /// Deliveries waiting in the outbox.
     pub fn outbox_len(&self) -> usize {
         self.inner.outbox.lock().len()
@@ -327,6 +359,7 @@ impl Responder {
                 inner.publish(&rev, None);
                 // A full outbox is counted and logged inside; the revocation stands.
                 let _ = inner.enqueue_revocation(&rev, now);
+                let _ = inner.signal_revocation(&rev, now);
             }
             Ok::<_, StoreError>(rev)
         })
@@ -358,6 +391,18 @@ impl Responder {
         for t in tasks {
             let _ = t.await;
         }
+    }
+}
+
+/// What receivers of Shared Signals hear about a revocation.
+pub fn revoked_signal(rev: &Revocation) -> crate::ssf::Signal {
+    crate::ssf::Signal::Revoked {
+        id: rev.id.clone(),
+        alert_id: rev.alert_id.clone(),
+        account: rev.account.clone(),
+        session: rev.session.clone(),
+        reason: rev.reason.clone(),
+        at_ms: rev.created_at,
     }
 }
 
@@ -424,6 +469,7 @@ impl Inner {
                     if fresh || rev.lifted_at.is_none() {
                         self.publish(&rev, epoch);
                         durable = durable.and(self.enqueue_revocation(&rev, now));
+                        durable = durable.and(self.signal_revocation(&rev, now));
                     }
                 }
                 Err(e) => {
@@ -437,7 +483,60 @@ impl Inner {
                 durable = durable.and(self.enqueue(sink.job(alert), now));
             }
         }
+        // A shadow rule's alert is recorded, never acted on: receivers do not hear of it.
+        let shadow = alert.mode.as_deref() == Some("shadow");
+        if !shadow
+            && !alert.account.is_empty()
+            && self
+                .ssf
+                .as_ref()
+                .is_some_and(|s| s.wants_alert(alert.severity))
+        {
+            let signal = crate::ssf::Signal::Alert {
+                id: alert.id.clone(),
+                account: alert.account.clone(),
+                session: alert.session.clone(),
+                severity: alert.severity,
+                title: alert.title.clone(),
+                at_ms: crate::timefmt::parse_rfc3339(&alert.ts).unwrap_or(now),
+            };
+            durable = durable.and(self.signal(&signal, now));
+        }
         durable
+    }
+
+    /// Tells Shared Signals receivers about a revocation (session revoked; for an automatic one
+    /// also that the password must change).
+    fn signal_revocation(&self, rev: &Revocation, now: i64) -> Result<(), String> {
+        if self.ssf.is_none() {
+            return Ok(());
+        }
+        self.signal(&revoked_signal(rev), now)
+    }
+
+    /// Signs `signal`'s SETs for every stream: poll and paused streams keep theirs in the
+    /// streams file, pushes wait in the outbox like every other delivery.
+    fn signal(&self, signal: &crate::ssf::Signal, now: i64) -> Result<(), String> {
+        let Some(ssf) = &self.ssf else {
+            return Ok(());
+        };
+        let jobs = ssf.emit(signal, now).inspect_err(|e| {
+            tracing::error!(error = %e, "shared signals not recorded");
+        })?;
+        jobs.into_iter()
+            .try_for_each(|j| self.enqueue(self.ssf_job(j), now))
+    }
+
+    fn ssf_job(&self, j: crate::ssf::PushJob) -> Job {
+        Job {
+            destination: format!("{}{}", crate::ssf::DESTINATION_PREFIX, j.stream_id),
+            delivery_id: j.jti,
+            body: j.set,
+            max_attempts: self
+                .ssf
+                .as_ref()
+                .map_or(1, |s| s.settings().push_max_attempts),
+        }
     }
 
     fn enqueue_revocation(&self, rev: &Revocation, now: i64) -> Result<(), String> {
@@ -478,6 +577,25 @@ impl Inner {
     }
 
     async fn attempt(&self, p: &Pending) -> Result<(), DeliveryError> {
+        if let Some(stream) = p
+            .job
+            .destination
+            .strip_prefix(crate::ssf::DESTINATION_PREFIX)
+        {
+            return match &self.ssf {
+                Some(ssf) => ssf
+                    .push(&self.client, stream, &p.job.delivery_id, &p.job.body)
+                    .await
+                    .map_err(|e| DeliveryError {
+                        permanent: e.permanent,
+                        message: e.message,
+                    }),
+                None => Err(DeliveryError {
+                    permanent: true,
+                    message: "[ssf] is no longer configured".into(),
+                }),
+            };
+        }
         if p.job.destination == REVOCATION_DESTINATION {
             return match &self.operator {
                 Some(op) => op.send(&self.client, &p.job.delivery_id, &p.job.body).await,
