@@ -2,7 +2,8 @@
 //! metadata and keys, stream management scoped to each receiver, persistence across restarts,
 //! SETs for a takeover by push (through the durable outbox, retried) and by poll, paused and
 //! disabled streams, every error path, and Tocsin receiving an identity provider's SETs.
-//! The end-to-end test with an independent receiver (Python, jwcrypto) is `ssf_python.rs`.
+//! The end-to-end test with an independent receiver (Python, jwcrypto) is here too; it needs
+//! `scripts/ssf-receiver-env.sh` (CI runs it) and says so when it is skipped.
 
 use std::path::Path;
 use std::sync::Arc;
