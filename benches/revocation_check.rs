@@ -37,6 +37,9 @@ impl Baselines for NoBaselines {
     fn feedback(&self, _: &Alert, _: Verdict) -> Result<(), FeedbackError> {
         Ok(())
     }
+    fn credential_leaked(&self, _: &str, _: i64) -> bool {
+        false
+    }
 }
 
 /// A store with `REVOCATIONS` entries: every tenth an account-wide revocation, the rest one

@@ -49,6 +49,9 @@ impl Baselines for FakeBaselines {
         self.feedback.lock().push((alert.id.clone(), verdict));
         Ok(())
     }
+    fn credential_leaked(&self, _: &str, _: i64) -> bool {
+        false
+    }
 }
 
 /// What the operator's revocation endpoint received.

@@ -31,13 +31,21 @@ const IDP: &str = "https://idp.example";
 /// A second provider, whose keys Tocsin fetches from a URL.
 const IDP_URL: &str = "https://idp-by-url.example";
 
-struct NoBaselines;
+/// Baselines that know no account and remember which accounts were said to have leaked.
+#[derive(Default)]
+struct NoBaselines {
+    leaked: parking_lot::Mutex<Vec<String>>,
+}
 impl Baselines for NoBaselines {
     fn account_view(&self, _: &str) -> Option<AccountView> {
         None
     }
     fn feedback(&self, _: &Alert, _: tocsin::alert::Verdict) -> Result<(), FeedbackError> {
         Ok(())
+    }
+    fn credential_leaked(&self, account: &str, _: i64) -> bool {
+        self.leaked.lock().push(account.to_string());
+        true
     }
 }
 
@@ -47,6 +55,7 @@ struct Harness {
     responder: Responder,
     metrics: Arc<Metrics>,
     jwks_fetches: Arc<std::sync::atomic::AtomicUsize>,
+    baselines: Arc<NoBaselines>,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -114,7 +123,8 @@ async fn start_with(dir: &Path, ssf_extra: &str) -> Harness {
         .with_token("rcv-b", Role::Receiver, RCV_B)
         .with_token("soc", Role::Reader, READER)
         .with_token("saas", Role::Operator, OPERATOR);
-    let state = ApiState::new(responder.clone(), Arc::new(NoBaselines), tokens);
+    let baselines = Arc::new(NoBaselines::default());
+    let state = ApiState::new(responder.clone(), baselines.clone(), tokens);
     tokio::spawn(api::serve(listener, state, async move {
         let _ = stopped2.wait_for(|&s| s).await;
     }));
@@ -124,6 +134,7 @@ async fn start_with(dir: &Path, ssf_extra: &str) -> Harness {
         responder,
         metrics,
         jwks_fetches: fetches,
+        baselines,
         stop,
     }
 }
@@ -1051,6 +1062,15 @@ async fn an_identity_providers_keys_are_fetched_from_its_jwks_url() {
     assert!(
         rev.is_some_and(|r| r.scope.as_str() == "account"),
         "a compromised credential revokes the account's sessions"
+    );
+    assert!(
+        h.baselines
+            .leaked
+            .lock()
+            .iter()
+            .all(|a| a == "dr.petit@cabinet-rouen")
+            && !h.baselines.leaked.lock().is_empty(),
+        "and marks its password leaked in the baselines"
     );
     // A key the provider does not publish: one refetch, then refused.
     let other = tempfile::tempdir().unwrap();

@@ -690,6 +690,31 @@ def phone_wifi_cellular():
     c.write()
 
 
+def login_after_leak():
+    c = Case("login_after_leak", 43)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # The identity provider reports Dr Martin's password leaked at 08:00 (signals.toml). She
+    # works at the practice as usual; at 21:10 her password, on her usual browser string, logs
+    # in from a Free home line in Paris the account never used.
+    c.work_session(at(8, 40), acc, T_ROUEN, CLINIC, UA_WIN_CHROME, reads=3)
+    c.work_session(at(21, 10), acc, T_ROUEN, "78.192.44.8", UA_WIN_CHROME, reads=2)
+    c.write()
+
+
+def leak_then_password_change():
+    c = Case("negative_leak_then_password_changed", 44)
+    rouen_practice(c)
+    acc = "dr.martin@cabinet-rouen"
+    # Told of the leak (signals.toml, 08:00), Dr Martin changes her password at the practice;
+    # that evening she works from a friend's home line in Paris.
+    sid, t = c.work_session(at(8, 40), acc, T_ROUEN, CLINIC, UA_WIN_CHROME, reads=1, logout=False)
+    c.ev(t + timedelta(minutes=1), type="password_change", outcome="success", account=acc,
+         tenant=T_ROUEN, session=sid, ip=CLINIC)
+    c.work_session(at(21, 10), acc, T_ROUEN, "78.192.44.8", UA_WIN_CHROME, reads=2)
+    c.write()
+
+
 if __name__ == "__main__":
     for f in [infostealer, new_country, impossible_travel, rare_hour, high_risk, dormant, brute_force,
               stuffing, spray, concurrent, hijacked, bulk_export, copied_ua_export, bulk_read, hosting, new_phone,
@@ -697,5 +722,6 @@ if __name__ == "__main__":
               dormant_datacentre, low_and_slow, burst_new_network, hijacked_nearby, personal_vpn, moving_house,
               integration, mfa_fatigue, mfa_accepted, owner_after_guessing, private_relay, cookie_reset,
               forgotten_password_mfa_retry, new_account, late_night, shared_ward_pc, vacation_own_phone,
-              vacation_personal_laptop, two_networks, phone_wifi_cellular]:
+              vacation_personal_laptop, two_networks, phone_wifi_cellular, login_after_leak,
+              leak_then_password_change]:
         f()

@@ -52,6 +52,10 @@ pub trait Baselines: Send + Sync {
     /// Applies an analyst's verdict on `alert` to the baselines at once. The error is shown to
     /// the caller.
     fn feedback(&self, alert: &Alert, verdict: Verdict) -> Result<(), FeedbackError>;
+
+    /// An identity provider said `account`'s password leaked at `at_ms`: its next logins carry
+    /// that as evidence. False when the account is unknown to the baselines.
+    fn credential_leaked(&self, account: &str, at_ms: i64) -> bool;
 }
 
 /// The API reads and teaches the detector's baselines through the pipeline that owns it.
@@ -62,6 +66,10 @@ impl Baselines for Pipeline {
 
     fn feedback(&self, alert: &Alert, verdict: Verdict) -> Result<(), FeedbackError> {
         self.detector().feedback(alert, verdict)
+    }
+
+    fn credential_leaked(&self, account: &str, at_ms: i64) -> bool {
+        self.detector().credential_leaked(account, at_ms)
     }
 }
 
@@ -138,6 +146,20 @@ impl crate::ssf::routes::Host for ApiState {
                 reason,
             } => (account, Some(session), Scope::Session, reason),
             Action::RevokeAccount { account, reason } => (account, None, Scope::Account, reason),
+            Action::MarkLeaked { account } => {
+                let known = self
+                    .baselines
+                    .credential_leaked(&account, crate::ssf::now_ms());
+                if !known {
+                    // Nothing to mark: the account has never logged in here. Its first login
+                    // is judged as any new account's.
+                    tracing::info!(
+                        account = ?account,
+                        "shared signal: leaked password for an account with no baseline"
+                    );
+                }
+                return Ok(());
+            }
         };
         let new = NewRevocation {
             account,

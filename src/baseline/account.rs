@@ -281,6 +281,9 @@ pub struct ExtraWindows {
     pub unusual_exports: UnusualExportDays,
     /// Failed second-factor steps, ≈ last 10 minutes (push prompts denied, codes refused).
     pub mfa_failures: Decayed,
+    /// When an identity provider said the account's password leaked (seconds since the
+    /// epoch; 0: never, or a password change since).
+    pub leaked_s: u32,
 }
 
 /// Records exported or printed per day from networks that carry under a fifth of the

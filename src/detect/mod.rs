@@ -258,6 +258,12 @@ impl Detector {
         self.store.expire_idle(now_ms)
     }
 
+    /// An identity provider said `account`'s password leaked, at `at_ms` (see
+    /// `Store::credential_leaked`); false when the account is unknown.
+    pub fn credential_leaked(&self, account: &str, at_ms: i64) -> bool {
+        self.store.credential_leaked(account, at_ms)
+    }
+
     /// Applies an analyst's verdict on an alert at once: `false_positive` learns the alert's
     /// device, place, ASN and network for that account; `confirmed_compromise` removes them
     /// from the account's tables and held-back values.

@@ -724,9 +724,9 @@ fn snapshot_bytes_keep_their_format() {
     assert_eq!(
         (bytes.len(), xxh3_64(&bytes)),
         // Version 4: open sessions keep their login's device kind, their latest event's
-        // network and their latest event from another network (versions 1 to 3 load through
-        // upgrade steps).
-        (34_348, 0xf785_a91c_2d9a_d044),
+        // network and their latest event from another network; accounts their leaked-password
+        // mark (versions 1 to 3 load through upgrade steps).
+        (34_350, 0x5d45_11a0_4b82_835d),
         "the snapshot format changed"
     );
     let (_dir2, restored) = detector();

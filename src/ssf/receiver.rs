@@ -6,13 +6,12 @@
 //! | event | action |
 //! |---|---|
 //! | CAEP `session-revoked` with a session | revoke that session |
-//! | CAEP `session-revoked` for a user only, RISC `account-disabled`, RISC `credential-compromise` | revoke every session of the account |
+//! | CAEP `session-revoked` for a user only, RISC `account-disabled` | revoke every session of the account |
+//! | RISC `credential-compromise` | revoke every session of the account, and mark its password leaked: until it changes, a login from an unfamiliar network or device is revoked at once (`stolen_password.login_after_leak`) |
 //! | CAEP `credential-change`, SSF `verification` | counted, nothing to do |
 //! | anything else | counted as unknown and ignored |
 //!
-//! The engine has no entry point for raising an account's risk from outside (its detector
-//! state is fed by events only), so a leaked credential is contained by revoking the account's
-//! sessions. A `jti` seen before from the same issuer is accepted again without acting twice.
+//! A `jti` seen before from the same issuer is accepted again without acting twice.
 //! Stops at the [`Action`]: the API applies it through the responder.
 
 use std::num::NonZeroUsize;
@@ -51,6 +50,13 @@ pub enum Action {
         account: String,
         /// Why.
         reason: String,
+    },
+    /// The account's password is known to someone else: until it changes, its logins carry
+    /// that as evidence (`account.credential_leaked`), so the next one from an unfamiliar
+    /// network or device is revoked at once (`stolen_password.login_after_leak`).
+    MarkLeaked {
+        /// The account.
+        account: String,
     },
 }
 
@@ -308,7 +314,14 @@ fn actions(issuer: &str, claims: &Value) -> Vec<Action> {
                 session: s.to_string(),
                 reason,
             }),
-            (set::SESSION_REVOKED | set::ACCOUNT_DISABLED | set::CREDENTIAL_COMPROMISE, _) => {
+            (set::CREDENTIAL_COMPROMISE, _) => {
+                out.push(Action::RevokeAccount {
+                    account: account.clone(),
+                    reason,
+                });
+                out.push(Action::MarkLeaked { account });
+            }
+            (set::SESSION_REVOKED | set::ACCOUNT_DISABLED, _) => {
                 out.push(Action::RevokeAccount { account, reason })
             }
             _ => {}
@@ -345,10 +358,15 @@ mod tests {
         let c = json!({"events": {set::CREDENTIAL_COMPROMISE: {"subject": {"format": "account", "uri": "acct:x@y"}}}});
         assert_eq!(
             actions("i", &c),
-            [Action::RevokeAccount {
-                account: "x@y".into(),
-                reason: "credential-compromise from i".into()
-            }]
+            [
+                Action::RevokeAccount {
+                    account: "x@y".into(),
+                    reason: "credential-compromise from i".into()
+                },
+                Action::MarkLeaked {
+                    account: "x@y".into()
+                }
+            ]
         );
         assert!(
             actions("i", &json!({"events": {set::ACCOUNT_DISABLED: {}}})).is_empty(),

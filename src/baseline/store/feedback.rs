@@ -104,6 +104,18 @@ impl Store {
         }
     }
 
+    /// An identity provider's word that `account`'s password leaked, at `at_ms`: its logins
+    /// carry the credential family of evidence until a password change or 90 days
+    /// (`account.credential_leaked`). False when the account has no baseline: there is no
+    /// login of it to judge yet, and an unknown name must not make the store grow.
+    pub fn credential_leaked(&self, account: &str, at_ms: i64) -> bool {
+        let Some(mut a) = self.accounts.get_mut(&name_key64(account)) else {
+            return false;
+        };
+        a.windows.extra.leaked_s = super::super::secs_of(at_ms).max(1);
+        true
+    }
+
     /// Applies an analyst's verdict on an alert at once: `false_positive` learns the alert's
     /// device, place, ASN and network for that account; `confirmed_compromise` removes them
     /// from the account's tables and held-back values.

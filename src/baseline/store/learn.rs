@@ -93,7 +93,10 @@ impl Store {
         let finished = self.learn_sessions(l);
 
         let login_ok = ev.is_login_success();
-        let windowed = matches!(ev.kind, EventKind::Access | EventKind::Mfa);
+        let windowed = matches!(
+            ev.kind,
+            EventKind::Access | EventKind::Mfa | EventKind::PasswordChange
+        );
         if !login_ok && finished.n == 0 && !windowed {
             return;
         }

@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use serde::{Deserialize, Serialize};
 
 use super::{KeyedMap, Store};
+use crate::baseline::account::{Decayed, UnusualExportDays};
 use crate::baseline::{
     AccountBaseline, ExtraWindows, FailureCount, NetSeen, OpenSession, PendingSet, Population,
     SessionSet, SourceFailures, TenantState, SESSION_SLOTS,
@@ -22,8 +23,8 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"TOCSDET\0";
 /// failures follow its held-back values (versions 1 and 2 load, with none); a tenant's networks count their accounts and days
 /// (versions 1 and 2 load with the accounts and days they kept).
 /// 4: open sessions remember whether their login came from a phone or tablet, their latest
-/// event's network and their latest event from another network (earlier versions load with
-/// none).
+/// event's network and their latest event from another network; accounts when an identity
+/// provider said their password leaked (earlier versions load with none).
 pub const SNAPSHOT_VERSION: u32 = 4;
 
 /// A snapshot that cannot be written or read.
@@ -69,11 +70,32 @@ struct Snapshot<S, A, T> {
 /// An account as versions 1 and 2 hold it.
 type AccountV2 = (AccountBaseline, PendingSet);
 /// An account as version 3 holds it.
-type AccountV3 = (AccountBaseline, PendingSet, ExtraWindows);
+type AccountV3 = (AccountBaseline, PendingSet, ExtraWindowsV3);
+/// An account as version 4 holds it.
+type AccountV4 = (AccountBaseline, PendingSet, ExtraWindows);
 /// Version 4: the current types.
-type SnapshotV4 = Snapshot<SessionSet, AccountV3, TenantState>;
-/// Version 3: open sessions without their device kind and other network.
+type SnapshotV4 = Snapshot<SessionSet, AccountV4, TenantState>;
+/// Version 3: open sessions without their device kind and other network, accounts without
+/// their leaked-password mark.
 type SnapshotV3 = Snapshot<SessionSetV3, AccountV3, TenantState>;
+
+/// An account's windows as version 3 wrote them.
+#[derive(Clone, Copy, Default, Serialize, Deserialize)]
+struct ExtraWindowsV3 {
+    unusual_exports: UnusualExportDays,
+    mfa_failures: Decayed,
+}
+
+impl ExtraWindowsV3 {
+    /// No identity provider had said the password leaked.
+    fn upgrade(self) -> ExtraWindows {
+        ExtraWindows {
+            unusual_exports: self.unusual_exports,
+            mfa_failures: self.mfa_failures,
+            leaked_s: 0,
+        }
+    }
+}
 /// Version 2: accounts without their days of unusual exports, tenants' networks with two
 /// accounts.
 type SnapshotV2 = Snapshot<SessionSetV3, AccountV2, TenantStateV2>;
@@ -239,10 +261,14 @@ impl SnapshotV1 {
 
 impl SnapshotV3 {
     /// Version 3 to 4: sessions gain their device kind and other network (see
-    /// [`OpenSessionV3::upgrade`]).
+    /// [`OpenSessionV3::upgrade`]), accounts their leaked-password mark (none).
     fn upgrade(self) -> SnapshotV4 {
         Snapshot {
-            accounts: self.accounts,
+            accounts: self
+                .accounts
+                .into_iter()
+                .map(|(k, (a, p, x))| (k, (a, p, x.upgrade())))
+                .collect(),
             sessions: self
                 .sessions
                 .into_iter()
@@ -271,7 +297,7 @@ impl SnapshotV2 {
             accounts: self
                 .accounts
                 .into_iter()
-                .map(|(k, (a, p))| (k, (a, p, ExtraWindows::default())))
+                .map(|(k, (a, p))| (k, (a, p, ExtraWindowsV3::default())))
                 .collect(),
             sessions: self.sessions,
             account_failures: self.account_failures,
@@ -349,7 +375,7 @@ impl Store {
         names.sort();
         // Each baseline with its held-back values, as the format has always had them; one
         // copy, made in one pass (a checkpoint every few seconds should not churn the heap).
-        let mut accounts: Vec<(u64, AccountV3)> = Vec::with_capacity(self.accounts.len());
+        let mut accounts: Vec<(u64, AccountV4)> = Vec::with_capacity(self.accounts.len());
         for e in self.accounts.iter() {
             let k = *e.key();
             let pending = self.pending.get(&k).map(|p| *p).unwrap_or_default();

@@ -17,6 +17,16 @@
 //! rule = "stolen_password.impossible_travel"
 //! ```
 //!
+//! A case may bring a `signals.toml`: what an identity provider says about an account outside
+//! the event stream, applied when the replay reaches its time (the API applies the same from
+//! Shared Signals SETs):
+//!
+//! ```toml
+//! [[leaked]]                   # RISC credential-compromise: the password leaked
+//! account = "dr.martin@cabinet-rouen"
+//! at = "2025-11-10T08:00:00Z"
+//! ```
+//!
 //! A case may bring a `lists/` folder: its files replace (or add to) the rules directory's lists
 //! of the same name for that case only. Deployments ship some lists empty (`tenant_networks`:
 //! only the operator knows its customers' networks), so a case about a declared network says so
@@ -115,6 +125,51 @@ struct Expected {
     alert: Vec<Expectation>,
     #[serde(default)]
     absent: Vec<Expectation>,
+}
+
+/// A case's `signals.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Signals {
+    #[serde(default)]
+    leaked: Vec<Leaked>,
+}
+
+/// One leaked-password signal.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Leaked {
+    account: String,
+    at: String,
+}
+
+impl Signals {
+    /// The case's signals as (time, account), latest first; none without the file.
+    fn read(dir: &Path) -> Result<Vec<(i64, String)>, String> {
+        let s = match std::fs::read_to_string(dir.join("signals.toml")) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e.to_string()),
+        };
+        let signals: Signals = toml::from_str(&s).map_err(|e| e.to_string())?;
+        let mut out = signals
+            .leaked
+            .into_iter()
+            .map(|l| {
+                crate::timefmt::parse_rfc3339(&l.at)
+                    .map(|t| (t, l.account))
+                    .ok_or_else(|| format!("leaked.at {:?} is not an RFC 3339 time", l.at))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| b.cmp(a));
+        Ok(out)
+    }
+}
+
+/// The time of one native event line, for applying signals in order.
+#[derive(Deserialize)]
+struct EventTime<'a> {
+    ts: &'a str,
 }
 
 #[derive(Debug, Deserialize)]
@@ -224,6 +279,13 @@ fn run_case(dir: &Path, settings: &Settings) -> CaseReport {
             return r;
         }
     };
+    let mut signals = match Signals::read(dir) {
+        Ok(s) => s,
+        Err(e) => {
+            r.failures.push(format!("signals.toml: {e}"));
+            return r;
+        }
+    };
     let events = match std::fs::read(dir.join("events.jsonl")) {
         Ok(b) => b,
         Err(e) => {
@@ -254,6 +316,21 @@ fn run_case(dir: &Path, settings: &Settings) -> CaseReport {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        let ts = (!signals.is_empty())
+            .then(|| serde_json::from_slice::<EventTime<'_>>(line).ok())
+            .flatten()
+            .and_then(|e| crate::timefmt::parse_rfc3339(e.ts));
+        while let (Some(t), Some((at, _))) = (ts, signals.last()) {
+            if *at > t {
+                break;
+            }
+            let (at, account) = signals.pop().expect("just seen");
+            if !pipeline.detector().credential_leaked(&account, at) {
+                r.failures.push(format!(
+                    "signals.toml: {account} has no baseline when its leak is applied"
+                ));
+            }
+        }
         pipeline.process_record(
             Format::Native,
             line,
@@ -269,6 +346,11 @@ fn run_case(dir: &Path, settings: &Settings) -> CaseReport {
         );
     }
     r.events = stats.events as usize;
+    for (_, account) in &signals {
+        r.failures.push(format!(
+            "signals.toml: the leak of {account} comes after the last event"
+        ));
+    }
     for e in &expected.alert {
         if !alerts.iter().any(|a| e.matches(a)) {
             r.failures.push(format!(

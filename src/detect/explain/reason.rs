@@ -210,6 +210,14 @@ pub(super) fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
                 thousands(cx.num(F::SessionSwitchSpeedKmh))
             ),
         ),
+        F::AccountCredentialLeaked => Line::new(
+            None,
+            if x.feats.is(F::AccountCredentialLeaked) {
+                "an identity provider reported this account's password leaked, and it has not been changed since".into()
+            } else {
+                "no leak of the password reported".into()
+            },
+        ),
         F::SessionInterleaved | F::SessionOtherAsn => Line::new(
             None,
             if x.feats.is(F::SessionInterleaved) {

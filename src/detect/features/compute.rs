@@ -397,6 +397,11 @@ const UNUSUAL_NETWORK_SHARE: f64 = 0.2;
 /// Records exported or printed in a day through such a network before the day counts: more
 /// than a day's referrals and letters (a patient file is one record, a referral a handful).
 const UNUSUAL_EXPORT_DAILY_FLOOR: u16 = 10;
+/// How long an identity provider's word that the password leaked counts without a password
+/// change: a quarter, as long as an account's silence takes to make it dormant. Stolen
+/// credentials are used within days of their sale; a leak older than that the owner has been
+/// told about and acted on, or the operator has.
+const LEAK_MEMORY_S: u32 = 90 * 86_400;
 /// The window `volume.unusual_export_days` counts days in: a week, the rhythm of work.
 const UNUSUAL_EXPORT_WINDOW_DAYS: u16 = 7;
 
@@ -441,6 +446,15 @@ fn volume(
             f.num(F::VolumeSessions, acct.volume.sessions as f64);
         }
     }
+    // A changed password is no longer the leaked one.
+    if ev.kind == EventKind::PasswordChange && ev.outcome != Some(Outcome::Failure) {
+        windows.extra.leaked_s = 0;
+    }
+    let leaked = windows.extra.leaked_s;
+    f.bool(
+        F::AccountCredentialLeaked,
+        leaked != 0 && now_s.saturating_sub(leaked) <= LEAK_MEMORY_S,
+    );
     if ev.kind == EventKind::Mfa {
         if ev.outcome == Some(Outcome::Failure) {
             windows.extra.mfa_failures.add(1.0, now_s, TAU_10M);
@@ -610,7 +624,9 @@ fn evidence(f: &mut EventFeatures<'_>, lists: &NetworkLists) -> u8 {
         && history
         && f.is(F::IpNewPrefix)
         && !own_nat;
-    let credential = stuffed || ge(F::AuthFailuresAccount10m, GUESSING_FAILURES);
+    let credential = stuffed
+        || ge(F::AuthFailuresAccount10m, GUESSING_FAILURES)
+        || f.is(F::AccountCredentialLeaked);
     // A carrier's ASN is "could be a phone" for a phone or tablet (CGNAT pools rotate and
     // geolocate anywhere). Most carriers route their fixed broadband through the same ASN, and
     // a desktop browser there is a home line: new to the account, it is a new network.
