@@ -24,6 +24,8 @@ const LATENCY_QUANTILES: [(f64, &str); 3] = [(0.5, "0.5"), (0.99, "0.99"), (0.99
 pub struct Metrics {
     registry: Registry,
     events: IntCounterVec,
+    events_without_ip: IntCounterVec,
+    not_applicable: IntCounter,
     rejected: IntCounterVec,
     alerts: IntCounterVec,
     revocations: IntCounterVec,
@@ -71,6 +73,20 @@ impl Metrics {
             "Events processed, by type and outcome.",
             &["type", "outcome"],
         );
+        let events_without_ip = counter_vec(
+            &registry,
+            "tocsin_events_without_ip_total",
+            "Logins and MFA steps used without a client address (geo and network features missing), by type.",
+            &["type"],
+        );
+        let not_applicable = IntCounter::new(
+            "tocsin_not_applicable_records_total",
+            "Well-formed records that are not a sign-in or data access (a vendor's admin event), skipped.",
+        )
+        .expect("valid");
+        registry
+            .register(Box::new(not_applicable.clone()))
+            .expect("each metric is registered once");
         let rejected = counter_vec(
             &registry,
             "tocsin_rejected_events_total",
@@ -202,6 +218,8 @@ impl Metrics {
         Metrics {
             registry,
             events,
+            events_without_ip,
+            not_applicable,
             rejected,
             alerts,
             revocations,
@@ -231,6 +249,16 @@ impl Metrics {
     /// One event processed (`kind` e.g. `login`, `outcome` e.g. `success` or `none`).
     pub fn event(&self, kind: &str, outcome: &str) {
         self.events.with_label_values(&[kind, outcome]).inc();
+    }
+
+    /// One login or MFA step used without a client address.
+    pub fn event_without_ip(&self, kind: &str) {
+        self.events_without_ip.with_label_values(&[kind]).inc();
+    }
+
+    /// One well-formed record skipped as not a sign-in or data access.
+    pub fn not_applicable(&self) {
+        self.not_applicable.inc();
     }
 
     /// One record rejected, by the decoder's reason kind.
