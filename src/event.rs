@@ -32,6 +32,13 @@ pub enum Format {
     Entra,
     /// AWS CloudTrail `ConsoleLogin`.
     Cloudtrail,
+    /// Auth0 tenant log events (log streams or the Management API).
+    Auth0,
+    /// Google Workspace login audit activities (Admin SDK Reports API).
+    #[value(name = "google_workspace")]
+    GoogleWorkspace,
+    /// Keycloak user events.
+    Keycloak,
 }
 
 impl Format {
@@ -44,6 +51,9 @@ impl Format {
             Format::Okta => "okta",
             Format::Entra => "entra",
             Format::Cloudtrail => "cloudtrail",
+            Format::Auth0 => "auth0",
+            Format::GoogleWorkspace => "google_workspace",
+            Format::Keycloak => "keycloak",
         }
     }
 }

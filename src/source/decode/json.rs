@@ -1,6 +1,7 @@
-//! Parsing shared by the vendor decoders (`ocsf`, `ecs`, `okta`, `entra`, `cloudtrail`): turning
-//! serde errors into [`Rejection`]s that name the field, loosely typed scalars (a time may be a
-//! string or epoch milliseconds, a count a number or a string), timestamps, addresses, and the
+//! Parsing shared by the vendor decoders (`ocsf`, `ecs`, `okta`, `entra`, `cloudtrail`, `auth0`,
+//! `google_workspace`, `keycloak`): turning serde errors into [`Rejection`]s that name the field,
+//! loosely typed scalars (a time may be text or an epoch number, a count a number or a string),
+//! timestamps, addresses, the first element of optional arrays, and the
 //! case-insensitive word tests used to read vendors' free-text operation names.
 //!
 //! Native decoding (`native.rs`) has its own stricter rules; nothing here is on its path.
