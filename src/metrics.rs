@@ -26,6 +26,7 @@ pub struct Metrics {
     events: IntCounterVec,
     events_without_ip: IntCounterVec,
     not_applicable: IntCounter,
+    intake_records: IntCounterVec,
     rejected: IntCounterVec,
     alerts: IntCounterVec,
     revocations: IntCounterVec,
@@ -87,6 +88,12 @@ impl Metrics {
         registry
             .register(Box::new(not_applicable.clone()))
             .expect("each metric is registered once");
+        let intake_records = counter_vec(
+            &registry,
+            "tocsin_intake_records_total",
+            "Records posted to the HTTP intake, by outcome: rejected, not_applicable; and their events: stored, unavailable (Kafka did not acknowledge).",
+            &["outcome"],
+        );
         let rejected = counter_vec(
             &registry,
             "tocsin_rejected_events_total",
@@ -220,6 +227,7 @@ impl Metrics {
             events,
             events_without_ip,
             not_applicable,
+            intake_records,
             rejected,
             alerts,
             revocations,
@@ -259,6 +267,13 @@ impl Metrics {
     /// One well-formed record skipped as not a sign-in or data access.
     pub fn not_applicable(&self) {
         self.not_applicable.inc();
+    }
+
+    /// `n` records posted to the HTTP intake ended with `outcome`.
+    pub fn intake_records(&self, outcome: &str, n: usize) {
+        self.intake_records
+            .with_label_values(&[outcome])
+            .inc_by(n as u64);
     }
 
     /// One record rejected, by the decoder's reason kind.
