@@ -62,7 +62,7 @@ impl Format {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
-    /// A sign-in attempt (needs `outcome` and `ip`).
+    /// A sign-in attempt (needs `outcome`; `ip` when the source logs one).
     Login,
     /// A second-factor step (needs `outcome`).
     Mfa,

@@ -20,7 +20,8 @@
 //!   `password_change`.
 //! - Anything else is not applicable.
 //!
-//! Common fields: `@timestamp`; account `user.name`, else `user.email`, else `user.id` (for a
+//! Common fields: `@timestamp`; account `user.name` (joined as `name@domain` with a DNS
+//! `user.domain`, when a pipeline split a principal name in two), else `user.email`, else `user.id` (for a
 //! password change, `user.target.name` first: an admin's reset names the admin in `user`); `source.ip`,
 //! else `client.ip`; `user_agent.original`; `device.id`; `event.id`; tenant `organization.id`,
 //! else `organization.name`. ECS defines no session field, so the session is `session.id` (the
@@ -61,6 +62,7 @@ const PATHS: &[&str] = &[
     "labels.record_count",
     "labels.resource",
     "user.target.name",
+    "user.domain",
 ];
 const TIMESTAMP: usize = 0;
 const CATEGORY: usize = 1;
@@ -83,6 +85,7 @@ const DEVICE_ID: usize = 17;
 const RECORD_COUNT: usize = 18;
 const RESOURCE: usize = 19;
 const TARGET_USER: usize = 20;
+const USER_DOMAIN: usize = 21;
 
 /// `event.category` / `event.type` values Tocsin looks at, as bits (both fields are keyword
 /// arrays in ECS, often written as a single string).
@@ -384,9 +387,20 @@ fn map(mut f: Fields<'_>) -> Result<Decoded<'_>, Rejection> {
         EventKind::PasswordChange => f.take_str(TARGET_USER),
         _ => None,
     };
-    let actor = [USER_NAME, USER_EMAIL, USER_ID]
-        .into_iter()
-        .find_map(|slot| f.take_str(slot));
+    // Pipelines that split a principal name put `user@example.org` in `user.name` + `user.domain`
+    // (Elastic's Entra integration): joined back, it is the account other sources name. A
+    // NetBIOS domain (`CORP`, no dot: Windows events) is no part of the account name there.
+    let actor = match (f.take_str(USER_NAME), f.take_str(USER_DOMAIN)) {
+        (Some(name), Some(domain))
+            if domain.contains('.') && !name.contains('@') && !name.contains('\\') =>
+        {
+            Some(Cow::Owned(format!("{name}@{domain}")))
+        }
+        (Some(name), _) => Some(name),
+        (None, _) => [USER_EMAIL, USER_ID]
+            .into_iter()
+            .find_map(|slot| f.take_str(slot)),
+    };
     // The client, session and device of an admin's reset are the admin's, not the account's.
     let on_behalf = target.is_some() && target != actor;
     let account = target.or(actor).ok_or_else(|| json::missing("user.name"))?;
