@@ -200,6 +200,9 @@ pub enum EngineError {
     /// The API could not start.
     #[error("cannot start the API: {0}")]
     Api(std::io::Error),
+    /// `[intake]` is enabled but cannot work.
+    #[error(transparent)]
+    Intake(#[from] crate::api::intake::IntakeError),
     /// The source's thread could not start.
     #[error("cannot start the Kafka source: {0}")]
     Thread(std::io::Error),
@@ -267,6 +270,14 @@ impl Engine {
             Some(t) => t,
             None => Tokens::from_api_settings(&settings.api)?,
         };
+        // Checked before anything starts: a bad [intake] fails the start cleanly.
+        let intake = match settings.intake.enabled {
+            true => Some(Arc::new(crate::api::intake::Intake::new(
+                settings.source.kafka.as_ref(),
+                &settings.intake,
+            )?)),
+            false => None,
+        };
         let tls = TlsConfig::from_settings(&settings.api)?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let listener =
@@ -316,6 +327,7 @@ impl Engine {
             tokens,
             tls,
             scheme,
+            intake,
         };
         match Self::start_source_and_api(
             settings, kafka, options, core, endpoint, &handle, shutdown,
@@ -512,6 +524,8 @@ struct ApiEndpoint {
     tls: Option<TlsConfig>,
     /// `https` or `http`.
     scheme: &'static str,
+    /// `[intake]`, when enabled.
+    intake: Option<Arc<crate::api::intake::Intake>>,
 }
 
 /// Starts the HTTP API on `endpoint`; `/readyz` follows `ready` (set by the source once state
@@ -529,12 +543,14 @@ fn spawn_api(
         listener,
         tokens,
         tls,
+        intake,
         ..
     } = endpoint;
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let metrics = responder.metrics();
-    let state = ApiState::new(responder, pipeline.clone(), tokens);
+    let mut state = ApiState::new(responder, pipeline.clone(), tokens);
+    state.intake = intake;
     let readiness = state.ready.clone();
     let until = stop.clone();
     rt.spawn(async move {

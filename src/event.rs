@@ -32,6 +32,13 @@ pub enum Format {
     Entra,
     /// AWS CloudTrail `ConsoleLogin`.
     Cloudtrail,
+    /// Auth0 tenant log events (log streams or the Management API).
+    Auth0,
+    /// Google Workspace login audit activities (Admin SDK Reports API).
+    #[value(name = "google_workspace")]
+    GoogleWorkspace,
+    /// Keycloak user events.
+    Keycloak,
 }
 
 impl Format {
@@ -44,6 +51,9 @@ impl Format {
             Format::Okta => "okta",
             Format::Entra => "entra",
             Format::Cloudtrail => "cloudtrail",
+            Format::Auth0 => "auth0",
+            Format::GoogleWorkspace => "google_workspace",
+            Format::Keycloak => "keycloak",
         }
     }
 }
@@ -52,7 +62,7 @@ impl Format {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
-    /// A sign-in attempt (needs `outcome` and `ip`).
+    /// A sign-in attempt (needs `outcome`; `ip` when the source logs one).
     Login,
     /// A second-factor step (needs `outcome`).
     Mfa,

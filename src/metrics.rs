@@ -24,6 +24,9 @@ const LATENCY_QUANTILES: [(f64, &str); 3] = [(0.5, "0.5"), (0.99, "0.99"), (0.99
 pub struct Metrics {
     registry: Registry,
     events: IntCounterVec,
+    events_without_ip: IntCounterVec,
+    not_applicable: IntCounter,
+    intake_records: IntCounterVec,
     rejected: IntCounterVec,
     alerts: IntCounterVec,
     revocations: IntCounterVec,
@@ -71,6 +74,26 @@ impl Metrics {
             "tocsin_events_total",
             "Events processed, by type and outcome.",
             &["type", "outcome"],
+        );
+        let events_without_ip = counter_vec(
+            &registry,
+            "tocsin_events_without_ip_total",
+            "Logins and MFA steps used without a client address (geo and network features missing), by type.",
+            &["type"],
+        );
+        let not_applicable = IntCounter::new(
+            "tocsin_not_applicable_records_total",
+            "Well-formed records that are not a sign-in or data access (a vendor's admin event), skipped.",
+        )
+        .expect("valid");
+        registry
+            .register(Box::new(not_applicable.clone()))
+            .expect("each metric is registered once");
+        let intake_records = counter_vec(
+            &registry,
+            "tocsin_intake_records_total",
+            "Records posted to the HTTP intake, by outcome: rejected, not_applicable; and their events: stored, unavailable (Kafka did not acknowledge).",
+            &["outcome"],
         );
         let rejected = counter_vec(
             &registry,
@@ -209,6 +232,9 @@ impl Metrics {
         Metrics {
             registry,
             events,
+            events_without_ip,
+            not_applicable,
+            intake_records,
             rejected,
             alerts,
             revocations,
@@ -239,6 +265,23 @@ impl Metrics {
     /// One event processed (`kind` e.g. `login`, `outcome` e.g. `success` or `none`).
     pub fn event(&self, kind: &str, outcome: &str) {
         self.events.with_label_values(&[kind, outcome]).inc();
+    }
+
+    /// One login or MFA step used without a client address.
+    pub fn event_without_ip(&self, kind: &str) {
+        self.events_without_ip.with_label_values(&[kind]).inc();
+    }
+
+    /// One well-formed record skipped as not a sign-in or data access.
+    pub fn not_applicable(&self) {
+        self.not_applicable.inc();
+    }
+
+    /// `n` records posted to the HTTP intake ended with `outcome`.
+    pub fn intake_records(&self, outcome: &str, n: usize) {
+        self.intake_records
+            .with_label_values(&[outcome])
+            .inc_by(n as u64);
     }
 
     /// One record rejected, by the decoder's reason kind.

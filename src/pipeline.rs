@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::alert::Alert;
 use crate::detect::Detector;
 use crate::enrich::Enricher;
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 use crate::metrics::Metrics;
 use crate::respond::guard::{Guard, GuardLimits};
 use crate::settings::Settings;
@@ -126,10 +126,16 @@ impl Pipeline {
                     // alert (same id after a restart) from a new one.
                     if let Some(m) = &self.metrics {
                         m.event(ev.kind.as_str(), ev.outcome.map_or("none", |o| o.as_str()));
+                        if ev.ip.is_none() && matches!(ev.kind, EventKind::Login | EventKind::Mfa) {
+                            m.event_without_ip(ev.kind.as_str());
+                        }
                     }
                 }
                 Ok(Decoded::NotApplicable(why)) => {
                     stats.not_applicable += 1;
+                    if let Some(m) = &self.metrics {
+                        m.not_applicable();
+                    }
                     on_skip(Skip::NotApplicable(&why));
                 }
                 Err(rej) => self.refuse(&rej, stats, on_skip),

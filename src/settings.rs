@@ -52,6 +52,53 @@ pub struct Settings {
     /// OpenID Shared Signals (SSF 1.0): transmitter and receiver. Off without `issuer`.
     #[serde(default)]
     pub ssf: Option<SsfSettings>,
+    /// HTTP intake of events (`POST /v1/events`, Okta Event Hooks, Auth0 log streams).
+    #[serde(default)]
+    pub intake: IntakeSettings,
+}
+
+/// `[intake]`: events posted to the API are produced to a Kafka topic the engine consumes;
+/// Kafka is the only store, so an event is acknowledged to its sender once the brokers hold it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeSettings {
+    /// Serve `POST /v1/events` and `/v1/hooks/okta` (needs `[source.kafka]`).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Topic the accepted events are produced to, in the native schema; default: the first of
+    /// `[source.kafka] topics` (whose `format` must then be `native`).
+    pub topic: Option<String>,
+    /// Largest request body accepted, in bytes (413 above).
+    #[serde(default = "default_intake_body")]
+    pub max_body_bytes: usize,
+    /// Most records in one request (413 above).
+    #[serde(default = "default_intake_records")]
+    pub max_records: usize,
+    /// How long to wait for the brokers to acknowledge a batch before answering 503, in ms.
+    #[serde(default = "default_intake_ack")]
+    pub ack_timeout_ms: u64,
+}
+
+impl Default for IntakeSettings {
+    fn default() -> Self {
+        IntakeSettings {
+            enabled: false,
+            topic: None,
+            max_body_bytes: default_intake_body(),
+            max_records: default_intake_records(),
+            ack_timeout_ms: default_intake_ack(),
+        }
+    }
+}
+
+fn default_intake_body() -> usize {
+    1024 * 1024
+}
+fn default_intake_records() -> usize {
+    1000
+}
+fn default_intake_ack() -> u64 {
+    10_000
 }
 
 /// `[geoip]`
@@ -328,6 +375,8 @@ pub enum Role {
     Operator,
     /// Shared Signals only: its own event streams (no `/v1` route).
     Receiver,
+    /// Event intake only (`POST /v1/events`, `/v1/hooks/...`), and nothing else.
+    Ingest,
 }
 
 /// `[[api.tokens]]`

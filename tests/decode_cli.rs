@@ -96,9 +96,10 @@ fn mixed_bad_input_gives_one_line_per_record_in_order() {
     }
     let stderr = String::from_utf8(out.stderr).unwrap();
     let bad = expected.iter().filter(|(_, w)| w != "event").count();
+    let good = expected.len() - bad;
     assert!(
         stderr.contains(&format!(
-            "{} records: 7 events, {bad} rejected",
+            "{} records: {good} events, {bad} rejected",
             expected.len()
         )),
         "{stderr}"
@@ -161,4 +162,40 @@ fn truncated_gzip_prints_what_it_could_and_exits_1() {
     let last = stdout.lines().last().unwrap();
     assert!(last.contains(r#""rejected":"io""#), "{last}");
     assert!(stdout.lines().count() > 10);
+}
+
+/// `tocsin decode --format NAME testdata/formats/NAME/FILE`, run from the repository root as
+/// the formats README says, prints exactly the reviewed `.expected.jsonl` beside each fixture of
+/// the identity providers added last (Auth0, Google Workspace, Keycloak); refused records are
+/// reported, never fatal (exit 0).
+#[test]
+fn decode_prints_the_reviewed_output_for_the_new_identity_providers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for format in ["auth0", "google_workspace", "keycloak"] {
+        let dir = root.join("testdata/formats").join(format);
+        let mut fixtures: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let n = p.file_name().unwrap().to_string_lossy();
+                !n.ends_with(".expected.jsonl") && (n.ends_with(".json") || n.ends_with(".jsonl"))
+            })
+            .collect();
+        fixtures.sort();
+        assert!(fixtures.len() >= 2, "{format}: {fixtures:?}");
+        for fixture in fixtures {
+            let rel = fixture.strip_prefix(root).unwrap().to_str().unwrap();
+            let out = Command::new(env!("CARGO_BIN_EXE_tocsin"))
+                .args(["decode", "--format", format, rel])
+                .current_dir(root)
+                .output()
+                .unwrap();
+            let stem = fixture.file_stem().unwrap().to_string_lossy();
+            let expected =
+                std::fs::read_to_string(fixture.with_file_name(format!("{stem}.expected.jsonl")))
+                    .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{rel}");
+            assert!(out.status.success(), "{rel}: {out:?}");
+        }
+    }
 }

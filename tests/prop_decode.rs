@@ -17,13 +17,16 @@ use tocsin::event::{Action, Event, EventKind, Outcome};
 use tocsin::source::decode::{self, document, native, Decoded, Format, Rejection};
 use tocsin::timefmt;
 
-const FORMATS: [Format; 6] = [
+const FORMATS: [Format; 9] = [
     Format::Native,
     Format::Ocsf,
     Format::Ecs,
     Format::Okta,
     Format::Entra,
     Format::Cloudtrail,
+    Format::Auth0,
+    Format::GoogleWorkspace,
+    Format::Keycloak,
 ];
 
 /// Epoch milliseconds the native decoder accepts as integers: 2000-01-01 .. 2100-01-01.
@@ -94,7 +97,7 @@ fn fixture_records() -> &'static [(Format, Value)] {
                 } else {
                     match serde_json::from_slice(&bytes) {
                         Ok(Value::Array(items)) => items,
-                        Ok(Value::Object(mut o)) => ["Records", "records", "value"]
+                        Ok(Value::Object(mut o)) => ["Records", "records", "value", "items"]
                             .iter()
                             .find_map(|k| match o.remove(*k) {
                                 Some(Value::Array(items)) => Some(items),
@@ -461,6 +464,17 @@ proptest! {
             if let Some(ms) = timefmt::parse_rfc3339(text) {
                 // Anything accepted is an instant that formats and parses back to itself.
                 prop_assert_eq!(timefmt::parse_rfc3339(&timefmt::rfc3339(ms)), Some(ms));
+            }
+        }
+    }
+
+    #[test]
+    fn lenient_timestamps_accept_only_instants_that_write_back(s in "\\PC{0,40}", shaped in "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,12})?( ?(Z|UTC|[+-][0-9]{2}(:?[0-9]{2})?))?", epoch in "[0-9]{1,16}(\\.[0-9]{0,10})?") {
+        for text in [&s, &shaped, &epoch] {
+            if let Some(ms) = timefmt::parse_lenient(text) {
+                // Anything accepted is an instant Tocsin can write, and reads back the same.
+                prop_assert!((0..=timefmt::MAX_MS).contains(&ms), "{text}: {ms}");
+                prop_assert_eq!(timefmt::parse_lenient(&timefmt::rfc3339(ms)), Some(ms));
             }
         }
     }

@@ -152,6 +152,23 @@ pub(super) fn authorize(state: &ApiState, req: &Request) -> Result<(), ApiError>
     let Some((name, role)) = state.tokens.authenticate(presented) else {
         return Err(unknown_token(state, req));
     };
+    // Intake routes take only ingest tokens, and ingest tokens only reach intake routes: a
+    // token pasted into a vendor's log-stream settings can post events and do nothing else.
+    let intake = super::intake::is_intake_path(req.uri().path());
+    if intake != (role == Role::Ingest) {
+        tracing::warn!(token = name, method = %req.method(), path = ?req.uri().path(), "token role does not match the route");
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            if intake {
+                format!("token {name:?} is not an ingest token; this route needs role ingest")
+            } else {
+                format!("token {name:?} has role ingest; it may only post events")
+            },
+        ));
+    }
+    if intake {
+        return Ok(());
+    }
     if role == Role::Receiver {
         // A Shared Signals receiver sees its own event streams under /ssf and nothing else.
         return Err(ApiError::new(

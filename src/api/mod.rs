@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod conn;
 pub mod error;
+pub mod intake;
 mod routes;
 pub mod tls;
 
@@ -103,6 +104,8 @@ pub struct ApiState {
     pub tokens: Arc<Tokens>,
     /// Answered at `/readyz`.
     pub ready: Readiness,
+    /// Event intake (`[intake]`); `None`: its routes answer 404.
+    pub intake: Option<Arc<intake::Intake>>,
 }
 
 impl ApiState {
@@ -114,6 +117,7 @@ impl ApiState {
             baselines,
             tokens: Arc::new(tokens),
             ready: Readiness::default(),
+            intake: None,
         }
     }
 }
@@ -189,7 +193,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/alerts", get(routes::list_alerts))
         .route("/v1/alerts/{id}/feedback", post(routes::feedback))
         .route("/v1/accounts/{account}", get(routes::account))
-        .route("/v1/guard/reset", post(routes::reset_guard));
+        .route("/v1/guard/reset", post(routes::reset_guard))
+        .route("/v1/events", post(intake::post_events))
+        .route(
+            "/v1/hooks/okta",
+            get(intake::okta_verify).post(intake::okta_events),
+        );
     Router::new()
         .merge(crate::ssf::routes::router::<ApiState>())
         .route("/metrics", get(routes::metrics))
@@ -244,7 +253,13 @@ async fn admit(State(state): State<ApiState>, req: Request, next: Next) -> Respo
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if let Some(n) = declared.filter(|&n| n > MAX_BODY_BYTES as u64) {
+    // Intake routes take batches: their own limit (`[intake] max_body_bytes`) is applied as
+    // they read the body.
+    let max = match &state.intake {
+        Some(i) if intake::is_intake_path(path) => i.max_body_bytes(),
+        _ => MAX_BODY_BYTES,
+    };
+    if let Some(n) = declared.filter(|&n| n > max as u64) {
         if n <= DRAIN_MAX_BYTES {
             // Read and discard a moderately large body so the client finishes sending and
             // reads the 413, instead of seeing its write fail when the connection closes.
@@ -252,7 +267,7 @@ async fn admit(State(state): State<ApiState>, req: Request, next: Next) -> Respo
         }
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body over {MAX_BODY_BYTES} bytes"),
+            format!("request body over {max} bytes"),
         )
         .into_response();
     }

@@ -119,9 +119,16 @@ fn caller<H: Host>(h: &H, headers: &HeaderMap) -> Result<Caller, Refusal> {
             name,
             operator: true,
         }),
-        Role::Reader => Err(refuse(
+        Role::Reader | Role::Ingest => Err(refuse(
             StatusCode::FORBIDDEN,
-            format!("token {name:?} has role reader; streams need receiver or operator"),
+            format!(
+                "token {name:?} has role {}; streams need receiver or operator",
+                if role == Role::Reader {
+                    "reader"
+                } else {
+                    "ingest"
+                }
+            ),
         )),
     }
 }

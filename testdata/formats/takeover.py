@@ -225,5 +225,71 @@ def cloudtrail():
         })
     write_doc("testdata/formats/cloudtrail/takeover.json", {"Records": out})
 
+def auth0():
+    # A custom-webhook log stream in JSON-lines format: each entry {"log_id", "data"}. Each login
+    # is followed by the code exchange and, once, a silent authentication, which are no sign-ins.
+    out = []
+    for i, ts, ip, session, ua in logins():
+        log_id = f"900200{i:02d}0000000000000000000000000000000000{i:02d}"
+        data = {"date": ts.replace("Z", ".000Z"), "type": "s", "description": "Successful login",
+                "connection": "Username-Password-Authentication", "connection_id": "con_Ab12Cd34Ef56Gh78",
+                "client_id": "kbN2cE5yJ0qL8vT4rW7xZ1aD3fG6hK9m", "client_name": "MedDossier",
+                "ip": ip, "user_agent": ua, "details": {"prompts": [], "initiatedAt": ms(ts) - 2100,
+                "completedAt": ms(ts), "elapsedTime": 2100, "session_id": f"sess_{uid('auth0-session', i)[:20]}"},
+                "hostname": "meddossier.eu.auth0.com", "user_id": "auth0|6543a1b2c3d4e5f6a7b8c9d0",
+                "user_name": ACCOUNT, "strategy": "auth0", "strategy_type": "database",
+                "log_id": log_id, "isMobile": False}
+        out.append({"log_id": log_id, "data": data})
+        exch = dict(data, type="seacft", description="Authorization Code for Access Token",
+                    log_id=log_id[:-2] + "99")
+        out.append({"log_id": exch["log_id"], "data": exch})
+        if i == 3:
+            ssa = dict(data, type="ssa", description="Successful silent authentication",
+                       date=ts.replace("Z", ".500Z"), log_id=log_id[:-2] + "98")
+            out.append({"log_id": ssa["log_id"], "data": ssa})
+    write_lines("testdata/formats/auth0/takeover.jsonl", out)
+
+GOOGLE_CUSTOMER = "C03az79cb"
+
+def google_workspace():
+    # A Reports API page (activities.list, applicationName=login). The attacker's sign-in is
+    # also flagged by Google as suspicious_login, an event of the same activity.
+    items = []
+    for i, ts, ip, session, ua in logins():
+        is_attack = (ts, ip, session) == ATTACK
+        events = [{"type": "login", "name": "login_success", "parameters": [
+            {"name": "login_type", "value": "google_password"},
+            {"name": "login_challenge_method", "multiValue": ["password"]},
+            {"name": "is_suspicious", "boolValue": is_attack}]}]
+        if is_attack:
+            events.append({"type": "login", "name": "suspicious_login", "parameters": [
+                {"name": "login_type", "value": "google_password"}]})
+        items.append({"kind": "admin#reports#activity", "etag": f"\"{uid('google-etag', i)}\"",
+                      "id": {"time": ts.replace("Z", ".000Z"), "uniqueQualifier": str(-(3000000000000000000 + i)),
+                             "applicationName": "login", "customerId": GOOGLE_CUSTOMER},
+                      "actor": {"email": ACCOUNT, "profileId": "114511147312345678901"},
+                      "ipAddress": ip, "events": events})
+    write_doc("testdata/formats/google_workspace/takeover.json",
+              {"kind": "admin#reports#activities", "etag": "\"takeover\"", "items": items})
+
+def keycloak():
+    # Events as the admin REST API returns them (a JSON array). Every login is followed by the
+    # code exchange of the same session (not applicable). The realm is the tenant; the account
+    # is Keycloak's user id, a UUID.
+    out = []
+    for i, ts, ip, session, ua in logins():
+        base = {"time": ms(ts), "realmId": TENANT, "clientId": "meddossier-web",
+                "userId": "f3b2a1c0-9d8e-4f7a-b6c5-d4e3f2a1b0c9", "sessionId": session, "ipAddress": ip}
+        out.append(dict(base, id=ev_id(i), type="LOGIN",
+                        details={"auth_method": "openid-connect", "auth_type": "code",
+                                 "redirect_uri": "https://app.meddossier.fr/callback",
+                                 "consent": "no_consent_required", "code_id": session, "username": ACCOUNT}))
+        out.append(dict(base, id=uid("keycloak-code", i), type="CODE_TO_TOKEN", time=ms(ts) + 180,
+                        details={"token_id": uid("keycloak-token", i), "grant_type": "authorization_code",
+                                 "refresh_token_type": "Refresh", "scope": "openid profile email",
+                                 "refresh_token_id": uid("keycloak-refresh", i), "code_id": session,
+                                 "client_auth_method": "client-secret"}))
+    write_doc("testdata/formats/keycloak/takeover.json", out)
+
 if __name__ == "__main__":
-    native(); ocsf(); ecs(); okta(); entra(); cloudtrail()
+    native(); ocsf(); ecs(); okta(); entra(); cloudtrail(); auth0(); google_workspace(); keycloak()

@@ -1,7 +1,7 @@
 //! Whole-document inputs for vendor formats: a file holding one JSON array (the Okta System Log
 //! API, `jq -s` output), or one object whose records sit in an array under `Records`
-//! (CloudTrail's S3 files), `records` (Azure Monitor diagnostic exports) or `value` (a Microsoft
-//! Graph page), rather than JSON lines.
+//! (CloudTrail's S3 files), `records` (Azure Monitor diagnostic exports), `value` (a Microsoft
+//! Graph page) or `items` (a Google Reports API page), rather than JSON lines.
 //!
 //! [`is_document`] decides from the first bytes; [`for_each_record`] then hands each element of
 //! the array to its caller without building a tree of the whole file: elements are borrowed raw
@@ -15,12 +15,12 @@ use serde_json::value::RawValue;
 use super::{RejectKind, Rejection};
 
 /// The keys under which vendors put their record arrays.
-const ARRAY_KEYS: [&[u8]; 3] = [b"Records", b"records", b"value"];
+const ARRAY_KEYS: [&[u8]; 4] = [b"Records", b"records", b"value", b"items"];
 
 /// True when the start of an input (`head`: its first bytes, a few KiB are plenty) shows a whole
 /// JSON document rather than JSON lines: the first non-whitespace byte is `[`, or the input opens
-/// an object whose first key is `Records`, `records` or `value` holding an array (Graph's
-/// `@odata.*` annotations may come before it). A JSON-lines record of any supported format opens
+/// an object whose first key is `Records`, `records`, `value` or `items` holding an array
+/// (Graph's `@odata.*` annotations, and a Google page's `kind` and `etag`, may come before it). A JSON-lines record of any supported format opens
 /// with a field of its own, so it never matches.
 pub fn is_document(head: &[u8]) -> bool {
     let mut i = skip_ws(head, 0);
@@ -43,7 +43,7 @@ pub fn is_document(head: &[u8]) -> bool {
         match head.get(i) {
             Some(b'[') => return ARRAY_KEYS.contains(&key),
             // Graph pages may open with `@odata.context` and friends before `value`.
-            Some(b'"') if key.starts_with(b"@odata.") => {
+            Some(b'"') if key.starts_with(b"@odata.") || key == b"kind" || key == b"etag" => {
                 let Some(end) = string_end(head, i) else {
                     return false;
                 };
@@ -201,6 +201,14 @@ mod tests {
         assert!(is_document(
             b"{\"@odata.context\":\"https://graph.microsoft.com/v1.0/$metadata#auditLogs/signIns\",\"value\":["
         ));
+        // A Google Reports API page.
+        assert!(is_document(
+            b"{\n  \"kind\": \"admin#reports#activities\",\n  \"etag\": \"\\\"x\\\"\",\n  \"items\": ["
+        ));
+        // A Google activity on one line is a record, not a document.
+        assert!(!is_document(
+            b"{\"kind\":\"admin#reports#activity\",\"id\":{\"time\":\"2025-11-12T07:58:51Z\"}}"
+        ));
     }
 
     #[test]
@@ -235,7 +243,7 @@ mod tests {
         let r = for_each_record(br#"[{"a":1},{"b":"#, &mut |_, _| seen += 1);
         assert_eq!(seen, 1);
         assert_eq!(r.unwrap_err().kind, RejectKind::NotJson);
-        let r = for_each_record(br#"{"items":[]}"#, &mut |_, _| {});
+        let r = for_each_record(br#"{"entries":[]}"#, &mut |_, _| {});
         assert_eq!(r.unwrap_err().kind, RejectKind::MissingField);
     }
 }

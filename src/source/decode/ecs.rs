@@ -4,7 +4,11 @@
 //! - `event.category` containing `authentication` → a sign-in event. `event.action` decides the
 //!   kind when it names one (logout / log-off / `user.session.end` → `logout`; mfa / verify /
 //!   second factor → `mfa`; a password change / reset → `password_change`); otherwise
-//!   `event.type` `end` → `logout`, and anything else (`start`, `info`) → `login`.
+//!   `event.type` `end` → `logout`, and anything else (`start`, `info`) → `login`, except an
+//!   event whose `event.type` is neither `start` nor `end` and whose action names no sign-in
+//!   (login, logon, sign-in, session start, authentication, credential): that is a policy
+//!   evaluation or a similar step around a sign-in, not applicable. A login without `source.ip`
+//!   or `client.ip` is kept without an address.
 //!   `event.outcome` `success` / `failure` is required for logins and MFA steps; `unknown` is not
 //!   applicable. `event.reason` is the failure reason.
 //! - `event.category` containing `database`, `file` or `web` → `access` when `event.action`
@@ -16,7 +20,8 @@
 //!   `password_change`.
 //! - Anything else is not applicable.
 //!
-//! Common fields: `@timestamp`; account `user.name`, else `user.email`, else `user.id` (for a
+//! Common fields: `@timestamp`; account `user.name` (joined as `name@domain` with a DNS
+//! `user.domain`, when a pipeline split a principal name in two), else `user.email`, else `user.id` (for a
 //! password change, `user.target.name` first: an admin's reset names the admin in `user`); `source.ip`,
 //! else `client.ip`; `user_agent.original`; `device.id`; `event.id`; tenant `organization.id`,
 //! else `organization.name`. ECS defines no session field, so the session is `session.id` (the
@@ -57,6 +62,7 @@ const PATHS: &[&str] = &[
     "labels.record_count",
     "labels.resource",
     "user.target.name",
+    "user.domain",
 ];
 const TIMESTAMP: usize = 0;
 const CATEGORY: usize = 1;
@@ -79,6 +85,7 @@ const DEVICE_ID: usize = 17;
 const RECORD_COUNT: usize = 18;
 const RESOURCE: usize = 19;
 const TARGET_USER: usize = 20;
+const USER_DOMAIN: usize = 21;
 
 /// `event.category` / `event.type` values Tocsin looks at, as bits (both fields are keyword
 /// arrays in ECS, often written as a single string).
@@ -305,7 +312,14 @@ pub fn decode<'a>(record: &'a [u8], out: &mut dyn FnMut(Result<Decoded<'a>, Reje
 
 fn map(mut f: Fields<'_>) -> Result<Decoded<'_>, Rejection> {
     let kind = if f.category & tag::AUTHENTICATION != 0 {
-        auth_kind(f.str(ACTION), f.types)
+        match auth_kind(f.str(ACTION), f.types) {
+            Some(kind) => kind,
+            None => {
+                return Ok(Decoded::NotApplicable(
+                    "ecs authentication event whose event.action names no sign-in and whose event.type is neither start nor end (a policy evaluation, say)".into(),
+                ))
+            }
+        }
     } else if f.category & (tag::DATABASE | tag::FILE | tag::WEB) != 0 {
         EventKind::Access
     } else if f.category & tag::IAM != 0 && f.str(ACTION).is_some_and(is_password_change) {
@@ -373,9 +387,20 @@ fn map(mut f: Fields<'_>) -> Result<Decoded<'_>, Rejection> {
         EventKind::PasswordChange => f.take_str(TARGET_USER),
         _ => None,
     };
-    let actor = [USER_NAME, USER_EMAIL, USER_ID]
-        .into_iter()
-        .find_map(|slot| f.take_str(slot));
+    // Pipelines that split a principal name put `user@example.org` in `user.name` + `user.domain`
+    // (Elastic's Entra integration): joined back, it is the account other sources name. A
+    // NetBIOS domain (`CORP`, no dot: Windows events) is no part of the account name there.
+    let actor = match (f.take_str(USER_NAME), f.take_str(USER_DOMAIN)) {
+        (Some(name), Some(domain))
+            if domain.contains('.') && !name.contains('@') && !name.contains('\\') =>
+        {
+            Some(Cow::Owned(format!("{name}@{domain}")))
+        }
+        (Some(name), _) => Some(name),
+        (None, _) => [USER_EMAIL, USER_ID]
+            .into_iter()
+            .find_map(|slot| f.take_str(slot)),
+    };
     // The client, session and device of an admin's reset are the admin's, not the account's.
     let on_behalf = target.is_some() && target != actor;
     let account = target.or(actor).ok_or_else(|| json::missing("user.name"))?;
@@ -390,9 +415,6 @@ fn map(mut f: Fields<'_>) -> Result<Decoded<'_>, Rejection> {
         (Some(s), _) => json::ip("source.ip", Some(s))?,
         (None, c) => json::ip("client.ip", c)?,
     };
-    if kind == EventKind::Login && e.ip.is_none() {
-        return Err(json::missing("source.ip"));
-    }
     e.id = f.take_str(ID);
     e.tenant = f.take_str(ORG_ID).or_else(|| f.take_str(ORG_NAME));
     if on_behalf {
@@ -422,8 +444,10 @@ fn is_password_change(action: &str) -> bool {
 }
 
 /// The kind of an authentication-category event: the action's words first (they are the most
-/// specific), then `event.type`.
-fn auth_kind(action: Option<&str>, types: u16) -> EventKind {
+/// specific), then `event.type`. `None` for an event that is about authentication but is no
+/// step of a sign-in: an `info`-only event (neither `start` nor `end`) whose action names no
+/// sign-in, such as Okta's `policy.evaluate_sign_on` shipped by Elastic's Okta integration.
+fn auth_kind(action: Option<&str>, types: u16) -> Option<EventKind> {
     if let Some(a) = action {
         let has = |w| json::contains_ci(a, w);
         if has("logout")
@@ -432,20 +456,38 @@ fn auth_kind(action: Option<&str>, types: u16) -> EventKind {
             || has("logged-out")
             || has("session.end")
         {
-            return EventKind::Logout;
+            return Some(EventKind::Logout);
         }
         if has("mfa") || has("verify") || has("factor") || has("otp") {
-            return EventKind::Mfa;
+            return Some(EventKind::Mfa);
         }
         if is_password_change(a) {
-            return EventKind::PasswordChange;
+            return Some(EventKind::PasswordChange);
+        }
+        let names_sign_in = [
+            "login",
+            "logon",
+            "log-in",
+            "log_in",
+            "logged-in",
+            "signin",
+            "sign-in",
+            "sign_in",
+            "session.start",
+            "authenticat",
+            "credential",
+        ]
+        .iter()
+        .any(|w| has(w));
+        if types & (tag::START | tag::END) == 0 && !names_sign_in {
+            return None;
         }
     }
-    if types & tag::END != 0 {
+    Some(if types & tag::END != 0 {
         EventKind::Logout
     } else {
         EventKind::Login
-    }
+    })
 }
 
 #[cfg(test)]
@@ -482,11 +524,21 @@ mod tests {
     #[test]
     fn logout_action_beats_start_type() {
         assert_eq!(
-            auth_kind(Some("user-logged-out"), tag::START),
+            auth_kind(Some("user-logged-out"), tag::START).unwrap(),
             EventKind::Logout
         );
-        assert_eq!(auth_kind(Some("logged-in"), tag::START), EventKind::Login);
-        assert_eq!(auth_kind(None, tag::END), EventKind::Logout);
+        assert_eq!(
+            auth_kind(Some("logged-in"), tag::START),
+            Some(EventKind::Login)
+        );
+        assert_eq!(auth_kind(None, tag::END), Some(EventKind::Logout));
+        // Elastic's Okta integration: a policy evaluation is `info`, no sign-in step.
+        assert_eq!(auth_kind(Some("policy.evaluate_sign_on"), 0), None);
+        assert_eq!(
+            auth_kind(Some("user.session.start"), 0),
+            Some(EventKind::Login)
+        );
+        assert_eq!(auth_kind(None, 0), Some(EventKind::Login));
     }
 
     #[test]

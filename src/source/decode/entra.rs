@@ -1,12 +1,31 @@
-//! `entra` format: Microsoft Entra ID sign-in logs, in the two shapes they are exported in.
+//! `entra` format: Microsoft Entra ID sign-in logs, in the shapes they are exported in.
 //!
 //! - Microsoft Graph `signIn` resources (`/auditLogs/signIns`, v1.0 and beta): one object per
 //!   record, or a page `{"value":[...]}`.
-//! - Azure Monitor diagnostic records (Event Hubs, storage accounts): `{"time", "category":
-//!   "SignInLogs", "tenantId", "properties": {<the signIn>}}`, one per record or wrapped in
-//!   `{"records":[...]}` (the body of every Event Hubs message). Categories `SignInLogs` and
-//!   `NonInteractiveUserSignInLogs` are users signing in; other categories (service principals,
-//!   managed identities, audit logs) are not applicable.
+//! - Azure Monitor diagnostic records (Event Hubs, storage accounts): `{"time", "category",
+//!   "tenantId", "properties": {<the signIn>}}`, one per record or wrapped in `{"records":[...]}`
+//!   (the body of every Event Hubs message). Log Analytics exports spell the same keys in
+//!   PascalCase (`Category`, `CreatedDateTime`, `UserPrincipalName`, `IPAddress`...): both are
+//!   read. Envelope fields Tocsin does not use vary between exporters (`Level` as a number or a
+//!   word, `durationMs` as a number or a string) and are ignored.
+//!
+//! | diagnostic `category` | account | kind |
+//! |---|---|---|
+//! | `SignInLogs`, `NonInteractiveUserSignInLogs` | the user | user login |
+//! | `ADFSSignInLogs` (AD FS sign-ins reported through Connect Health) | the user | user login |
+//! | `ServicePrincipalSignInLogs`, `MicrosoftServicePrincipalSignInLogs` | the service principal | service login |
+//! | `ManagedIdentitySignInLogs` | the managed identity | service login |
+//! | anything else (`AuditLogs`, `RiskyUsers`, ...) | | not applicable |
+//!
+//! Service principals and managed identities sign in with a client secret, a certificate or a
+//! token: a leaked client secret is a stolen credential like a password, so their sign-ins are
+//! logins of a non-human account. Their account is `servicePrincipalName`, else
+//! `appDisplayName`, else `servicePrincipalId`, else `appId`; their method is the
+//! `clientCredentialType` (`clientSecret` → `client_secret`, `certificate` / `clientAssertion` →
+//! `certificate`, `managedIdentity` → `managed_identity`, `federatedIdentityCredential` →
+//! `federated`; a managed identity's record without it → `managed_identity`). A Graph record is
+//! a service sign-in when its `signInEventTypes` says `servicePrincipal` / `managedIdentity`, or
+//! when it names a `servicePrincipalId` and no user.
 //!
 //! A sign-in is a `login`: `status.errorCode` 0 is a success, anything else a failure, except
 //! the codes that only interrupt a sign-in whose password was right (MFA or registration
@@ -15,14 +34,19 @@
 //! success with `authenticationRequirement: multiFactorAuthentication` is followed by an `mfa`
 //! success at the same instant.
 //!
-//! Account `userPrincipalName`, else `userId`; ip `ipAddress` (diagnostic: else
-//! `callerIpAddress`); UA `userAgent` (beta and Azure Monitor; v1.0 has only `deviceDetail.browser`,
-//! a name and version, too coarse to stand in for a user agent); device `deviceDetail.deviceId`
-//! (empty for unregistered devices); session `sessionId`, else `correlationId` (which ties the
-//! records of one sign-in flow); time `createdDateTime` (diagnostic: else `time`); id `id`;
-//! tenant `tenantId`, else `homeTenantId`. The method is the first `authenticationDetails`
-//! step's `authenticationMethod` (`Password` → `password`, FIDO2 / passkey / Windows Hello →
-//! `passkey`).
+//! User account `userPrincipalName`, else `userId`; ip `properties.ipAddress`, else the
+//! envelope's `callerIpAddress` (the sign-in's own field wins: it is the address Entra evaluated
+//! for the sign-in, the one its Conditional Access and risk verdicts speak of; the envelope's is
+//! Azure Monitor's copy, and is the only one left when `ipAddress` is empty, as for some managed
+//! identity sign-ins). A sign-in with neither (managed identities inside Azure often have none)
+//! is kept without an address. UA `userAgent` (beta and Azure Monitor; v1.0 has only
+//! `deviceDetail.browser`, a name and version, too coarse to stand in for a user agent); device
+//! `deviceDetail.deviceId` (empty for unregistered devices); session `sessionId`, else
+//! `correlationId` (which ties the records of one sign-in flow); time `createdDateTime`
+//! (diagnostic: else the envelope's `time`, which some Azure Monitor exports write in US form,
+//! `12/12/2025 3:03:58 PM`, read as UTC); id `id`; tenant `tenantId`, else `homeTenantId`. A user's method
+//! is the first `authenticationDetails` step's `authenticationMethod` (`Password` → `password`,
+//! FIDO2 / passkey / Windows Hello → `passkey`).
 
 use std::borrow::Cow;
 
@@ -40,52 +64,86 @@ use crate::event::{Event, EventKind, Outcome};
 #[serde(rename_all = "camelCase")]
 struct Record<'a> {
     #[serde(borrow)]
+    #[serde(alias = "Records")]
     records: Option<Vec<&'a RawValue>>,
     #[serde(borrow)]
+    #[serde(alias = "Value")]
     value: Option<Vec<&'a RawValue>>,
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "Category")]
     category: Option<Cow<'a, str>>,
     #[serde(borrow)]
+    #[serde(alias = "Time", alias = "TimeGenerated")]
     time: Option<Scalar<'a>>,
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "CallerIpAddress")]
     caller_ip_address: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "Properties")]
     properties: Option<Box<Record<'a>>>,
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "Id")]
     id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "CreatedDateTime")]
     created_date_time: Option<Scalar<'a>>,
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "UserPrincipalName")]
     user_principal_name: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "UserId")]
     user_id: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "IpAddress", alias = "IPAddress")]
     ip_address: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "UserAgent")]
     user_agent: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "SessionId")]
     session_id: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "CorrelationId")]
     correlation_id: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "TenantId")]
     tenant_id: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "HomeTenantId")]
     home_tenant_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "Status")]
     status: Option<Status<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "DeviceDetail")]
     device_detail: Option<DeviceDetail<'a>>,
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "ServicePrincipalName")]
+    service_principal_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "ServicePrincipalId")]
+    service_principal_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "AppDisplayName")]
+    app_display_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "AppId")]
+    app_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "ClientCredentialType")]
+    client_credential_type: Option<Cow<'a, str>>,
+    #[serde(borrow, alias = "SignInEventTypes")]
+    sign_in_event_types: Option<Vec<Cow<'a, str>>>,
+    #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "AuthenticationRequirement")]
     authentication_requirement: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    authentication_details: Option<Vec<AuthenticationDetail<'a>>>,
+    #[serde(borrow, alias = "AuthenticationDetails")]
+    authentication_details: Option<json::First<AuthenticationDetail<'a>>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Status<'a> {
+    #[serde(alias = "ErrorCode")]
     error_code: Option<i64>,
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "FailureReason")]
     failure_reason: Option<Cow<'a, str>>,
 }
 
@@ -93,6 +151,7 @@ struct Status<'a> {
 #[serde(rename_all = "camelCase")]
 struct DeviceDetail<'a> {
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "DeviceId")]
     device_id: Option<Cow<'a, str>>,
 }
 
@@ -100,6 +159,7 @@ struct DeviceDetail<'a> {
 #[serde(rename_all = "camelCase")]
 struct AuthenticationDetail<'a> {
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    #[serde(alias = "AuthenticationMethod")]
     authentication_method: Option<Cow<'a, str>>,
 }
 
@@ -151,12 +211,19 @@ const MFA_FAILED: i64 = 500121;
 
 fn map<'a>(entry: Record<'a>, out: &mut dyn FnMut(Result<Decoded<'a>, Rejection>)) {
     let diagnostic = entry.properties.is_some();
+    let managed = entry.category.as_deref() == Some("ManagedIdentitySignInLogs");
+    let mut service = false;
     if diagnostic {
         match entry.category.as_deref() {
-            Some("SignInLogs" | "NonInteractiveUserSignInLogs") => {}
+            Some("SignInLogs" | "NonInteractiveUserSignInLogs" | "ADFSSignInLogs") => {}
+            Some(
+                "ServicePrincipalSignInLogs"
+                | "ManagedIdentitySignInLogs"
+                | "MicrosoftServicePrincipalSignInLogs",
+            ) => service = true,
             Some(other) => {
                 return out(Ok(Decoded::NotApplicable(
-                    format!("entra diagnostic category {other:?} is not user sign-ins").into(),
+                    format!("entra diagnostic category {other:?} is not sign-ins").into(),
                 )))
             }
             None => return out(Err(json::missing("category"))),
@@ -184,16 +251,52 @@ fn map<'a>(entry: Record<'a>, out: &mut dyn FnMut(Result<Decoded<'a>, Rejection>
         }
     };
 
-    let time = s.created_date_time.as_ref().or(outer.time.as_ref());
-    let ts = match json::timestamp(field("createdDateTime", "properties.createdDateTime"), time) {
+    let ts = match (&s.created_date_time, &outer.time) {
+        (Some(created), _) => json::timestamp(
+            field("createdDateTime", "properties.createdDateTime"),
+            Some(created),
+        ),
+        // Azure Monitor writes the envelope's `time` in US form in some exports
+        // (`12/12/2025 3:03:58 PM`); it is read only when the sign-in's own time is absent.
+        (None, Some(time)) => json::timestamp("time", Some(time)).or_else(|r| {
+            time.as_str()
+                .and_then(crate::timefmt::parse_us_datetime)
+                .ok_or(r)
+        }),
+        (None, None) => Err(json::missing(field(
+            "createdDateTime",
+            "properties.createdDateTime",
+        ))),
+    };
+    let ts = match ts {
         Ok(ts) => ts,
         Err(r) => return out(Err(r)),
     };
-    let Some(account) = json::first_present([s.user_principal_name, s.user_id]) else {
-        return out(Err(json::missing(field(
-            "userPrincipalName",
-            "properties.userPrincipalName",
-        ))));
+    // Graph pages mix user and service-principal sign-ins (beta `signInEventTypes`); a record
+    // naming a service principal and no user is one too.
+    service = service
+        || s.sign_in_event_types.as_ref().is_some_and(|t| {
+            t.iter()
+                .any(|t| t == "servicePrincipal" || t == "managedIdentity")
+        })
+        || (json::present(s.user_principal_name.clone()).is_none()
+            && json::present(s.user_id.clone()).is_none()
+            && json::present(s.service_principal_id.clone()).is_some());
+    let account = if service {
+        json::first_present([
+            s.service_principal_name,
+            s.app_display_name,
+            s.service_principal_id,
+            s.app_id,
+        ])
+    } else {
+        json::first_present([s.user_principal_name, s.user_id])
+    };
+    let Some(account) = account else {
+        return out(Err(json::missing(match service {
+            false => field("userPrincipalName", "properties.userPrincipalName"),
+            true => field("servicePrincipalName", "properties.servicePrincipalName"),
+        })));
     };
     let Some(status) = s.status else {
         return out(Err(json::missing(field("status", "properties.status"))));
@@ -216,29 +319,29 @@ fn map<'a>(entry: Record<'a>, out: &mut dyn FnMut(Result<Decoded<'a>, Rejection>
             .filter(|ip| !ip.trim().is_empty())
             .or(outer.caller_ip_address.as_deref()),
     ) {
-        Ok(Some(ip)) => ip,
-        Ok(None) => {
-            return out(Err(json::missing(field(
-                "ipAddress",
-                "properties.ipAddress",
-            ))))
-        }
+        Ok(ip) => ip,
         Err(r) => return out(Err(r)),
     };
 
     let mut e = Event::new(ts, EventKind::Login, account);
-    e.ip = Some(ip);
+    e.ip = ip;
     e.id = json::present(s.id);
     e.tenant = json::first_present([s.tenant_id, s.home_tenant_id, outer.tenant_id]);
     e.session = json::first_present([s.session_id, s.correlation_id]);
     e.user_agent = json::present(s.user_agent);
     e.device_id = json::present(s.device_detail.and_then(|d| d.device_id));
-    e.method = s
-        .authentication_details
-        .as_ref()
-        .and_then(|steps| steps.first())
-        .and_then(|step| step.authentication_method.as_deref())
-        .and_then(method);
+    e.method = if service {
+        s.client_credential_type
+            .as_deref()
+            .and_then(credential_method)
+            .or(managed.then_some(Cow::Borrowed("managed_identity")))
+    } else {
+        s.authentication_details
+            .as_ref()
+            .and_then(|first| first.0.as_ref())
+            .and_then(|step| step.authentication_method.as_deref())
+            .and_then(method)
+    };
     let mfa_required = s
         .authentication_requirement
         .as_deref()
@@ -289,6 +392,17 @@ fn failure_reason(code: i64, text: Option<Cow<'_, str>>) -> Cow<'_, str> {
             return json::present(text).unwrap_or_else(|| Cow::Owned(format!("error {code}")));
         }
     })
+}
+
+/// A service principal's credential (`clientCredentialType`) as its method.
+fn credential_method(kind: &str) -> Option<Cow<'static, str>> {
+    Some(Cow::Borrowed(match kind {
+        "clientSecret" => "client_secret",
+        "clientAssertion" | "certificate" => "certificate",
+        "managedIdentity" => "managed_identity",
+        "federatedIdentityCredential" => "federated",
+        _ => return None,
+    }))
 }
 
 fn method(name: &str) -> Option<Cow<'static, str>> {

@@ -1,6 +1,7 @@
-//! Parsing shared by the vendor decoders (`ocsf`, `ecs`, `okta`, `entra`, `cloudtrail`): turning
-//! serde errors into [`Rejection`]s that name the field, loosely typed scalars (a time may be a
-//! string or epoch milliseconds, a count a number or a string), timestamps, addresses, and the
+//! Parsing shared by the vendor decoders (`ocsf`, `ecs`, `okta`, `entra`, `cloudtrail`, `auth0`,
+//! `google_workspace`, `keycloak`): turning serde errors into [`Rejection`]s that name the field,
+//! loosely typed scalars (a time may be text or an epoch number, a count a number or a string),
+//! timestamps, addresses, the first element of optional arrays, and the
 //! case-insensitive word tests used to read vendors' free-text operation names.
 //!
 //! Native decoding (`native.rs`) has its own stricter rules; nothing here is on its path.
@@ -144,10 +145,54 @@ pub(crate) fn opt_str<'de: 'a, 'a, D: Deserializer<'de>>(
     d.deserialize_option(V(std::marker::PhantomData))
 }
 
-/// Epoch milliseconds at 9999-12-31T23:59:59.999Z: the last instant `timefmt` can write back.
-const MAX_TS_MS: i64 = 253_402_300_799_999;
+/// The first element of an array, read without collecting the rest. Anything but an array
+/// (`null`, a JSON-encoded string as Log Analytics exports nested arrays, an object) is read as
+/// no element: it holds optional detail that must not cost the record.
+pub(crate) struct First<T>(pub(crate) Option<T>);
 
-/// Reads a required event time: RFC 3339 text, or an integer of epoch milliseconds.
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for First<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = First<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<S: de::SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+                let first = seq.next_element::<Option<T>>()?.flatten();
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(First(first))
+            }
+            fn visit_map<M: de::MapAccess<'de>>(self, mut m: M) -> Result<Self::Value, M::Error> {
+                while m.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(First(None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(First(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(First(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(First(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(First(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(First(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(First(None))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// Reads a required event time with [`timefmt::parse_lenient`]: RFC 3339 or ISO 8601 text (a
+/// space for `T`, 1 to 9 fraction digits, `+hhmm` offsets, no zone meaning UTC), or epoch
+/// seconds or milliseconds as a number or decimal text. The refusal names the field.
 pub(crate) fn timestamp(field: &str, v: Option<&Scalar<'_>>) -> Result<i64, Rejection> {
     let bad = |v: &Scalar<'_>, why: &str| {
         Rejection::new(
@@ -157,14 +202,24 @@ pub(crate) fn timestamp(field: &str, v: Option<&Scalar<'_>>) -> Result<i64, Reje
     };
     match v {
         None => Err(missing(field)),
-        Some(s @ Scalar::Str(text)) => {
-            timefmt::parse_rfc3339(text).ok_or_else(|| bad(s, "is not an RFC 3339 time"))
+        Some(s @ Scalar::Str(text)) => timefmt::parse_lenient(text).ok_or_else(|| {
+            bad(
+                s,
+                "is not a date and time (RFC 3339, or epoch seconds or milliseconds)",
+            )
+        }),
+        Some(n @ Scalar::Int(i)) => timefmt::epoch(*i)
+            .ok_or_else(|| bad(n, "is out of range for epoch seconds or milliseconds")),
+        // Fractional epoch seconds (`1712085457.621`), as some exporters write them.
+        Some(n @ Scalar::Float(x)) if x.is_finite() && *x >= 0.0 && *x < 1e11 => {
+            let ms = (*x * 1000.0).floor() as i64;
+            (ms <= timefmt::MAX_MS)
+                .then_some(ms)
+                .ok_or_else(|| bad(n, "is out of range"))
         }
-        Some(Scalar::Int(ms)) if (0..=MAX_TS_MS).contains(ms) => Ok(*ms),
-        Some(n @ Scalar::Int(_)) => Err(bad(n, "is out of range for epoch milliseconds")),
         Some(other) => Err(bad(
             other,
-            "is neither RFC 3339 text nor epoch milliseconds",
+            "is neither a date and time nor epoch seconds or milliseconds",
         )),
     }
 }
@@ -361,7 +416,7 @@ mod tests {
         assert_eq!(r.kind, RejectKind::BadTimestamp);
         assert_eq!(
             r.detail,
-            "field `time`: \"yesterday\" is not an RFC 3339 time"
+            "field `time`: \"yesterday\" is not a date and time (RFC 3339, or epoch seconds or milliseconds)"
         );
         assert_eq!(
             timestamp("t", None).err().unwrap().kind,

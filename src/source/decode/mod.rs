@@ -9,11 +9,14 @@ use std::fmt;
 
 use crate::event::Event;
 
+pub mod auth0;
 pub mod cloudtrail;
 pub mod document;
 pub mod ecs;
 pub mod entra;
+pub mod google_workspace;
 pub(crate) mod json;
+pub mod keycloak;
 pub mod native;
 pub mod ocsf;
 pub mod okta;
@@ -152,6 +155,9 @@ pub fn decode<'a>(
         Format::Okta => okta::decode(record, &mut bounded),
         Format::Entra => entra::decode(record, &mut bounded),
         Format::Cloudtrail => cloudtrail::decode(record, &mut bounded),
+        Format::Auth0 => auth0::decode(record, &mut bounded),
+        Format::GoogleWorkspace => google_workspace::decode(record, &mut bounded),
+        Format::Keycloak => keycloak::decode(record, &mut bounded),
     }
 }
 
@@ -217,4 +223,12 @@ pub fn check_identifier(name: &str, value: &str) -> Result<(), Rejection> {
             ),
         )),
     }
+}
+
+/// Every result of decoding `record` in `format`, for the decoders' unit tests.
+#[cfg(test)]
+pub(crate) fn results(format: Format, record: &str) -> Vec<Result<Decoded<'_>, Rejection>> {
+    let mut v = Vec::new();
+    decode(format, record.as_bytes(), &mut |r| v.push(r));
+    v
 }

@@ -339,9 +339,6 @@ impl<'a> RawFields<'a> {
             EventKind::Logout | EventKind::PasswordChange => {}
         }
         event.ip = self.ip()?;
-        if kind == EventKind::Login && event.ip.is_none() {
-            return Err(required(Field::Ip, Some(kind)));
-        }
         event.id = self.string(Field::Id)?;
         event.tenant = self.string(Field::Tenant)?;
         event.session = self.string(Field::Session)?;
@@ -688,11 +685,11 @@ mod tests {
         assert!(fail.is_login_failure());
         assert_eq!(fail.failure_reason.as_deref(), Some("bad_password"));
 
-        rejected(
-            br#"{"ts":"2025-11-10T23:31:05Z","type":"login","outcome":"success","account":"a"}"#,
-            RejectKind::MissingField,
-            &["`ip`", "required for type login"],
-        );
+        // A login without an address is kept: geo and network are then missing, not invented.
+        let no_ip =
+            ok(r#"{"ts":"2025-11-10T23:31:05Z","type":"login","outcome":"success","account":"a"}"#);
+        assert!(no_ip.is_login_success());
+        assert_eq!(no_ip.ip, None);
         rejected(
             br#"{"ts":"2025-11-10T23:31:05Z","type":"login","account":"a","ip":"192.0.2.1"}"#,
             RejectKind::MissingField,
@@ -928,7 +925,8 @@ mod tests {
         assert_eq!(ip("[2001:db8::1]").unwrap().as_deref(), Some("2001:db8::1"));
         assert_eq!(ip("fe80::1%eth0").unwrap().as_deref(), Some("fe80::1"));
         assert_eq!(ip("[fe80::1%25]").unwrap().as_deref(), Some("fe80::1"));
-        assert_eq!(ip("").unwrap_err().kind, RejectKind::MissingField);
+        // "" means absent, and a login may lack an address.
+        assert_eq!(ip("").unwrap(), None);
         for bad in [
             "300.1.1.1",
             "1.2.3",

@@ -287,9 +287,6 @@ fn map(r: Record<'_>) -> Result<Mapped<'_>, Rejection> {
                 }
                 None => return Err(json::missing("status_id")),
             };
-            if e.ip.is_none() {
-                return Err(json::missing("src_endpoint.ip"));
-            }
             e.outcome = Some(outcome);
             e.method = method(r.auth_protocol_id, r.auth_protocol);
             if outcome == Outcome::Failure {

@@ -7,6 +7,8 @@
 //! | `user.authentication.auth_via_mfa`, `user.authentication.verify` | `mfa` |
 //! | `user.session.end` | `logout` |
 //! | `user.account.update_password`, `user.account.reset_password` | `password_change` |
+//! | `user.authentication.sso` (sign-on to an app from an Okta session) | not applicable: the session's sign-in was `user.session.start` |
+//! | `policy.evaluate_sign_on`, `user.authentication.auth_via_*` (not `_mfa`), admin and lifecycle events | not applicable |
 //! | anything else | not applicable |
 //!
 //! `outcome.result` `SUCCESS` / `ALLOW` is success, `FAILURE` / `DENY` is failure; other results
@@ -14,7 +16,9 @@
 //! `outcome.reason`, with `INVALID_CREDENTIALS` spelt `bad_password` and `LOCKED_OUT`
 //! `locked_out` as in native events. Account `actor.alternateId` (the login name), except for
 //! password changes: the `target` of type `User` (an admin's reset names the admin as actor); ip
-//! `client.ipAddress`; UA `client.userAgent.rawUserAgent`; session
+//! `client.ipAddress`, else the first address of `request.ipChain` (Okta writes the string
+//! `"null"` in `client.ipAddress` when it did not resolve the client; the chain still holds the
+//! address the request came from); a sign-in with neither is kept without an address; UA `client.userAgent.rawUserAgent`; session
 //! `authenticationContext.externalSessionId` (Okta writes `unknown` when it has none); time
 //! `published`; id `uuid`; device `device.id` (present when Okta knows the device).
 //! `authenticationContext.credentialType` gives the method (`PASSWORD` → `password`, federation
@@ -50,6 +54,26 @@ struct LogEvent<'a> {
     device: Option<Device<'a>>,
     #[serde(borrow)]
     target: Option<TargetUser<'a>>,
+    #[serde(borrow)]
+    request: Option<Request<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Request<'a> {
+    #[serde(borrow)]
+    ip_chain: Option<json::First<ChainEntry<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct ChainEntry<'a> {
+    #[serde(borrow, default, deserialize_with = "json::opt_str")]
+    ip: Option<Cow<'a, str>>,
+}
+
+/// Okta writes `"null"` (a string) where it has no value.
+fn is_null_word(s: &str) -> bool {
+    s.trim().eq_ignore_ascii_case("null")
 }
 
 #[derive(Deserialize)]
@@ -195,10 +219,19 @@ fn map(r: LogEvent<'_>) -> Result<Decoded<'_>, Rejection> {
         Some(c) => (c.ip_address, c.user_agent.and_then(|u| u.raw_user_agent)),
         None => (None, None),
     };
-    e.ip = json::ip("client.ipAddress", ip.as_deref())?;
-    if kind == EventKind::Login && e.ip.is_none() {
-        return Err(json::missing("client.ipAddress"));
-    }
+    let ip = json::present(ip).filter(|ip| !is_null_word(ip));
+    e.ip = match ip {
+        Some(ip) => json::ip("client.ipAddress", Some(&ip))?,
+        None => json::ip(
+            "request.ipChain[0].ip",
+            r.request
+                .and_then(|q| q.ip_chain)
+                .and_then(|c| c.0)
+                .and_then(|e| json::present(e.ip))
+                .filter(|ip| !is_null_word(ip))
+                .as_deref(),
+        )?,
+    };
     e.user_agent = json::present(user_agent);
     if let Some(ctx) = r.authentication_context {
         e.session = json::present(ctx.external_session_id).filter(|s| s != "unknown");
