@@ -188,6 +188,36 @@ impl Action {
     }
 }
 
+/// Who the account is: a person, or a non-human identity (an application's service principal,
+/// a managed identity, an integration's client) signing in with a secret or a certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AccountKind {
+    /// A person (the default: the native schema's events are people's unless they say not).
+    #[default]
+    User,
+    /// A non-human identity: a leaked client secret is a stolen credential too.
+    Service,
+}
+
+impl AccountKind {
+    /// `user` or `service`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::User => "user",
+            AccountKind::Service => "service",
+        }
+    }
+
+    /// From the schema's names.
+    pub fn parse(s: &str) -> Option<AccountKind> {
+        match s {
+            "user" => Some(AccountKind::User),
+            "service" => Some(AccountKind::Service),
+            _ => None,
+        }
+    }
+}
+
 /// One normalised event. Strings borrow from the decoded input when they can.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event<'a> {
@@ -199,6 +229,8 @@ pub struct Event<'a> {
     pub outcome: Option<Outcome>,
     /// The account, as the SaaS names it.
     pub account: Cow<'a, str>,
+    /// A person's account or a non-human identity's.
+    pub account_kind: AccountKind,
     /// The customer organisation (practice, clinic, hospital) the account belongs to.
     pub tenant: Option<Cow<'a, str>>,
     /// The application session this event belongs to.
@@ -231,6 +263,7 @@ impl<'a> Event<'a> {
             kind,
             outcome: None,
             account: account.into(),
+            account_kind: AccountKind::User,
             tenant: None,
             session: None,
             ip: None,
@@ -255,6 +288,7 @@ impl<'a> Event<'a> {
             kind: self.kind,
             outcome: self.outcome,
             account: Cow::Owned(self.account.into_owned()),
+            account_kind: self.account_kind,
             tenant: own(self.tenant),
             session: own(self.session),
             ip: self.ip,
@@ -315,6 +349,11 @@ impl<'a> Event<'a> {
             if let Some(v) = v {
                 write_str_field(out, name, v)?;
             }
+        }
+        if self.account_kind != AccountKind::User {
+            out.write_all(b",\"account_kind\":\"")?;
+            out.write_all(self.account_kind.as_str().as_bytes())?;
+            out.write_all(b"\"")?;
         }
         if let Some(a) = self.action {
             out.write_all(b",\"action\":\"")?;

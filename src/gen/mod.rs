@@ -608,6 +608,7 @@ impl Emitter {
             kind: ev.kind,
             outcome: ev.outcome,
             account: Cow::Borrowed(&names[ev.account as usize]),
+            account_kind: crate::event::AccountKind::User,
             tenant: (ev.tenant != NONE).then(|| Cow::Borrowed(sim.pop.tenant_name(ev.tenant))),
             session: (ev.session != 0).then_some(Cow::Borrowed(self.session.as_str())),
             ip: ev.ip,

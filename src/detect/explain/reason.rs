@@ -210,6 +210,10 @@ pub(super) fn reason(i: usize, x: &Evidence<'_>) -> Option<Reason> {
                 thousands(cx.num(F::SessionSwitchSpeedKmh))
             ),
         ),
+        F::AccountKind => Line::new(
+            None,
+            format!("{} account", cx.x.ev.account_kind.as_str()),
+        ),
         F::AccountCredentialLeaked => Line::new(
             None,
             if x.feats.is(F::AccountCredentialLeaked) {

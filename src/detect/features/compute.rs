@@ -175,6 +175,7 @@ fn event<'e>(f: &mut EventFeatures<'e>, ev: &'e Event<'_>, k: &Keys, b: &Before<
 fn account<'e>(f: &mut EventFeatures<'e>, ev: &'e Event<'_>, k: &Keys, b: &Before<'_>) {
     let acct = b.acct;
     f.str(F::Account, &ev.account);
+    f.str(F::AccountKind, ev.account_kind.as_str());
     if let Some(t) = &ev.tenant {
         f.str(F::Tenant, t);
     }

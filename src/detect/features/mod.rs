@@ -47,6 +47,7 @@ catalog! {
     EventType = "event.type": Str, "`login`, `mfa`, `access`, `logout` or `password_change`.";
     // Account
     Account = "account": Str, "The account name.";
+    AccountKind = "account.kind": Str, "`user`, or `service` for a non-human identity signing in with a secret, a certificate or a token (an Entra ID service principal or managed identity, a Keycloak service account's client login; native events say so with `account_kind`). A leaked client secret is a stolen credential too, but a service has no browser, hours or travel: rules written for people's habits can leave it out, rules for services can single it out.";
     Tenant = "tenant": Str, "The tenant (practice, clinic, hospital) of the account, when the event names it.";
     AccountLogins = "account.logins": Num, "Trusted successful logins learned for the account before this event.";
     AccountLearning = "account.learning": Bool, "The account has fewer trusted logins than `detect.learning_logins` (default 5): its risk leans on population frequencies.";

@@ -13,8 +13,8 @@
 //! |---|---|---|
 //! | `SignInLogs`, `NonInteractiveUserSignInLogs` | the user | user login |
 //! | `ADFSSignInLogs` (AD FS sign-ins reported through Connect Health) | the user | user login |
-//! | `ServicePrincipalSignInLogs`, `MicrosoftServicePrincipalSignInLogs` | the service principal | service login |
-//! | `ManagedIdentitySignInLogs` | the managed identity | service login |
+//! | `ServicePrincipalSignInLogs`, `MicrosoftServicePrincipalSignInLogs` | the service principal | service login (`account_kind` `service`) |
+//! | `ManagedIdentitySignInLogs` | the managed identity | service login (`account_kind` `service`) |
 //! | anything else (`AuditLogs`, `RiskyUsers`, ...) | | not applicable |
 //!
 //! Service principals and managed identities sign in with a client secret, a certificate or a
@@ -55,7 +55,7 @@ use serde_json::value::RawValue;
 
 use super::json::{self, Scalar};
 use super::{Decoded, RejectKind, Rejection};
-use crate::event::{Event, EventKind, Outcome};
+use crate::event::{AccountKind, Event, EventKind, Outcome};
 
 /// One record in any shape: Graph fields at the top level; a diagnostic record's `properties`
 /// holding them (and `time`, `category`, `callerIpAddress`, `tenantId` beside); a wrapper's
@@ -324,6 +324,9 @@ fn map<'a>(entry: Record<'a>, out: &mut dyn FnMut(Result<Decoded<'a>, Rejection>
     };
 
     let mut e = Event::new(ts, EventKind::Login, account);
+    if service {
+        e.account_kind = AccountKind::Service;
+    }
     e.ip = ip;
     e.id = json::present(s.id);
     e.tenant = json::first_present([s.tenant_id, s.home_tenant_id, outer.tenant_id]);

@@ -34,7 +34,7 @@ use serde::Deserialize;
 
 use super::json::{self, Scalar};
 use super::{Decoded, Rejection};
-use crate::event::{Event, EventKind, Outcome};
+use crate::event::{AccountKind, Event, EventKind, Outcome};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -120,6 +120,9 @@ fn map(r: Representation<'_>) -> Result<Decoded<'_>, Rejection> {
     }
     .ok_or_else(|| json::missing("userId"))?;
     let mut e = Event::new(ts, kind, account);
+    if client {
+        e.account_kind = AccountKind::Service;
+    }
     e.outcome = outcome;
     e.id = json::present(r.id);
     e.tenant = json::present(r.realm_id);
