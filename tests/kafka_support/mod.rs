@@ -689,6 +689,16 @@ pub struct Engine {
     pub log: PathBuf,
 }
 
+/// A test that fails half-way leaves no engine running behind it.
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Engine {
     /// Its stderr so far.
     pub fn stderr(&self) -> String {

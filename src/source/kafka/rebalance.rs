@@ -154,6 +154,7 @@ impl Core {
             }
         }
         let found: Vec<(i32, Restored)> = std::mem::take(&mut found).into_iter().collect();
+        let read_ms = started.elapsed().as_millis() as u64;
         let blobs: Vec<&[u8]> = found.iter().map(|(_, r)| r.bytes.as_slice()).collect();
         let sets = p
             .state
@@ -172,6 +173,7 @@ impl Core {
             partitions = assigned.len(),
             accounts,
             bytes,
+            read_ms,
             ms = started.elapsed().as_millis() as u64,
             "partition state restored from the changelog"
         );
