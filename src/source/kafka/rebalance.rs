@@ -144,7 +144,7 @@ impl Core {
             return Ok(());
         };
         p.log.assigned.lock().extend(assigned.iter().copied());
-        let mut found = p.log.restore(&assigned)?;
+        let found = p.log.restore(&assigned)?;
         for &part in &assigned {
             if !found.contains_key(&part) {
                 // No state in the changelog: the partition's history is read again from its
@@ -153,7 +153,7 @@ impl Core {
                 self.next_offsets.insert((input.clone(), part), 0);
             }
         }
-        let found: Vec<(i32, Restored)> = std::mem::take(&mut found).into_iter().collect();
+        let found: Vec<(i32, Restored)> = found.into_iter().collect();
         let read_ms = started.elapsed().as_millis() as u64;
         let blobs: Vec<&[u8]> = found.iter().map(|(_, r)| r.bytes.as_slice()).collect();
         let sets = p
