@@ -35,6 +35,9 @@ pub(crate) enum Command {
     Eval(cmd::eval::EvalArgs),
     /// Print each input as the normalised event, or why it was rejected.
     Decode(cmd::decode::DecodeArgs),
+    /// Create the Kafka topics a configuration needs.
+    #[command(subcommand)]
+    Topics(cmd::topics::TopicsCommand),
 }
 
 /// Parses the command line and runs the command.
@@ -48,6 +51,7 @@ pub fn main() -> ExitCode {
         Command::Rules(a) => cmd::rules::run(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Decode(a) => cmd::decode::run(a),
+        Command::Topics(a) => cmd::topics::run(a),
     };
     match result {
         Ok(code) => code,

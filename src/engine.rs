@@ -30,14 +30,16 @@ use crate::alert::Alert;
 use crate::api::auth::TokenConfigError;
 use crate::api::tls::TlsConfigError;
 use crate::api::{ApiState, TlsConfig, Tokens};
+use crate::baseline::store::partition;
 use crate::checkpoint::{CheckpointStore, RestoreError, Snapshot};
 use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, PipelineError, RecordStats, Skip};
 use crate::respond::kafka::{AlertTap, KafkaSink};
 use crate::respond::revoke::RevocationStore;
 use crate::respond::{RespondError, Responder, ResponderSettings};
-use crate::settings::{KafkaSettings, Settings};
+use crate::settings::{Changelog, KafkaSettings, Settings};
 use crate::source::decode::{Format, Rejection};
+use crate::source::kafka::changelog::{AccountSet, PartitionedState};
 use crate::source::kafka::{
     HandledCounts, KafkaSource, KafkaSourceError, RecordHandler, RunSummary, SourceOptions,
     StatePart,
@@ -95,6 +97,83 @@ impl Snapshot for RevocationState {
             .read_snapshot(std::io::BufReader::new(r))
             .map(|_| ())
             .map_err(RestoreError::new)
+    }
+}
+
+/// The detector's accounts as state that follows its input partitions
+/// (`[state] changelog = "kafka"`): cut out of and merged into the detector's snapshot.
+pub struct AccountsByPartition(pub Arc<Pipeline>);
+
+impl AccountsByPartition {
+    fn rule_ids(&self) -> Vec<&str> {
+        let rules = &self.0.detector().rules().rules;
+        rules.iter().map(|r| r.id.as_str()).collect()
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, RestoreError> {
+        let mut v = Vec::new();
+        self.0
+            .detector()
+            .write_snapshot(&mut v)
+            .map_err(RestoreError::new)?;
+        Ok(v)
+    }
+}
+
+impl PartitionedState for AccountsByPartition {
+    fn key_of(&self, record_key: &[u8]) -> Option<u64> {
+        std::str::from_utf8(record_key)
+            .ok()
+            .map(crate::baseline::name_key64)
+    }
+
+    fn fingerprint(&self) -> u64 {
+        // A hash of a fixed name: equal under equal keys, and says nothing about the key.
+        crate::baseline::name_key64("\0tocsin changelog fingerprint")
+    }
+
+    fn export(&self, groups: &[&AccountSet]) -> Result<Vec<Vec<u8>>, RestoreError> {
+        partition::export_groups(&self.snapshot()?, groups, &self.rule_ids())
+            .map_err(RestoreError::new)
+    }
+
+    fn import(&self, parts: &[&[u8]]) -> Result<Vec<AccountSet>, RestoreError> {
+        if parts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (merged, keys) = partition::import_parts(&mut self.snapshot()?.as_slice(), parts)
+            .map_err(RestoreError::new)?;
+        self.0
+            .detector()
+            .read_snapshot(&mut merged.as_slice())
+            .map_err(RestoreError::new)?;
+        Ok(keys)
+    }
+
+    fn forget(&self, accounts: &AccountSet) -> Result<(), RestoreError> {
+        let left =
+            partition::drop_accounts(&mut self.snapshot()?.as_slice(), accounts, &self.rule_ids())
+                .map_err(RestoreError::new)?;
+        self.0
+            .detector()
+            .read_snapshot(&mut left.as_slice())
+            .map_err(RestoreError::new)
+    }
+}
+
+/// The detector's checkpoint part when its accounts live in the changelog: the local file
+/// keeps none (a restart restores the partitions it is assigned, not the ones it had), and a
+/// file written by a single instance is not loaded into a group member.
+pub struct InChangelog;
+
+impl Snapshot for InChangelog {
+    fn write_snapshot(&self, _w: &mut dyn Write) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn read_snapshot(&self, _r: &mut dyn Read) -> Result<(), RestoreError> {
+        tracing::info!("accounts come from the state changelog, not the local checkpoint");
+        Ok(())
     }
 }
 
@@ -358,7 +437,13 @@ impl Engine {
             sink = sink.with_tap(tap);
         }
         let checkpoints = CheckpointStore::new(&settings.state.dir);
+        let changelog = settings.state.changelog == Changelog::Kafka;
         let parts = match options.checkpoint_parts {
+            CheckpointParts::Engine if changelog => {
+                let mut parts = state_parts(&core.pipeline, &core.responder);
+                parts[0].1 = Arc::new(InChangelog);
+                parts
+            }
             CheckpointParts::Engine => state_parts(&core.pipeline, &core.responder),
             CheckpointParts::OffsetsOnly => Vec::new(),
             CheckpointParts::Custom(parts) => parts,
@@ -372,7 +457,7 @@ impl Engine {
             batch_records: options.batch_records.unwrap_or(defaults.batch_records),
             ..defaults
         };
-        let source = KafkaSource::new(
+        let mut source = KafkaSource::new(
             kafka,
             core.pipeline.clone(),
             checkpoints.clone(),
@@ -381,6 +466,10 @@ impl Engine {
             source_options,
         )
         .with_metrics(core.metrics.clone());
+        if changelog {
+            source =
+                source.with_partitioned_state(Arc::new(AccountsByPartition(core.pipeline.clone())));
+        }
         let ready = source.ready_flag();
         let scheme = endpoint.scheme;
         let addr = endpoint.listener.local_addr().map_err(EngineError::Api)?;

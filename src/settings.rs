@@ -181,6 +181,11 @@ pub struct StateSettings {
     /// Seconds between periodic checkpoints.
     #[serde(default = "default_checkpoint_secs")]
     pub checkpoint_interval_secs: u64,
+    /// Where the accounts' state is kept for other instances of the consumer group: `none`
+    /// (the local checkpoint only: one instance) or `kafka` (a compacted changelog topic per
+    /// consumer group, `<group_id>-state-changelog`, co-partitioned with the input).
+    #[serde(default)]
+    pub changelog: Changelog,
 }
 
 impl Default for StateSettings {
@@ -188,7 +193,29 @@ impl Default for StateSettings {
         StateSettings {
             dir: default_state_dir(),
             checkpoint_interval_secs: default_checkpoint_secs(),
+            changelog: Changelog::default(),
         }
+    }
+}
+
+/// `[state] changelog`: where the per-partition account state lives besides the local
+/// checkpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Changelog {
+    /// Local checkpoint only: the instance owns every partition's state (one instance per
+    /// consumer group).
+    #[default]
+    None,
+    /// A compacted changelog topic: state follows its input partition to whichever instance
+    /// of the consumer group is assigned it.
+    Kafka,
+}
+
+impl KafkaSettings {
+    /// The changelog topic of this consumer group (`[state] changelog = "kafka"`).
+    pub fn changelog_topic(&self) -> String {
+        format!("{}-state-changelog", self.group_id)
     }
 }
 

@@ -11,6 +11,7 @@ pub(crate) mod name_key;
 pub(crate) mod replay;
 pub mod rules;
 pub(crate) mod run;
+pub mod topics;
 
 /// Exit code for unusable arguments or configuration.
 pub const EXIT_USAGE: u8 = 2;

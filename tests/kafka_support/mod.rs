@@ -452,6 +452,18 @@ pub fn poison(i: usize) -> Vec<u8> {
 /// password is used from a Lagos mobile network at night with an unknown browser, and the session
 /// exports 250 records. Every `poison_every` records (0: never) a poison record is inserted.
 pub fn scenario(accounts: usize, records: usize, poison_every: usize, seed: u64) -> Stream {
+    scenario_with_takeovers(accounts, records, poison_every, seed, 1)
+}
+
+/// [`scenario`] with `takeovers` takeovers of different accounts, at 3/(n+3), 4/(n+3), …
+/// of the way (one: at three quarters, as in [`scenario`]).
+pub fn scenario_with_takeovers(
+    accounts: usize,
+    records: usize,
+    poison_every: usize,
+    seed: u64,
+    takeovers: usize,
+) -> Stream {
     const TENANTS: [&str; 4] = [
         "cabinet-rouen",
         "clinique-lyon",
@@ -467,8 +479,8 @@ pub fn scenario(accounts: usize, records: usize, poison_every: usize, seed: u64)
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut out = Vec::with_capacity(records + records / poison_every.max(1) + 8);
     let mut ts: i64 = 1_762_153_200_000; // 2025-11-03T07:00:00Z
-    let takeover_at = records * 3 / 4;
-    let mut taken_over = false;
+    let takeover_at = |k: usize| records * (k + 3) / (takeovers + 3);
+    let mut taken_over = 0;
     let mut session_no = 0u64;
     let mut buf = Vec::with_capacity(512);
     let mut push = |out: &mut Vec<(String, Vec<u8>)>, ev: &Event<'_>| {
@@ -486,9 +498,9 @@ pub fn scenario(accounts: usize, records: usize, poison_every: usize, seed: u64)
         let account = format!("dr.{a}@{tenant}");
         session_no += 1;
         let session = format!("s-{session_no:x}");
-        let attack = !taken_over && out.len() >= takeover_at;
+        let attack = taken_over < takeovers && out.len() >= takeover_at(taken_over);
         let (ip, ua, device): (IpAddr, &str, Option<String>) = if attack {
-            taken_over = true;
+            taken_over += 1;
             (
                 format!("102.88.{}.{}", rng.gen_range(0..255), rng.gen_range(1..255))
                     .parse()
@@ -567,6 +579,19 @@ pub struct RunConfig {
 impl RunConfig {
     /// Creates the topics (input with `partitions`) and writes the configuration.
     pub fn new(broker: &str, dir: &Path, partitions: i32) -> RunConfig {
+        Self::with_topics(broker, dir, partitions, |topics| {
+            create_topics(broker, topics)
+        })
+    }
+
+    /// [`RunConfig::new`] with the topics created by `create` (a broker without the
+    /// CreateTopics request, like librdkafka's mock cluster).
+    pub fn with_topics(
+        broker: &str,
+        dir: &Path,
+        partitions: i32,
+        create: impl FnOnce(&[(&str, i32)]),
+    ) -> RunConfig {
         let c = RunConfig {
             path: dir.join("tocsin.toml"),
             state: dir.join("state"),
@@ -576,15 +601,12 @@ impl RunConfig {
             alerts: unique("alerts"),
             revocations: unique("revocations"),
         };
-        create_topics(
-            broker,
-            &[
-                (&c.input, partitions),
-                (&c.dead_letter, 1),
-                (&c.alerts, 1),
-                (&c.revocations, 1),
-            ],
-        );
+        create(&[
+            (&c.input, partitions),
+            (&c.dead_letter, 1),
+            (&c.alerts, 1),
+            (&c.revocations, 1),
+        ]);
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let rules = root.join("rules");
         let city = root.join("testdata/geo/GeoLite2-City-Test.mmdb");
@@ -665,6 +687,16 @@ pub struct Engine {
     pub child: Child,
     /// Its stderr.
     pub log: PathBuf,
+}
+
+/// A test that fails half-way leaves no engine running behind it.
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 impl Engine {

@@ -42,6 +42,7 @@ pub mod counters;
 pub mod evict;
 pub mod feedback;
 pub mod learn;
+pub mod partition;
 pub mod snapshot;
 pub mod view;
 
@@ -57,7 +58,7 @@ pub(crate) type KeyedMap<V> = DashMap<u64, V, BuildHasherDefault<PreHashed>>;
 
 /// A `Hasher` for keys that are already hashes: `write_u64` passes the value through.
 #[derive(Default)]
-pub(crate) struct PreHashed(u64);
+pub struct PreHashed(u64);
 
 impl Hasher for PreHashed {
     fn finish(&self) -> u64 {

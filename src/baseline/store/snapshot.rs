@@ -51,20 +51,20 @@ pub enum SnapshotError {
 
 /// The snapshot layout, over the open-session and account types of its version.
 #[derive(Serialize, Deserialize)]
-struct Snapshot<S, A, T> {
+pub(super) struct Snapshot<S, A, T> {
     /// A baseline then its held-back values (the bytes of the baseline type that held them
     /// inline as its last field, so snapshots written before the split still load), then,
     /// from version 3, its days of unusual exports.
-    accounts: Vec<(u64, A)>,
-    sessions: Vec<(u64, S)>,
-    account_failures: Vec<(u64, FailureCount)>,
-    pair_failures: Vec<(u64, FailureCount)>,
-    source_failures: Vec<(u64, SourceFailures)>,
-    tenants: Vec<(u64, T)>,
-    population: Population,
-    names: Vec<(u64, String)>,
-    zones: Vec<String>,
-    suppress: Vec<(u64, i64)>,
+    pub(super) accounts: Vec<(u64, A)>,
+    pub(super) sessions: Vec<(u64, S)>,
+    pub(super) account_failures: Vec<(u64, FailureCount)>,
+    pub(super) pair_failures: Vec<(u64, FailureCount)>,
+    pub(super) source_failures: Vec<(u64, SourceFailures)>,
+    pub(super) tenants: Vec<(u64, T)>,
+    pub(super) population: Population,
+    pub(super) names: Vec<(u64, String)>,
+    pub(super) zones: Vec<String>,
+    pub(super) suppress: Vec<(u64, i64)>,
 }
 
 /// An account as versions 1 and 2 hold it.
@@ -72,9 +72,9 @@ type AccountV2 = (AccountBaseline, PendingSet);
 /// An account as version 3 holds it.
 type AccountV3 = (AccountBaseline, PendingSet, ExtraWindowsV3);
 /// An account as version 4 holds it.
-type AccountV4 = (AccountBaseline, PendingSet, ExtraWindows);
+pub(super) type AccountV4 = (AccountBaseline, PendingSet, ExtraWindows);
 /// Version 4: the current types.
-type SnapshotV4 = Snapshot<SessionSet, AccountV4, TenantState>;
+pub(super) type SnapshotV4 = Snapshot<SessionSet, AccountV4, TenantState>;
 /// Version 3: open sessions without their device kind and other network, accounts without
 /// their leaked-password mark.
 type SnapshotV3 = Snapshot<SessionSetV3, AccountV3, TenantState>;
@@ -335,23 +335,62 @@ impl Write for KeepIoError<'_> {
     }
 }
 
+/// Writes `snap` as a snapshot file: a magic, a format version, then a `postcard` encoding,
+/// straight into `w` (no intermediate buffer the size of the state).
+pub(super) fn encode(snap: &SnapshotV4, w: &mut dyn Write) -> Result<(), SnapshotError> {
+    w.write_all(SNAPSHOT_MAGIC)?;
+    w.write_all(&SNAPSHOT_VERSION.to_le_bytes())?;
+    // postcard reports a failed write as its own error; the writer's error is kept to be
+    // returned as it was.
+    let mut out = KeepIoError { w, error: None };
+    match postcard::to_io(snap, &mut out) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(match out.error.take() {
+            Some(io) => SnapshotError::Io(io),
+            None => SnapshotError::Decode(e.to_string()),
+        }),
+    }
+}
+
+/// Reads a snapshot file of any version this build knows, upgraded to the current layout.
+pub(super) fn decode(r: &mut dyn Read) -> Result<SnapshotV4, SnapshotError> {
+    let mut head = [0u8; 12];
+    r.read_exact(&mut head)?;
+    if &head[..8] != SNAPSHOT_MAGIC {
+        return Err(SnapshotError::BadMagic);
+    }
+    let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+    if version == 0 || version > SNAPSHOT_VERSION {
+        return Err(SnapshotError::Version {
+            found: version,
+            expected: SNAPSHOT_VERSION,
+        });
+    }
+    let mut bytes = Vec::new();
+    r.read_to_end(&mut bytes)?;
+    let decode = |e: postcard::Error| SnapshotError::Decode(e.to_string());
+    Ok(match version {
+        1 => postcard::from_bytes::<SnapshotV1>(&bytes)
+            .map_err(decode)?
+            .upgrade()
+            .upgrade()
+            .upgrade(),
+        2 => postcard::from_bytes::<SnapshotV2>(&bytes)
+            .map_err(decode)?
+            .upgrade()
+            .upgrade(),
+        3 => postcard::from_bytes::<SnapshotV3>(&bytes)
+            .map_err(decode)?
+            .upgrade(),
+        _ => postcard::from_bytes(&bytes).map_err(decode)?,
+    })
+}
+
 impl Store {
     /// Writes every piece of detection state to `w`: a magic, a format version, then a
     /// `postcard` encoding. Entries are sorted by key, so equal states give equal bytes.
     pub fn write_snapshot(&self, w: &mut dyn Write) -> Result<(), SnapshotError> {
-        let snap = self.to_snapshot();
-        w.write_all(SNAPSHOT_MAGIC)?;
-        w.write_all(&SNAPSHOT_VERSION.to_le_bytes())?;
-        // Straight into `w`: no intermediate buffer the size of the state. postcard reports a
-        // failed write as its own error; the writer's error is kept to be returned as it was.
-        let mut out = KeepIoError { w, error: None };
-        match postcard::to_io(&snap, &mut out) {
-            Ok(_) => Ok(()),
-            Err(e) => Err(match out.error.take() {
-                Some(io) => SnapshotError::Io(io),
-                None => SnapshotError::Decode(e.to_string()),
-            }),
-        }
+        encode(&self.to_snapshot(), w)
     }
 
     /// A sorted copy of every map.
@@ -399,37 +438,7 @@ impl Store {
     /// Replaces the detection state with a snapshot written by [`Store::write_snapshot`].
     /// On error the current state is left untouched.
     pub fn read_snapshot(&self, r: &mut dyn Read) -> Result<(), SnapshotError> {
-        let mut head = [0u8; 12];
-        r.read_exact(&mut head)?;
-        if &head[..8] != SNAPSHOT_MAGIC {
-            return Err(SnapshotError::BadMagic);
-        }
-        let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
-        if version == 0 || version > SNAPSHOT_VERSION {
-            return Err(SnapshotError::Version {
-                found: version,
-                expected: SNAPSHOT_VERSION,
-            });
-        }
-        let mut bytes = Vec::new();
-        r.read_to_end(&mut bytes)?;
-        let decode = |e: postcard::Error| SnapshotError::Decode(e.to_string());
-        let snap: SnapshotV4 = match version {
-            1 => postcard::from_bytes::<SnapshotV1>(&bytes)
-                .map_err(decode)?
-                .upgrade()
-                .upgrade()
-                .upgrade(),
-            2 => postcard::from_bytes::<SnapshotV2>(&bytes)
-                .map_err(decode)?
-                .upgrade()
-                .upgrade(),
-            3 => postcard::from_bytes::<SnapshotV3>(&bytes)
-                .map_err(decode)?
-                .upgrade(),
-            _ => postcard::from_bytes(&bytes).map_err(decode)?,
-        };
-        self.restore(snap);
+        self.restore(decode(r)?);
         Ok(())
     }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
+use super::changelog::{ChangelogWriter, FrozenPartition};
 use super::dispatch::{Core, Work};
 use super::rebalance::SourceContext;
 use super::{Epoch, KafkaSourceError, OutputSink};
@@ -35,6 +36,8 @@ impl Snapshot for Frozen {
 pub(super) struct CheckpointJob {
     offsets: SourceOffsets,
     parts: Vec<(String, Frozen)>,
+    /// The partitions' state for the changelog, if state follows its partitions.
+    changelog: Vec<FrozenPartition>,
     /// The epoch whose outputs must be acknowledged first.
     epoch: Epoch,
 }
@@ -48,13 +51,15 @@ pub(super) struct CheckpointDone {
 }
 
 /// The checkpoint writer thread: for each job, waits until the sink has delivered every output
-/// of its epoch, then writes the file. Stops when the jobs channel closes.
+/// of its epoch, then writes the partitions' state to the changelog (if any) and the file.
+/// Stops when the jobs channel closes.
 pub(super) fn write_checkpoints(
     jobs: Receiver<CheckpointJob>,
     done: mpsc::Sender<CheckpointDone>,
     store: CheckpointStore,
     sink: Arc<dyn OutputSink>,
     abandon: Arc<AtomicBool>,
+    changelog: Option<ChangelogWriter>,
 ) {
     // Kept across checkpoints, like the frozen buffers: the heap does not see a new buffer the
     // size of the state every few seconds.
@@ -63,6 +68,10 @@ pub(super) fn write_checkpoints(
         let result = sink
             .wait_delivered(job.epoch, &abandon)
             .map_err(KafkaSourceError::from)
+            .and_then(|()| match &changelog {
+                Some(w) if !job.changelog.is_empty() => w.write(&job.changelog),
+                _ => Ok(()),
+            })
             .and_then(|()| {
                 let parts: Vec<(&str, &dyn Snapshot)> = job
                     .parts
@@ -98,13 +107,50 @@ impl Core {
     pub(super) fn begin_checkpoint(&mut self, why: &'static str) -> Result<(), KafkaSourceError> {
         debug_assert!(self.in_progress.is_none());
         let started = Instant::now();
-        self.flush_pending()?;
         // The epoch before the closed one is fully acknowledged (its checkpoint completed), so
         // its slot is free for the new epoch.
         let next = self.epoch.next();
+        self.drain(next)?;
+        // Every worker is idle at the barrier: the state reflects exactly `next_offsets`.
+        let parts = self.freeze()?;
+        let changelog = match &mut self.partitioned {
+            Some(p) => {
+                let input = p.input.clone();
+                let offsets = &self.next_offsets;
+                p.freeze(|part| offsets.get(&(input.clone(), part)).copied())?
+            }
+            None => Vec::new(),
+        };
+        let job = CheckpointJob {
+            offsets: self.next_offsets.clone(),
+            parts,
+            changelog,
+            epoch: self.epoch,
+        };
+        self.epoch = next;
+        self.jobs
+            .as_ref()
+            .ok_or_else(|| KafkaSourceError::Quiesce("the source is stopping".into()))?
+            .send(job)
+            .map_err(|_| KafkaSourceError::Quiesce("the checkpoint writer has stopped".into()))?;
+        self.in_progress = Some(InProgress {
+            why,
+            started,
+            stalled: started.elapsed(),
+        });
+        self.dirty = false;
+        self.last_checkpoint = Instant::now();
+        Ok(())
+    }
+
+    /// Hands over the pending batches and waits until every worker has processed everything
+    /// dispatched so far; from then on they tag their outputs with `epoch`.
+    pub(super) fn drain(&mut self, epoch: Epoch) -> Result<(), KafkaSourceError> {
+        let started = Instant::now();
+        self.flush_pending()?;
         let (ack_tx, ack_rx) = mpsc::sync_channel(self.senders.len());
         for (i, s) in self.senders.iter().enumerate() {
-            s.send(Work::Barrier(ack_tx.clone(), next))
+            s.send(Work::Barrier(ack_tx.clone(), epoch))
                 .map_err(|_| KafkaSourceError::Quiesce(format!("worker {i} has stopped")))?;
         }
         let deadline = started + self.quiesce_timeout;
@@ -123,26 +169,6 @@ impl Core {
                 }
             }
         }
-        // Every worker is idle at the barrier: the state reflects exactly `next_offsets`.
-        let parts = self.freeze()?;
-        let job = CheckpointJob {
-            offsets: self.next_offsets.clone(),
-            parts,
-            epoch: self.epoch,
-        };
-        self.epoch = next;
-        self.jobs
-            .as_ref()
-            .ok_or_else(|| KafkaSourceError::Quiesce("the source is stopping".into()))?
-            .send(job)
-            .map_err(|_| KafkaSourceError::Quiesce("the checkpoint writer has stopped".into()))?;
-        self.in_progress = Some(InProgress {
-            why,
-            started,
-            stalled: started.elapsed(),
-        });
-        self.dirty = false;
-        self.last_checkpoint = Instant::now();
         Ok(())
     }
 

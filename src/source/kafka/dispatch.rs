@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::message::Message;
 
+use super::changelog::Partitioned;
 use super::checkpoint::{CheckpointDone, CheckpointJob, InProgress};
 use super::{Epoch, KafkaSourceError, StatePart};
 use crate::checkpoint::{CheckpointStore, SourceOffsets};
@@ -95,6 +96,8 @@ pub(super) struct Core {
     /// An error raised inside a rebalance callback, where it cannot be returned.
     pub(super) fatal: Option<KafkaSourceError>,
     pub(super) records: u64,
+    /// State that follows its partitions (`[state] changelog = "kafka"`).
+    pub(super) partitioned: Option<Partitioned>,
 }
 
 impl Core {
@@ -117,6 +120,9 @@ impl Core {
             self.pending_since = Some(Instant::now());
         }
         self.record_position(topic, msg.partition(), msg.offset());
+        if let Some(p) = &mut self.partitioned {
+            p.note(msg.partition(), msg.key());
+        }
         if full {
             self.send_pending(worker)?;
         }

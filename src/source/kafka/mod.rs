@@ -14,6 +14,7 @@
 //! | `worker.rs` | the worker threads: records to the handler, outputs to the sink |
 //! | `checkpoint.rs` | checkpoint barriers, output epochs, the writer thread, commits |
 //! | `rebalance.rs` | the consumer context: rebalance callbacks and consumer-lag statistics |
+//! | `changelog.rs` | state that follows its partitions through a compacted changelog topic |
 //!
 //! # Threads and ordering
 //!
@@ -69,6 +70,7 @@
 //! A new consumer group with no checkpoint starts at the earliest offset (`auto.offset.reset`),
 //! so history already in the topic builds the baselines.
 
+pub mod changelog;
 mod checkpoint;
 mod dispatch;
 mod rebalance;
@@ -92,6 +94,7 @@ use crate::metrics::Metrics;
 use crate::settings::{secret_from_env, KafkaSettings};
 use crate::source::decode::{Format, Rejection};
 
+use changelog::{ChangelogTopic, ChangelogWriter, Partitioned, PartitionedState};
 use checkpoint::{write_checkpoints, CheckpointDone, CheckpointJob};
 use dispatch::{Batch, Core, Work, IDLE_POLL};
 use rebalance::{SourceContext, PREFETCH_KBYTES, STATS_INTERVAL_MS};
@@ -345,6 +348,7 @@ pub struct KafkaSource<H: RecordHandler> {
     options: SourceOptions,
     metrics: Option<Arc<Metrics>>,
     ready: Arc<AtomicBool>,
+    partitioned: Option<Arc<dyn PartitionedState>>,
 }
 
 /// The worker threads of a run, and the channels to them.
@@ -376,7 +380,16 @@ impl<H: RecordHandler> KafkaSource<H> {
             options,
             metrics: None,
             ready: Arc::new(AtomicBool::new(false)),
+            partitioned: None,
         }
+    }
+
+    /// Moves `state` with its input partitions through the changelog topic
+    /// (`[state] changelog = "kafka"`; see [`changelog`]). The local checkpoint then keeps only
+    /// the other state parts, and positions come from the changelog.
+    pub fn with_partitioned_state(mut self, state: Arc<dyn PartitionedState>) -> KafkaSource<H> {
+        self.partitioned = Some(state);
+        self
     }
 
     /// Publishes the consumer lag of every partition in `metrics` from now on.
@@ -400,6 +413,11 @@ impl<H: RecordHandler> KafkaSource<H> {
         let topics: Arc<[String]> = self.settings.topics.clone().into();
         let workers = self.start_workers(&counters, &topics)?;
 
+        let partitioned = self.partitioned(&base)?;
+        let changelog = match &partitioned {
+            Some(p) => Some(ChangelogWriter::new(p.log.clone())?),
+            None => None,
+        };
         let abandon = Arc::new(AtomicBool::new(false));
         let (job_tx, job_rx) = mpsc::sync_channel::<CheckpointJob>(1);
         let (done_tx, done_rx) = mpsc::channel::<CheckpointDone>();
@@ -409,7 +427,7 @@ impl<H: RecordHandler> KafkaSource<H> {
             let abandon = abandon.clone();
             std::thread::Builder::new()
                 .name("tocsin-checkpoint".into())
-                .spawn(move || write_checkpoints(job_rx, done_tx, store, sink, abandon))
+                .spawn(move || write_checkpoints(job_rx, done_tx, store, sink, abandon, changelog))
                 .map_err(|e| {
                     KafkaSourceError::Quiesce(format!("cannot start the checkpoint writer: {e}"))
                 })?
@@ -438,6 +456,7 @@ impl<H: RecordHandler> KafkaSource<H> {
             quiesce_timeout: self.options.quiesce_timeout,
             fatal: None,
             records: 0,
+            partitioned,
         };
         let consumer = self.consumer(&base, core, &topics)?;
 
@@ -477,7 +496,11 @@ impl<H: RecordHandler> KafkaSource<H> {
             .iter()
             .map(|(n, p)| (n.as_str(), p.as_ref()))
             .collect();
-        let resume = self.store.restore(&part_refs)?;
+        let mut resume = self.store.restore(&part_refs)?;
+        if self.partitioned.is_some() {
+            // Each partition's position comes with its state, from the changelog.
+            resume = None;
+        }
         match &resume {
             Some(o) => tracing::info!(partitions = o.len(), "restored checkpoint"),
             None => tracing::info!(
@@ -486,6 +509,34 @@ impl<H: RecordHandler> KafkaSource<H> {
             ),
         }
         Ok(resume)
+    }
+
+    /// The dispatcher's side of partitioned state, when there is any.
+    fn partitioned(&self, base: &ClientConfig) -> Result<Option<Partitioned>, KafkaSourceError> {
+        let Some(state) = &self.partitioned else {
+            return Ok(None);
+        };
+        let [input] = self.settings.topics.as_slice() else {
+            return Err(KafkaSourceError::Config(
+                "[state] changelog = \"kafka\" needs exactly one input topic in \
+                 [source.kafka] topics (the changelog is co-partitioned with it)"
+                    .into(),
+            ));
+        };
+        let log = Arc::new(ChangelogTopic {
+            topic: self.settings.changelog_topic(),
+            client: base.clone(),
+            fingerprint: state.fingerprint(),
+            assigned: Mutex::new(Default::default()),
+        });
+        Ok(Some(Partitioned {
+            state: state.clone(),
+            log,
+            input: input.clone(),
+            owned: Default::default(),
+            changed: Default::default(),
+            generations: Default::default(),
+        }))
     }
 
     fn start_workers(

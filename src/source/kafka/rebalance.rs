@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::Mutex;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
@@ -11,7 +12,9 @@ use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
+use super::changelog::{AccountSet, Restored};
 use super::dispatch::Core;
+use super::KafkaSourceError;
 use crate::metrics::Metrics;
 
 /// Default `queued.max.messages.kbytes` of the consumer (see where it is set).
@@ -64,6 +67,10 @@ impl ConsumerContext for SourceContext {
         let mut core = self.core.lock();
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                if let Err(e) = core.restore_partitions(tpl) {
+                    tracing::error!(error = %e, "restoring the assigned partitions' state failed");
+                    core.fatal = Some(e);
+                }
                 core.position(tpl);
                 tracing::info!(partitions = tpl.count(), "partitions assigned");
                 let r = if cooperative {
@@ -92,6 +99,11 @@ impl ConsumerContext for SourceContext {
                         Err(e) => core.fatal = Some(e),
                     }
                 }
+                if core.fatal.is_none() {
+                    if let Err(e) = core.release_partitions(tpl) {
+                        core.fatal = Some(e);
+                    }
+                }
                 if cooperative {
                     consumer.incremental_unassign(tpl)
                 } else {
@@ -110,6 +122,98 @@ impl ConsumerContext for SourceContext {
 }
 
 impl Core {
+    /// With state that follows its partitions: restores the state of the newly assigned
+    /// partitions from the changelog and notes the input offset it goes with. The workers are
+    /// drained first (the state is replaced while they are idle).
+    fn restore_partitions(&mut self, tpl: &TopicPartitionList) -> Result<(), KafkaSourceError> {
+        let Some(input) = self.partitioned.as_ref().map(|p| p.input.clone()) else {
+            return Ok(());
+        };
+        let assigned: Vec<i32> = tpl
+            .elements()
+            .iter()
+            .filter(|e| e.topic() == input)
+            .map(|e| e.partition())
+            .collect();
+        if assigned.is_empty() {
+            return Ok(());
+        }
+        self.drain(self.epoch)?;
+        let started = Instant::now();
+        let Some(p) = self.partitioned.as_mut() else {
+            return Ok(());
+        };
+        p.log.assigned.lock().extend(assigned.iter().copied());
+        let found = p.log.restore(&assigned)?;
+        for &part in &assigned {
+            if !found.contains_key(&part) {
+                // No state in the changelog: the partition's history is read again from its
+                // start. Its committed offset cannot be trusted without state, since offsets are
+                // only committed once the state that goes with them is in the changelog.
+                self.next_offsets.insert((input.clone(), part), 0);
+            }
+        }
+        let found: Vec<(i32, Restored)> = found.into_iter().collect();
+        let read_ms = started.elapsed().as_millis() as u64;
+        let blobs: Vec<&[u8]> = found.iter().map(|(_, r)| r.bytes.as_slice()).collect();
+        let sets = p
+            .state
+            .import(&blobs)
+            .map_err(|e| KafkaSourceError::Quiesce(format!("importing partition state: {e}")))?;
+        let bytes: usize = blobs.iter().map(|b| b.len()).sum();
+        let mut accounts = 0;
+        for ((part, r), set) in found.into_iter().zip(sets) {
+            accounts += set.len();
+            p.owned.insert(part, set);
+            p.generations.insert(part, r.generation);
+            self.next_offsets
+                .insert((input.clone(), part), r.next_offset);
+        }
+        tracing::info!(
+            partitions = assigned.len(),
+            accounts,
+            bytes,
+            read_ms,
+            ms = started.elapsed().as_millis() as u64,
+            "partition state restored from the changelog"
+        );
+        Ok(())
+    }
+
+    /// With state that follows its partitions: forgets the state of revoked partitions (it is
+    /// in the changelog, and their next owner restores it from there).
+    fn release_partitions(&mut self, tpl: &TopicPartitionList) -> Result<(), KafkaSourceError> {
+        let Some(input) = self.partitioned.as_ref().map(|p| p.input.clone()) else {
+            return Ok(());
+        };
+        if self.jobs.is_none() {
+            // The source is stopping: its state goes with it.
+            return Ok(());
+        }
+        self.drain(self.epoch)?;
+        let Some(p) = self.partitioned.as_mut() else {
+            return Ok(());
+        };
+        let mut gone = AccountSet::default();
+        for e in tpl.elements().iter().filter(|e| e.topic() == input) {
+            let part = e.partition();
+            p.log.assigned.lock().remove(&part);
+            if let Some(set) = p.owned.remove(&part) {
+                gone.extend(set);
+            }
+            p.changed.remove(&part);
+            p.generations.remove(&part);
+            self.next_offsets.remove(&(input.clone(), part));
+        }
+        if !gone.is_empty() {
+            p.state
+                .forget(&gone)
+                .map_err(|e| KafkaSourceError::Quiesce(format!("dropping partition state: {e}")))?;
+        }
+        tracing::info!(accounts = gone.len(), "revoked partitions' state dropped");
+        Ok(())
+    }
+
     /// Positions newly assigned partitions at their checkpointed offsets; partitions the
     /// checkpoint does not know start from the group's committed offset.
     fn position(&self, tpl: &mut TopicPartitionList) {
