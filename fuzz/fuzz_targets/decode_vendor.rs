@@ -8,13 +8,16 @@
 use libfuzzer_sys::fuzz_target;
 use tocsin::source::decode::{self, document, Decoded, Format, Rejection};
 
-const FORMATS: [Format; 6] = [
+const FORMATS: [Format; 9] = [
     Format::Native,
     Format::Ocsf,
     Format::Ecs,
     Format::Okta,
     Format::Entra,
     Format::Cloudtrail,
+    Format::Auth0,
+    Format::GoogleWorkspace,
+    Format::Keycloak,
 ];
 
 fn check(result: Result<Decoded<'_>, Rejection>) {
