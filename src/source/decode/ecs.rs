@@ -458,7 +458,14 @@ fn auth_kind(action: Option<&str>, types: u16) -> Option<EventKind> {
         {
             return Some(EventKind::Logout);
         }
-        if has("mfa") || has("verify") || has("factor") || has("otp") {
+        // A provider's verdict on a sign-in it already logged (Google's `suspicious_login`,
+        // `..._less_secure_app`) is no step of one: the sign-in itself comes as its own event.
+        if has("suspicious") {
+            return None;
+        }
+        // Second steps: `mfa`, `verify`, `factor`, `otp`, and Google's `login_challenge` and
+        // `login_verification` (a challenge or verification after the password).
+        if has("mfa") || has("verif") || has("factor") || has("otp") || has("challenge") {
             return Some(EventKind::Mfa);
         }
         if is_password_change(a) {

@@ -43,8 +43,10 @@ struct Activity<'a> {
     actor: Option<Actor<'a>>,
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
     ip_address: Option<Cow<'a, str>>,
+    /// An array as the Reports API returns it; a single object as some pipelines re-shape
+    /// it (Elastic's test inputs): both are read.
     #[serde(borrow)]
-    events: Option<Vec<ActivityEvent<'a>>>,
+    events: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -65,8 +67,25 @@ struct Id<'a> {
 struct Actor<'a> {
     #[serde(borrow, default, deserialize_with = "json::opt_str")]
     email: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "json::opt_str")]
-    profile_id: Option<Cow<'a, str>>,
+    /// A string in the Reports API; some exports write it as a number, of 21 digits: more
+    /// than an integer or a float holds, so its text is kept as written.
+    #[serde(borrow)]
+    profile_id: Option<&'a RawValue>,
+}
+
+/// A JSON string's value, or a number's text exactly as written (no rounding).
+fn string_or_number_text(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let t = raw.get().trim();
+    if t.starts_with('"') {
+        serde_json::from_str::<&str>(t)
+            .map(Cow::Borrowed)
+            .or_else(|_| serde_json::from_str::<String>(t).map(Cow::Owned))
+            .ok()
+    } else if t.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        Some(Cow::Borrowed(t))
+    } else {
+        None
+    }
 }
 
 #[derive(Deserialize)]
@@ -126,18 +145,36 @@ fn map<'a>(a: Activity<'a>, out: &mut dyn FnMut(Result<Decoded<'a>, Rejection>))
             format!("google workspace application {app:?} is not the login audit").into(),
         )));
     }
-    let events = match a.events {
-        Some(events) if !events.is_empty() => events,
-        _ => return out(Err(json::missing("events"))),
+    let events: Vec<ActivityEvent<'a>> = match a.events.map(|raw| raw.get().trim_start()) {
+        Some(text) if text.starts_with('{') => {
+            match json::parse_object::<ActivityEvent<'a>>(text.as_bytes()) {
+                Ok(one) => vec![one],
+                Err(r) => return out(Err(r)),
+            }
+        }
+        Some(text) => match serde_json::from_str::<Vec<ActivityEvent<'a>>>(text) {
+            Ok(events) if !events.is_empty() => events,
+            Ok(_) => return out(Err(json::missing("events"))),
+            Err(e) => {
+                // The position serde gives is within the `events` value, not the record.
+                let why = e.to_string();
+                let why = why.split(" at line ").next().unwrap_or_default();
+                return out(Err(Rejection::new(
+                    RejectKind::WrongType,
+                    format!("field `events`: {why}"),
+                )));
+            }
+        },
+        None => return out(Err(json::missing("events"))),
     };
     let ts = match json::timestamp("id.time", id.time.as_ref()) {
         Ok(ts) => ts,
         Err(r) => return out(Err(r)),
     };
-    let Some(account) = a
-        .actor
-        .and_then(|actor| json::first_present([actor.email, actor.profile_id]))
-    else {
+    let Some(account) = a.actor.and_then(|actor| {
+        let profile = actor.profile_id.and_then(string_or_number_text);
+        json::first_present([actor.email, profile])
+    }) else {
         return out(Err(json::missing("actor.email")));
     };
     let ip = match json::ip("ipAddress", a.ip_address.as_deref()) {
