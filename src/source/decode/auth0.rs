@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `s` | successful login | `login` success |
 //! | `sepft` | password exchanged for a token (resource-owner password grant) | `login` success |
-//! | `f`, `fp`, `fu` | failed login (any reason; wrong password; unknown user) | `login` failure |
+//! | `f`, `fp`, `fu` | failed login (any reason; wrong password; unknown user) | `login` failure (an `f` naming no user at all: not applicable, a client configuration error) |
 //! | `fepft` | failed password exchange for a token | `login` failure |
 //! | `gd_auth_succeed` | second factor (Guardian) passed | `mfa` success |
 //! | `gd_auth_failed`, `gd_auth_rejected` | second factor failed, push rejected | `mfa` failure |
@@ -90,8 +90,17 @@ fn map(mut outer: Entry<'_>) -> Result<Decoded<'_>, Rejection> {
         }
     };
     let ts = json::timestamp(field("date", "data.date"), r.date.as_ref())?;
-    let account = json::first_present([r.user_name, r.user_id])
-        .ok_or_else(|| json::missing(field("user_name", "data.user_name")))?;
+    let Some(account) = json::first_present([r.user_name, r.user_id]) else {
+        // A generic failure charged to no one is the application's configuration refusing the
+        // request (a callback URL or a connection not enabled for the client), before anyone
+        // typed a password: no sign-in of any account. Any other step needs its account.
+        if &*code == "f" {
+            return Ok(Decoded::NotApplicable(
+                "auth0 failure that names no user (an application configuration error)".into(),
+            ));
+        }
+        return Err(json::missing(field("user_name", "data.user_name")));
+    };
     let mut e = Event::new(ts, kind, account);
     e.outcome = outcome;
     e.id = json::first_present([r.log_id, outer_id]);
@@ -149,6 +158,10 @@ mod tests {
     fn errors_name_the_field_in_its_place() {
         let r = one(r#"{"data":{"date":"2025-11-10T08:00:00Z","type":"s"}}"#).unwrap_err();
         assert_eq!(r.detail, "field `data.user_name` is required");
+        let d = one(
+            r#"{"data":{"date":"2025-11-10T08:00:00Z","type":"f","description":"Callback URL mismatch."}}"#,
+        );
+        assert!(matches!(d, Ok(Decoded::NotApplicable(_))), "{d:?}");
         let r = one(r#"{"date":"yesterday","type":"s","user_name":"a"}"#).unwrap_err();
         assert!(r.detail.starts_with("field `date`:"), "{}", r.detail);
     }
