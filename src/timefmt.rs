@@ -76,14 +76,7 @@ fn civil_date_time(b: &[u8]) -> Option<(i64, usize)> {
     let hour = digits(&b[11..13])?;
     let min = digits(&b[14..16])?;
     let sec = digits(&b[17..19])?;
-    if !(1970..=9999).contains(&year)
-        || !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || min > 59
-        || sec > 60
-    {
+    if !civil_in_range(year, month, day, hour, min, sec, 60) {
         return None;
     }
     let mut i = 19;
@@ -187,14 +180,7 @@ pub fn parse_us_datetime(s: &str) -> Option<i64> {
         _ => rest,
     };
     let offset_min = zone_offset_minutes(zone.trim_start().as_bytes())?;
-    if !(1970..=9999).contains(&year)
-        || !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || min > 59
-        || sec > 59
-    {
+    if !civil_in_range(year, month, day, hour, min, sec, 59) {
         return None;
     }
     let secs = days_from_civil(year, month, day) * 86_400
@@ -269,6 +255,26 @@ pub fn epoch(n: i64) -> Option<i64> {
         EPOCH_SECONDS_BELOW..=MAX_MS => Some(n),
         _ => None,
     }
+}
+
+/// A calendar date and time Tocsin can hold: years 1970 to 9999, a real day of the month, and
+/// seconds up to `max_sec` (60 where the format allows a leap second).
+fn civil_in_range(
+    year: i64,
+    month: u32,
+    day: u32,
+    hour: u32,
+    min: u32,
+    sec: u32,
+    max_sec: u32,
+) -> bool {
+    (1970..=9999).contains(&year)
+        && (1..=12).contains(&month)
+        && day >= 1
+        && day <= days_in_month(year, month)
+        && hour <= 23
+        && min <= 59
+        && sec <= max_sec
 }
 
 fn days_in_month(y: i64, m: u32) -> u32 {
